@@ -1,0 +1,84 @@
+"""Built-in language-goal domains and adapters, registered as Gymnasium ids.
+
+Importing this package registers:
+
+- ``vlm_rewards/House-v0``  3D house on MiniWorld (find / lift / place goals)
+- ``vlm_rewards/Phone-v0``  simulated phone launcher drawn with Pillow ("open the {app} app")
+- ``vlm_rewards/BabyAI-v0`` adapter over any ``BabyAI-*`` MiniGrid env (its mission is the goal)
+- ``vlm_rewards/AndroidEnv-v0`` adapter over the real AndroidEnv (extra ``android``)
+
+Every env follows the same contract, which the reward wrappers rely on:
+
+- ``reset(seed=..., options={"goal": text})`` picks the episode's goal; without a goal option
+  a goal is sampled (seeded) from the env's ``goal_split``;
+- ``info["goal"]`` (str) and ``info["ground_truth_success"]`` (bool) in every reset/step info;
+- the env's own reward is the ground truth (1.0 on success), used only for evaluation and
+  the oracle baseline;
+- ``render()`` with ``render_mode="rgb_array"`` returns a uint8 HxWx3 frame at
+  ``render_size`` (the VLM's input), independent of the observation size ``obs_size``;
+- a scripted solver using privileged state (``make_solver(env)``) reaches any goal.
+
+Goal sets are data: ``goals("house", split="heldout")``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import gymnasium
+
+__all__ = ["DOMAINS", "goals", "make_solver", "register_envs"]
+
+#: domain name -> module holding ``goals(split, **kw)`` and ``make_solver(env)``.
+DOMAINS: dict[str, str] = {
+    "house": "vlm_rewards.envs.house",
+    "phone": "vlm_rewards.envs.phone",
+    "babyai": "vlm_rewards.envs.babyai",
+}
+
+_ENV_IDS: dict[str, tuple[str, int]] = {
+    # id -> (entry point, max_episode_steps)
+    "vlm_rewards/House-v0": ("vlm_rewards.envs.house:HouseEnv", 250),
+    "vlm_rewards/Phone-v0": ("vlm_rewards.envs.phone:PhoneEnv", 30),
+    "vlm_rewards/BabyAI-v0": ("vlm_rewards.envs.babyai:BabyAIEnv", 128),
+    "vlm_rewards/AndroidEnv-v0": ("vlm_rewards.envs.android:AndroidGoalEnv", 100),
+}
+
+SPLITS = ("train", "heldout", "all")
+
+
+def _domain_module(domain: str):
+    if not isinstance(domain, str) or domain not in DOMAINS:
+        raise ValueError(f"domain must be one of {sorted(DOMAINS)}, got {domain!r}")
+    return importlib.import_module(DOMAINS[domain])
+
+
+def goals(domain: str, split: str = "train", **kwargs: Any) -> list[str]:
+    """The goal texts of ``domain`` for ``split`` ("train", "heldout" or "all").
+
+    Extra keyword arguments are domain specific (e.g. ``family="find"`` for the house,
+    ``goal_set="diverse"`` for the phone). The split is fixed: held-out goals are never
+    used as training goals.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    return list(_domain_module(domain).goals(split, **kwargs))
+
+
+def make_solver(env: gymnasium.Env):
+    """A scripted solver for ``env`` (privileged state): ``solver(obs) -> action``."""
+    module = importlib.import_module(type(env.unwrapped).__module__)
+    if not hasattr(module, "make_solver"):
+        raise TypeError(f"env must be one of the built-in domains, got {type(env.unwrapped).__name__}")
+    return module.make_solver(env)
+
+
+def register_envs() -> None:
+    """Register the built-in env ids with Gymnasium (idempotent)."""
+    for env_id, (entry_point, max_steps) in _ENV_IDS.items():
+        if env_id not in gymnasium.registry:
+            gymnasium.register(id=env_id, entry_point=entry_point, max_episode_steps=max_steps)
+
+
+register_envs()
