@@ -8,6 +8,7 @@ silently wrong reward.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,7 +80,10 @@ def check_frames(frames: Any, name: str = "frames"):
             frames.dtype == np.uint8 or np.issubdtype(frames.dtype, np.floating)
         ):
             raise TypeError(f"{name} must have dtype uint8 or float, got {frames.dtype}")
-        frames = torch.from_numpy(np.ascontiguousarray(frames))
+        with warnings.catch_warnings():
+            # Read-only arrays (e.g. from PIL) are fine: preprocessing never writes in place.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            frames = torch.from_numpy(np.ascontiguousarray(frames))
     elif not isinstance(frames, torch.Tensor):
         raise TypeError(
             f"{name} must be a numpy array or torch tensor of shape (N, H, W, 3), got {type(frames).__name__}"

@@ -247,9 +247,11 @@ class GoalEmbeddingObservation(gym.Wrapper):
         return np.clip(self._table[goal], -1.0, 1.0)
 
     def _observe(self, obs):
+        # A fresh array per step: callers (replay buffers) may keep and modify observations.
+        goal = self._goal_emb.copy()
         if isinstance(obs, Mapping):
-            return {**obs, "goal": self._goal_emb}
-        return {"image": obs, "goal": self._goal_emb}
+            return {**obs, "goal": goal}
+        return {"image": obs, "goal": goal}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)

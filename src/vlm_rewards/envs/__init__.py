@@ -37,12 +37,17 @@ DOMAINS: dict[str, str] = {
     "babyai": "vlm_rewards.envs.babyai",
 }
 
-_ENV_IDS: dict[str, tuple[str, int]] = {
-    # id -> (entry point, max_episode_steps)
-    "vlm_rewards/House-v0": ("vlm_rewards.envs.house:HouseEnv", 250),
-    "vlm_rewards/Phone-v0": ("vlm_rewards.envs.phone:PhoneEnv", 30),
-    "vlm_rewards/BabyAI-v0": ("vlm_rewards.envs.babyai:BabyAIEnv", 128),
-    "vlm_rewards/AndroidEnv-v0": ("vlm_rewards.envs.android:AndroidGoalEnv", 100),
+_ENV_IDS: dict[str, dict] = {
+    "vlm_rewards/House-v0": {"entry_point": "vlm_rewards.envs.house:HouseEnv", "max_episode_steps": 250},
+    "vlm_rewards/Phone-v0": {"entry_point": "vlm_rewards.envs.phone:PhoneEnv", "max_episode_steps": 30},
+    # BabyAI levels carry their own time limits (64 steps for GoToLocal, 576 for GoTo).
+    "vlm_rewards/BabyAI-v0": {"entry_point": "vlm_rewards.envs.babyai:BabyAIEnv"},
+    # A real device cannot be seeded; only the goal choice is.
+    "vlm_rewards/AndroidEnv-v0": {
+        "entry_point": "vlm_rewards.envs.android:AndroidGoalEnv",
+        "max_episode_steps": 100,
+        "nondeterministic": True,
+    },
 }
 
 SPLITS = ("train", "heldout", "all")
@@ -76,9 +81,9 @@ def make_solver(env: gymnasium.Env):
 
 def register_envs() -> None:
     """Register the built-in env ids with Gymnasium (idempotent)."""
-    for env_id, (entry_point, max_steps) in _ENV_IDS.items():
+    for env_id, spec in _ENV_IDS.items():
         if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, entry_point=entry_point, max_episode_steps=max_steps)
+            gymnasium.register(id=env_id, **spec)
 
 
 register_envs()
