@@ -32,7 +32,8 @@ from typing import Any
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from PIL import Image
+
+from vlm_rewards.envs._frames import resize_frame, size_arg
 
 __all__ = ["AndroidGoalEnv", "load_android_env"]
 
@@ -110,26 +111,6 @@ def load_android_env(
     return loader.load(config)
 
 
-def _size_arg(name: str, value: Any, lo: int, hi: int) -> tuple[int, int]:
-    """``int`` or ``(height, width)`` -> ``(height, width)``, each in ``[lo, hi]``."""
-    size = (value, value) if isinstance(value, (int, np.integer)) else value
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
-        or not all(lo <= v <= hi for v in size)
-    ):
-        raise ValueError(f"{name} must be an int or (height, width) with values in [{lo}, {hi}], got {value!r}")
-    return int(size[0]), int(size[1])
-
-
-def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if frame.shape[:2] == size:
-        return np.array(frame, dtype=np.uint8)  # a copy: callers may keep it across steps
-    image = Image.fromarray(frame).resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
-
-
 def _spec_to_space(spec: Any, dm_specs: Any) -> spaces.Space:
     if isinstance(spec, dm_specs.DiscreteArray):
         return spaces.Discrete(int(spec.num_values))
@@ -203,8 +184,8 @@ class AndroidGoalEnv(gymnasium.Env):
         success_fn: SuccessFn | None = None,
     ) -> None:
         self.goal_set = self._check_goals(goal)
-        self.obs_size = _size_arg("obs_size", obs_size, *_OBS_SIZE_RANGE)
-        self.render_size = _size_arg("render_size", render_size, *_RENDER_SIZE_RANGE)
+        self.obs_size = size_arg("obs_size", obs_size, *_OBS_SIZE_RANGE)
+        self.render_size = size_arg("render_size", render_size, *_RENDER_SIZE_RANGE)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         if success_fn is not None and not callable(success_fn):
@@ -257,7 +238,7 @@ class AndroidGoalEnv(gymnasium.Env):
         timestep = self.android_env.reset()
         self._pixels = np.asarray(timestep.observation["pixels"], dtype=np.uint8)
         info = {"goal": goal, "ground_truth_success": False, "task_reward": 0.0, "task_extras": self._extras()}
-        return _resize(self._pixels, self.obs_size), info
+        return resize_frame(self._pixels, self.obs_size), info
 
     def step(self, action: Mapping[str, Any]) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         if self._pixels is None:
@@ -281,7 +262,7 @@ class AndroidGoalEnv(gymnasium.Env):
             "task_reward": task_reward,
             "task_extras": extras,
         }
-        return _resize(self._pixels, self.obs_size), 1.0 if success else 0.0, bool(terminated), bool(truncated), info
+        return resize_frame(self._pixels, self.obs_size), 1.0 if success else 0.0, bool(terminated), bool(truncated), info
 
     def render(self) -> np.ndarray | None:
         if self.render_mode is None:
@@ -289,7 +270,7 @@ class AndroidGoalEnv(gymnasium.Env):
             return None
         if self._pixels is None:
             raise RuntimeError("call reset() before render()")
-        return _resize(self._pixels, self.render_size)
+        return resize_frame(self._pixels, self.render_size)
 
     def close(self) -> None:
         if not self._closed:

@@ -34,7 +34,8 @@ from typing import Any
 import gymnasium
 import numpy as np
 from gymnasium import spaces
-from PIL import Image
+
+from vlm_rewards.envs._frames import resize_frame, size_arg
 
 from vlm_rewards.headless import configure_headless
 
@@ -142,26 +143,6 @@ def goals(split: str = "train", level: str = DEFAULT_LEVEL) -> list[str]:
     return out
 
 
-def _size_arg(name: str, value: Any, lo: int, hi: int) -> tuple[int, int]:
-    """``int`` or ``(height, width)`` -> ``(height, width)``, each in ``[lo, hi]``."""
-    size = (value, value) if isinstance(value, (int, np.integer)) else value
-    if (
-        not isinstance(size, (tuple, list))
-        or len(size) != 2
-        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in size)
-        or not all(lo <= v <= hi for v in size)
-    ):
-        raise ValueError(f"{name} must be an int or (height, width) with values in [{lo}, {hi}], got {value!r}")
-    return int(size[0]), int(size[1])
-
-
-def _resize(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    if frame.shape[:2] == size:
-        return np.ascontiguousarray(frame, dtype=np.uint8)
-    image = Image.fromarray(frame).resize((size[1], size[0]), Image.Resampling.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
-
-
 class BabyAIEnv(gymnasium.Env):
     """A BabyAI level with its mission as the language goal and pixels as observations.
 
@@ -228,8 +209,8 @@ class BabyAIEnv(gymnasium.Env):
 
         self.goal_split = goal_split
         self.goal_set: list[str] = goals(goal_split, self.level) if goal_split else []
-        self.obs_size = _size_arg("obs_size", obs_size, *_OBS_SIZE_RANGE)
-        self.render_size = _size_arg("render_size", render_size, *_RENDER_SIZE_RANGE)
+        self.obs_size = size_arg("obs_size", obs_size, *_OBS_SIZE_RANGE)
+        self.render_size = size_arg("render_size", render_size, *_RENDER_SIZE_RANGE)
         self.view = view
         self.render_mode = render_mode
         self.max_goal_retries = max_goal_retries
@@ -338,7 +319,7 @@ class BabyAIEnv(gymnasium.Env):
         else:
             tiles = max(env.width, env.height)
             frame = env.get_full_render(highlight=False, tile_size=max(1, math.ceil(max(size) / tiles)))
-        return _resize(frame, size)
+        return resize_frame(frame, size)
 
     def _info(self, success: bool) -> dict[str, Any]:
         return {"goal": self.goal, "ground_truth_success": success, "level": self.level}

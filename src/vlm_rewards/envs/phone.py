@@ -55,7 +55,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,7 @@ from gymnasium import spaces
 from PIL import Image
 
 from vlm_rewards.envs import phone_apps as apps
+from vlm_rewards.envs._frames import size_arg
 from vlm_rewards.envs.phone_apps import (
     CELL_H,
     CELL_W,
@@ -231,20 +232,6 @@ def _parse_touch(action: Any) -> TouchEvent:
     return kind, (float(pos[0]), float(pos[1]))
 
 
-def _parse_size(value: Any, name: str, lo: int, hi: int) -> tuple[int, int]:
-    sizes = (value, value) if isinstance(value, (int, np.integer)) else value
-    if (
-        isinstance(value, bool)
-        or not isinstance(sizes, Sequence)
-        or len(sizes) != 2
-        or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in sizes)
-    ):
-        raise TypeError(f"{name} must be an int or (height, width) ints in [{lo}, {hi}], got {value!r}")
-    if not all(lo <= s <= hi for s in sizes):
-        raise ValueError(f"{name} must be in [{lo}, {hi}], got {value!r}")
-    return int(sizes[0]), int(sizes[1])
-
-
 @dataclass(frozen=True)
 class PhoneLayout:
     """One episode's home screen: icon pages, dock and the status-bar / wallpaper look."""
@@ -334,8 +321,8 @@ class PhoneEnv(gymnasium.Env):
         self.goal_set = goal_set
         self.goal_split = goal_split
         self.fixed_goal = None if goal is None else parse_goal(goal, goal_set)[0]
-        self.obs_hw = _parse_size(obs_size, "obs_size", 8, 1024)
-        render_hw = _parse_size(render_size, "render_size", 32, 1024)
+        self.obs_hw = size_arg("obs_size", obs_size, 8, 1024)
+        render_hw = size_arg("render_size", render_size, 32, 1024)
         if render_hw[0] != render_hw[1]:
             raise ValueError(f"render_size must be one int (a square frame), got {render_size!r}")
         self.render_size = render_hw[0]
