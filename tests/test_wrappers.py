@@ -83,8 +83,7 @@ def test_frame_source_observation_equals_render(scorer):
 def test_frame_window_averages(scorer):
     env = VLMRewardWrapper(ColourSquareEnv(), scorer, terminate_on_success=False, frame_window=2)
     env.reset(seed=0)
-    f1 = env.render()
-    _, _, _, _, i1 = env.step(2)
+    env.step(2)
     f1 = env.render()
     _, _, _, _, i2 = env.step(0)
     f2 = env.render()
@@ -241,3 +240,16 @@ def test_goal_embedding_from_scorer_and_missing_goal(scorer):
         env.reset(options={"goal": GOALS[1]})
     with pytest.raises(TypeError, match="RewardScorer or a VLM"):
         GoalEmbeddingObservation(ColourSquareEnv(), object())
+
+
+def test_vector_frame_window_equals_single_env(scorer):
+    actions = np.random.default_rng(2).integers(0, 3, size=(5, 2))
+    venv = VLMRewardVectorWrapper(_vector(2, AutoresetMode.NEXT_STEP), scorer, terminate_on_success=False, frame_window=3)
+    venv.reset(seed=[4, 5])
+    vec = [venv.step(a)[4]["vlm_probability"] for a in actions]
+    for i in range(2):
+        single = VLMRewardWrapper(ColourSquareEnv(), scorer, terminate_on_success=False, frame_window=3)
+        single.reset(seed=4 + i)
+        for t in range(5):
+            info = single.step(int(actions[t, i]))[4]
+            assert vec[t][i] == pytest.approx(info["vlm_probability"], rel=1e-5)

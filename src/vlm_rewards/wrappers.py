@@ -74,7 +74,9 @@ class _FrameWindow:
     def clear(self, i: int) -> None:
         self.history[i].clear()
 
-    def __call__(self, emb):
+    def __call__(self, emb, envs: Sequence[int] | None = None):
+        """Push one embedding per env (``envs``: which env each row belongs to; default all)
+        and return each env's window mean."""
         import torch
 
         from vlm_rewards.rewards import mean_embedding
@@ -82,7 +84,7 @@ class _FrameWindow:
         if self.k == 1:
             return emb
         rows = []
-        for i, e in enumerate(emb):
+        for e, i in zip(emb, range(len(emb)) if envs is None else envs):
             self.history[i].append(e)
             rows.append(mean_embedding(torch.stack(list(self.history[i])), self.k))
         return torch.stack(rows)
@@ -381,10 +383,7 @@ class VLMRewardVectorWrapper(VectorWrapper):
         live = ~fresh
         if live.any():
             frames = self._frames(obs)[live]
-            emb = self.scorer.encode_frames(frames)
-            if self._window.k > 1:
-                full = np.flatnonzero(live)
-                emb = self._window_rows(emb, full)
+            emb = self._window(self.scorer.encode_frames(frames), np.flatnonzero(live))
             out = self.scorer.score_embeddings(emb, [self.goals[i] for i in np.flatnonzero(live)])
             rewards[live], probs[live] = out.reward, out.score
         terminated = np.asarray(terminated, dtype=bool).copy()
@@ -404,17 +403,6 @@ class VLMRewardVectorWrapper(VectorWrapper):
         else:
             self._autoreset = done
         return obs, rewards, terminated, truncated, infos
-
-    def _window_rows(self, emb, rows):
-        import torch
-
-        from vlm_rewards.rewards import mean_embedding
-
-        out = []
-        for e, i in zip(emb, rows):
-            self._window.history[i].append(e)
-            out.append(mean_embedding(torch.stack(list(self._window.history[i])), self._window.k))
-        return torch.stack(out)
 
     def _reset_done(self, obs, infos, done: np.ndarray):
         from gymnasium.vector.utils import iterate
