@@ -73,3 +73,19 @@ def test_missing_model_is_a_clear_error(images, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     result = runner.invoke(app, ["score", "-m", "hf:nobody/no-such-model", "-g", "a", "-n", "b", images[0]])
     assert result.exit_code == 2 and "hf:nobody/no-such-model" in result.stderr
+
+
+def test_negatives_from_builtin_goal_set(tiny_clip_dir, images):
+    from vlm_rewards import goals
+
+    result = runner.invoke(
+        app, ["score", "-m", str(tiny_clip_dir), "-g", "open the clock app", "--goal-set", "phone", images[0]]
+    )
+    assert result.exit_code == 0, result.output
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["goal_set"] == "phone" and settings["goal_set_size"] == 10 and settings["negatives"] is None
+    result = runner.invoke(
+        app, ["score", "-m", str(tiny_clip_dir), "-g", "open the clock app", "--goal-set", "nowhere", images[0]]
+    )
+    assert result.exit_code == 2 and "domain must be one of" in result.stderr
+    assert "open the clock app" in goals("phone", "all")

@@ -49,6 +49,12 @@ def score(
     negative: Optional[list[str]] = typer.Option(
         None, "--negative", "-n", help="A negative text for the contrastive reward (repeatable)."
     ),
+    goal_set: Optional[str] = typer.Option(
+        None,
+        "--goal-set",
+        help="Draw the negatives from a built-in goal set: 'phone', 'phone:diverse', 'house:find', 'babyai'.",
+    ),
+    num_negatives: Optional[int] = typer.Option(None, help="With --goal-set: negatives per goal (default: all)."),
     model: str = typer.Option("builtin:default", "--model", "-m", help="'hf:<id>', a model directory or 'builtin:<name>'."),
     reward: RewardName = typer.Option(RewardName.contrastive, "--reward", "-r", help="Reward function."),
     temperature: Optional[float] = typer.Option(None, help="Softmax temperature τ (default: the model's learned one)."),
@@ -65,6 +71,11 @@ def score(
 
     try:
         frames = [load_image(p) for p in images]
+        goal_texts = None
+        if goal_set is not None:
+            from vlm_rewards.envs import goals_from_spec
+
+            goal_texts = goals_from_spec(goal_set)
         vlm = load_model(model, device=device, dtype=_torch_dtype(dtype))
         scorer = RewardScorer(
             vlm,
@@ -72,11 +83,14 @@ def score(
             temperature=temperature,
             threshold=threshold,
             negatives=negative or None,
+            goal_set=goal_texts,
+            num_negatives=num_negatives,
             alpha=alpha,
             baseline=baseline,
         )
         settings = scorer.settings()
         settings["dtype"] = dtype.value
+        settings["goal_set"] = goal_set
         for path, frame in zip(images, frames):
             out = scorer.score(frame[None], [goal])
             key = "probability" if reward in (RewardName.contrastive, RewardName.mineclip) else "score"

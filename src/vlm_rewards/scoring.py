@@ -123,6 +123,7 @@ class RewardScorer:
             "reward": self.reward_name,
             "temperature": self.temperature,
             "threshold": self.threshold,
+            "goal_set_size": len(self.goal_set) if self.goal_set is not None else None,
             "num_negatives": self.num_negatives if self.goal_set is not None else None,
             "negatives": self.negatives,
             "alpha": self.alpha if self.reward_name == "goal_baseline" else None,

@@ -28,7 +28,7 @@ from typing import Any
 
 import gymnasium
 
-__all__ = ["DOMAINS", "goals", "make_solver", "register_envs"]
+__all__ = ["DOMAINS", "goals", "goals_from_spec", "make_solver", "register_envs"]
 
 #: domain name -> module holding ``goals(split, **kw)`` and ``make_solver(env)``.
 DOMAINS: dict[str, str] = {
@@ -69,6 +69,21 @@ def goals(domain: str, split: str = "train", **kwargs: Any) -> list[str]:
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     return list(_domain_module(domain).goals(split, **kwargs))
+
+
+#: the keyword that the part after "domain:" sets in :func:`goals_from_spec`
+_SPEC_KEYWORD = {"house": "family", "phone": "goal_set", "babyai": "level"}
+
+
+def goals_from_spec(spec: str, split: str = "all") -> list[str]:
+    """Goals named by a short spec: ``"phone"``, ``"phone:diverse"``, ``"house:find"``,
+    ``"babyai:BabyAI-GoTo-v0"``. Used by the CLI to draw negatives from a domain's goal set.
+    """
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"goal set spec must look like 'phone', 'phone:diverse' or 'house:find', got {spec!r}")
+    domain, _, part = spec.partition(":")
+    kwargs = {_SPEC_KEYWORD[domain]: part} if part and domain in _SPEC_KEYWORD else {}
+    return goals(domain, split, **kwargs)
 
 
 def make_solver(env: gymnasium.Env):

@@ -115,12 +115,19 @@ class HFVisionLanguageModel:
 
         path = Path(path)
         check_model_dir(path)
+        from transformers.utils import logging as hf_logging
+
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise in RL logs
         try:
             config = AutoConfig.from_pretrained(path, local_files_only=True)
             model = AutoModel.from_pretrained(path, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"could not load the model in {path}: {exc}") from exc
+        finally:
+            if bar:
+                hf_logging.enable_progress_bar()
         text_config = getattr(config, "text_config", config)
         _check_tokenizer(tokenizer, int(getattr(text_config, "vocab_size", 0) or 0), path)
         vision_config = getattr(config, "vision_config", config)

@@ -1,0 +1,384 @@
+"""Caption corpus from the built-in domains, for contrastive pre-training.
+
+Frames are rendered at the VLM's input size by rolling out a mix of policies in each
+domain (uniformly random, exploratory, and the scripted solver on privileged state) and
+captioned from simulator state: what is on screen, not whether a goal was reached.
+Captions cover every goal concept, held-out goals included: the paper holds goals out
+from the *agent*, not from the reward model.
+
+On disk: ``manifest.json`` plus shards ``{domain}-{index:05d}.npz`` holding ``frames``
+(uint8, N x S x S x 3), ``captions`` and ``labels`` (the state a caption came from, e.g.
+``phone:app:calendar``: frames with equal labels show the same thing, so pre-training treats
+them as positives of each other even when their caption templates differ). Shards are written deterministically (fixed
+zip timestamps) and atomically; the manifest, written last, records each shard's size and
+SHA-256, so a truncated or altered shard is reported by name when loaded.
+
+Example:
+    >>> from vlm_rewards.data import collect_corpus, load_corpus
+    >>> out = collect_corpus("corpus", domains=("phone",), frames_per_domain=64, seed=0)  # doctest: +SKIP
+    >>> frames, captions, labels = load_corpus(out)  # doctest: +SKIP
+    >>> frames.shape, captions[0]  # doctest: +SKIP
+    ((64, 64, 64, 3), 'a phone home screen with app icons')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlm_rewards.io import atomic_write_bytes, atomic_write_json
+
+__all__ = [
+    "CORPUS_DOMAINS",
+    "DEFAULT_DOMAINS",
+    "CorpusError",
+    "collect_corpus",
+    "load_corpus",
+    "load_shard",
+    "read_manifest",
+]
+
+FORMAT = "vlm_rewards.corpus"
+VERSION = 1
+CORPUS_DOMAINS: tuple[str, ...] = ("phone", "babyai", "house")
+DEFAULT_DOMAINS: tuple[str, ...] = ("phone", "babyai")
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+Sample = tuple[np.ndarray, str, str]  # frame, caption, label
+
+
+class CorpusError(ValueError):
+    """A corpus directory is missing, incomplete or corrupted (the message names the file)."""
+
+
+# --- Domains -------------------------------------------------------------------------------
+
+
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
+    return options[int(rng.integers(len(options)))]
+
+
+def _join(things: Sequence[str]) -> str:
+    if len(things) == 1:
+        return things[0]
+    return ", ".join(things[:-1]) + " and " + things[-1]
+
+
+_APP_CAPTIONS = (
+    "the {a} app open on a phone",
+    "a phone showing the {a} app",
+    "the {a} app is open",
+    "{a} app screen",
+    "a screenshot of the {a} app",
+    "the {a} app",
+    "the phone has the {a} app open",
+)
+_HOME_CAPTIONS = (
+    "a phone home screen with app icons",
+    "the phone launcher showing app icons",
+    "home screen page {p} of a phone",
+    "a grid of app icons on a phone",
+    "the launcher of a phone",
+)
+
+
+def phone_caption(foreground: str, page: int, rng: np.random.Generator) -> tuple[str, str]:
+    """(caption, label) for a phone frame with ``foreground`` ("home" or an app key) on ``page``."""
+    if foreground == "home":
+        return _pick(rng, _HOME_CAPTIONS).format(p=page + 1), "phone:home"
+    return _pick(rng, _APP_CAPTIONS).format(a=foreground), f"phone:app:{foreground}"
+
+
+def _phone_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
+    from vlm_rewards.envs import phone
+
+    env = phone.PhoneEnv(goal_set="diverse", goal_split="all", render_mode="rgb_array", render_size=image_size)
+    all_goals = phone.goals("all", goal_set="diverse")
+    n_cells = phone.N_TAP_CELLS
+    while True:
+        obs, info = env.reset(seed=int(rng.integers(2**31)), options={"goal": _pick(rng, all_goals)})
+        policy = _pick(rng, ("random", "explore", "explore", "solver"))
+        solver = phone.make_solver(env)
+        yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
+        for _ in range(int(rng.integers(4, 16))):
+            if policy == "solver":
+                action = solver(obs)
+            elif policy == "random":
+                action = int(rng.integers(env.action_space.n))
+            elif info["foreground"] == "home":  # explore: open apps, turn pages
+                action = int(rng.integers(n_cells)) if rng.random() < 0.7 else _pick(rng, (phone.SWIPE_LEFT, phone.SWIPE_RIGHT))
+            else:
+                action = phone.BACK if rng.random() < 0.5 else phone.HOME
+            obs, _, terminated, truncated, info = env.step(action)
+            yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
+            if terminated or truncated:
+                break
+
+
+def babyai_caption(level_env: Any, rng: np.random.Generator) -> tuple[str, str]:
+    """(caption, label) from a MiniGrid level's state: objects in the room, what the agent faces or carries."""
+    objects = []
+    for obj in level_env.grid.grid:
+        if obj is not None and obj.type in ("ball", "box", "key"):
+            objects.append(f"{obj.color} {obj.type}")
+    carrying = getattr(level_env, "carrying", None)
+    if carrying is not None:
+        name = f"{carrying.color} {carrying.type}"
+        return _pick(rng, ("the agent carrying the {o}", "the agent holds the {o}")).format(o=name), f"babyai:carry:{name}"
+    front = level_env.grid.get(*level_env.front_pos)
+    if front is not None and front.type in ("ball", "box", "key") and rng.random() < 0.8:
+        name = f"{front.color} {front.type}"
+        text = _pick(rng, ("the agent next to the {o}", "the agent in front of the {o}", "the agent facing the {o}", "the agent at the {o}"))
+        return text.format(o=name), f"babyai:near:{name}"
+    objects = list(dict.fromkeys(objects))  # a room can hold two identical objects
+    if not objects:
+        return "an empty grid room", "babyai:room"
+    k = int(rng.integers(1, min(4, len(objects)) + 1))
+    chosen = [objects[i] for i in sorted(rng.choice(len(objects), size=k, replace=False))]
+    start = _pick(rng, ("a grid with a {o}", "a grid room with a {o}", "a top-down grid world with a {o}"))
+    return start.format(o=_join(chosen).replace(" and ", " and a ").replace(", ", ", a ")), "babyai:room:" + ",".join(chosen)
+
+
+def _babyai_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
+    from vlm_rewards.envs import babyai
+
+    env = babyai.BabyAIEnv(level="BabyAI-GoToLocal-v0", goal_split=None, render_size=image_size, render_mode="rgb_array")
+    level = env.level_env
+    while True:
+        obs, _ = env.reset(seed=int(rng.integers(2**31)))
+        policy = _pick(rng, ("random", "explore", "solver", "solver"))
+        solver = babyai.make_solver(env)
+        yield (env.render(), *babyai_caption(level, rng))
+        for _ in range(int(rng.integers(4, 24))):
+            if policy == "solver":
+                action = solver(obs)
+            elif policy == "random":
+                action = int(rng.integers(3))  # left, right, forward
+            else:
+                action = 2 if rng.random() < 0.7 else int(rng.integers(2))
+            obs, _, terminated, truncated, _ = env.step(action)
+            yield (env.render(), *babyai_caption(level, rng))
+            if terminated or truncated:
+                break
+
+
+def house_caption(env: Any, rng: np.random.Generator) -> tuple[str, str]:
+    """(caption, label) for a House frame: what the agent holds, is close to, or sees."""
+    carrying = getattr(env.agent, "carrying", None)
+    names = {id(ent): name for name, ent in env.objects.items()}
+    if carrying is not None and id(carrying) in names:
+        name = names[id(carrying)]
+        return _pick(rng, ("holding the {o}", "the agent lifts the {o}", "picking up the {o}")).format(o=name), f"house:carry:{name}"
+    visible = [name for name, ent in env.objects.items() if env.in_view(ent)]
+    near = [name for name in visible if env.is_near(env.objects[name])]
+    if near and rng.random() < 0.8:
+        name = _pick(rng, near)
+        return _pick(rng, ("close to the {o}", "near the {o} in a house", "the {o} up close")).format(o=name), f"house:near:{name}"
+    if not visible:
+        return _pick(rng, ("an empty room in a house", "a wall of a room", "a hallway in a house")), "house:room"
+    chosen = [visible[i] for i in sorted(rng.choice(len(visible), size=min(3, len(visible)), replace=False))]
+    return _pick(rng, ("a room with the {o}", "the {o} in a room", "a house room with the {o}")).format(o=_join(chosen)), "house:room:" + ",".join(chosen)
+
+
+def _house_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
+    from vlm_rewards.envs import house
+
+    env = house.HouseEnv(goal_split="all", render_mode="rgb_array", render_size=image_size)
+    while True:
+        obs, _ = env.reset(seed=int(rng.integers(2**31)))
+        policy = _pick(rng, ("random", "explore", "solver", "solver"))
+        solver = house.make_solver(env)
+        yield (env.render(), *house_caption(env, rng))
+        for _ in range(int(rng.integers(8, 40))):
+            if policy == "solver":
+                action = solver(obs)
+            elif policy == "random":
+                action = int(rng.integers(env.action_space.n))
+            else:
+                action = 2 if rng.random() < 0.6 else int(rng.integers(2))  # mostly forward
+            obs, _, terminated, truncated, _ = env.step(action)
+            yield (env.render(), *house_caption(env, rng))
+            if terminated or truncated:
+                break
+
+
+_SOURCES: dict[str, Callable[[np.random.Generator, int], Iterator[Sample]]] = {
+    "phone": _phone_samples,
+    "babyai": _babyai_samples,
+    "house": _house_samples,
+}
+
+
+# --- Shards --------------------------------------------------------------------------------
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    # np.savez stamps entries with the current time; fixed timestamps make the same
+    # corpus byte-identical across runs, so its SHA-256 identifies it.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as fh:
+                np.lib.format.write_array(fh, np.ascontiguousarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
+def _check_int(value: Any, name: str, lo: int, hi: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo or (hi is not None and value > hi):
+        bound = f"in [{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ValueError(f"{name} must be an int {bound}, got {value!r}")
+    return int(value)
+
+
+def collect_corpus(
+    out_dir: str | os.PathLike,
+    domains: Sequence[str] = DEFAULT_DOMAINS,
+    frames_per_domain: int = 4096,
+    seed: int = 0,
+    image_size: int = 64,
+    shard_size: int = 2048,
+    progress: bool = False,
+) -> Path:
+    """Render and caption ``frames_per_domain`` frames from each of ``domains`` into ``out_dir``.
+
+    Deterministic: the same arguments give byte-identical shards. Returns ``out_dir``.
+
+    Example:
+        >>> collect_corpus("corpus", domains=("phone", "babyai"), frames_per_domain=256, seed=1)  # doctest: +SKIP
+        PosixPath('corpus')
+    """
+    if isinstance(domains, str):
+        raise TypeError(f"domains must be a sequence of domain names such as ('phone', 'babyai'), got the string {domains!r}")
+    domains = list(domains)
+    if not domains or any(d not in _SOURCES for d in domains) or len(set(domains)) != len(domains):
+        raise ValueError(f"domains must be distinct names from {CORPUS_DOMAINS}, got {domains!r}")
+    frames_per_domain = _check_int(frames_per_domain, "frames_per_domain", 1)
+    seed = _check_int(seed, "seed", 0)
+    image_size = _check_int(image_size, "image_size", 32, 1024)
+    shard_size = _check_int(shard_size, "shard_size", 1)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").unlink(missing_ok=True)  # the old corpus is invalid from here on
+
+    shards: list[dict[str, Any]] = []
+    bar = _progress(progress)
+    with bar:
+        for domain in domains:
+            task = bar.add_task(f"corpus {domain}", total=frames_per_domain)
+            # Each domain has its own stream, so adding a domain does not change the others.
+            rng = np.random.default_rng([seed, zlib.crc32(domain.encode())])
+            source = _SOURCES[domain](rng, image_size)
+            done = 0
+            while done < frames_per_domain:
+                n = min(shard_size, frames_per_domain - done)
+                frames, captions, labels = [], [], []
+                for _ in range(n):
+                    frame, caption, label = next(source)
+                    if frame.shape != (image_size, image_size, 3):
+                        raise RuntimeError(f"{domain} rendered a {frame.shape} frame, expected {(image_size, image_size, 3)}")
+                    frames.append(frame)
+                    captions.append(caption)
+                    labels.append(label)
+                    bar.advance(task)
+                data = _npz_bytes({
+                    "frames": np.stack(frames).astype(np.uint8),
+                    "captions": np.array(captions, dtype=str),
+                    "labels": np.array(labels, dtype=str),
+                })
+                name = f"{domain}-{len(shards):05d}.npz"
+                atomic_write_bytes(out / name, data)
+                shards.append({"file": name, "domain": domain, "frames": n, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+                done += n
+    atomic_write_json(out / "manifest.json", {
+        "format": FORMAT,
+        "version": VERSION,
+        "seed": seed,
+        "image_size": image_size,
+        "domains": {d: frames_per_domain for d in domains},
+        "num_frames": frames_per_domain * len(domains),
+        "shards": shards,
+    })
+    return out
+
+
+class _NoProgress:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def add_task(self, *args, **kwargs):
+        return 0
+
+    def advance(self, *args, **kwargs):
+        pass
+
+
+def _progress(enabled: bool):
+    if not enabled:
+        return _NoProgress()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+
+
+# --- Reading -------------------------------------------------------------------------------
+
+
+def read_manifest(corpus_dir: str | os.PathLike) -> dict[str, Any]:
+    """The corpus manifest; :class:`CorpusError` naming the file when missing or invalid."""
+    path = Path(corpus_dir) / "manifest.json"
+    if not path.is_file():
+        raise CorpusError(f"{path} is missing: {corpus_dir} is not a complete corpus (run collect_corpus)")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{path} is not valid JSON ({exc})") from exc
+    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION or not isinstance(manifest.get("shards"), list):
+        raise CorpusError(f"{path} is not a {FORMAT} v{VERSION} manifest")
+    return manifest
+
+
+def load_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any]) -> tuple[np.ndarray, list[str], list[str]]:
+    """(frames, captions, labels) of one manifest shard entry, verified against the manifest."""
+    path = Path(corpus_dir) / entry["file"]
+    if not path.is_file():
+        raise CorpusError(f"corpus shard {path} is missing")
+    data = path.read_bytes()
+    if len(data) != entry["bytes"]:
+        raise CorpusError(f"corpus shard {path} is truncated or altered: {len(data)} bytes on disk, manifest says {entry['bytes']}")
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise CorpusError(f"corpus shard {path} is corrupted: its SHA-256 does not match the manifest")
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        frames, captions, labels = npz["frames"], npz["captions"].tolist(), npz["labels"].tolist()
+    if len(frames) != entry["frames"] or len(captions) != len(frames):
+        raise CorpusError(f"corpus shard {path} holds {len(frames)} frames, manifest says {entry['frames']}")
+    return frames, captions, labels
+
+
+def load_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+    """All frames (uint8 N x S x S x 3), captions and labels of a corpus, in manifest order."""
+    manifest = read_manifest(corpus_dir)
+    frames, captions, labels = [], [], []
+    for entry in manifest["shards"]:
+        if domains is not None and entry["domain"] not in domains:
+            continue
+        f, c, lab = load_shard(corpus_dir, entry)
+        frames.append(f)
+        captions += c
+        labels += lab
+    if not frames:
+        raise CorpusError(f"corpus {corpus_dir} has no frames for domains={domains!r}")
+    return np.concatenate(frames), captions, labels

@@ -1,0 +1,460 @@
+"""Contrastive pre-training of small CLIP models on a caption corpus (:mod:`vlm_rewards.data`).
+
+A Hugging Face ``CLIPModel`` (ViT image tower, causal text transformer) is trained from
+scratch with the symmetric InfoNCE loss and CLIP's learned temperature (``logit_scale``,
+clamped at 100). Frames whose corpus labels are equal count as positives of each other,
+so the many frames of one app screen are not pushed apart as false negatives. The
+tokenizer is a BPE trained on the corpus captions. Training uses AdamW with linear
+warm-up and cosine decay, bf16 autocast (AMX CPUs and GPUs), light augmentation suited to
+rendered RL frames (small shifts/zooms, mild colour jitter), and atomic checkpoints from
+which an interrupted run resumes to the same weights (every random draw is a function of
+the seed and the step).
+
+The output directory is a standard Hugging Face model directory: ``load_model(path)`` and
+``transformers.CLIPModel.from_pretrained(path)`` both load it.
+
+Example:
+    >>> from vlm_rewards.data import collect_corpus
+    >>> from vlm_rewards.pretrain import pretrain
+    >>> collect_corpus("corpus", frames_per_domain=2048, seed=0)  # doctest: +SKIP
+    >>> pretrain("corpus", "my-clip", size="s", steps=2000, batch_size=256, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlm_rewards.io import atomic_write_bytes, atomic_write_json
+
+__all__ = ["SIZES", "build_model", "copy_model_files", "evaluate_phone", "preprocessor_config", "pretrain"]
+
+#: Named model sizes (parameter counts with a 1,000-token vocabulary at 64 px).
+SIZES: dict[str, dict[str, Any]] = {
+    # ~0.4M
+    "xs": {"vision": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2),
+           "text": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2),
+           "projection_dim": 64},
+    # ~2M
+    "s": {"vision": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
+          "text": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4),
+          "projection_dim": 128},
+    # ~8M
+    "m": {"vision": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4),
+          "text": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4),
+          "projection_dim": 256},
+    # ~25M
+    "l": {"vision": dict(hidden_size=384, intermediate_size=1536, num_hidden_layers=8, num_attention_heads=6),
+          "text": dict(hidden_size=384, intermediate_size=1536, num_hidden_layers=6, num_attention_heads=6),
+          "projection_dim": 384},
+}
+
+_CHECKPOINT = "checkpoint.pt"
+_STATE = "train_state.json"
+_MAX_LOGIT_SCALE = math.log(100.0)
+
+
+def _check_int(value: Any, name: str, lo: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lo:
+        raise ValueError(f"{name} must be an int >= {lo}, got {value!r}")
+    return int(value)
+
+
+def build_model(size: str, tokenizer, image_size: int = 64, patch_size: int = 8, seed: int = 0):
+    """A freshly initialised ``CLIPModel`` of preset ``size`` (a key of :data:`SIZES`)."""
+    import torch
+    from transformers import CLIPConfig, CLIPModel
+
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    if image_size % patch_size:
+        raise ValueError(f"image_size must be a multiple of patch_size={patch_size}, got {image_size}")
+    preset = SIZES[size]
+    config = CLIPConfig(
+        text_config=dict(
+            **preset["text"],
+            vocab_size=len(tokenizer),
+            max_position_embeddings=tokenizer.model_max_length,
+            eos_token_id=tokenizer.eos_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        ),
+        vision_config=dict(**preset["vision"], image_size=image_size, patch_size=patch_size),
+        projection_dim=preset["projection_dim"],
+    )
+    torch.manual_seed(seed)
+    return CLIPModel(config)
+
+
+def preprocessor_config(image_size: int) -> dict[str, Any]:
+    """``preprocessor_config.json`` of a ``CLIPImageProcessor`` for ``image_size`` square inputs.
+
+    Written as data: importing transformers' image processors costs seconds and the file
+    is all that :class:`~vlm_rewards.models.preprocess.ImagePreprocessor` and
+    ``CLIPImageProcessor.from_pretrained`` read.
+    """
+    from vlm_rewards.models.preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+
+    return {
+        "image_processor_type": "CLIPImageProcessor",
+        "do_resize": True,
+        "size": {"shortest_edge": image_size},
+        "resample": 3,
+        "do_center_crop": True,
+        "crop_size": {"height": image_size, "width": image_size},
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": list(OPENAI_CLIP_MEAN),
+        "image_std": list(OPENAI_CLIP_STD),
+        "do_convert_rgb": True,
+    }
+
+
+# --- Data ----------------------------------------------------------------------------------
+
+
+def _positive_keys(labels: Sequence[str]) -> np.ndarray:
+    """Integer id per sample; equal ids are positives of each other."""
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(lab, len(ids)) for lab in labels], dtype=np.int64)
+
+
+def _batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.ndarray:
+    # A pure function of (seed, step): resuming needs no saved sampler state.
+    per_epoch = max(1, n // batch_size)
+    epoch, k = divmod(step, per_epoch)
+    perm = np.random.default_rng([seed, 1, epoch]).permutation(n)
+    return perm[k * batch_size : (k + 1) * batch_size]
+
+
+def _augment(x, generator, max_shift: float = 0.08, zoom: float = 0.1, jitter: float = 0.1):
+    """Random small translation/zoom and mild brightness/contrast/colour jitter; ``x`` in [0, 1], NCHW."""
+    import torch
+    import torch.nn.functional as F
+
+    n = x.shape[0]
+    u = torch.rand(n, 6, generator=generator)
+    scale = 1.0 - zoom * u[:, 0]  # zoom in only: no empty borders
+    tx = (u[:, 1] * 2 - 1) * max_shift
+    ty = (u[:, 2] * 2 - 1) * max_shift
+    theta = torch.zeros(n, 2, 3)
+    theta[:, 0, 0] = scale
+    theta[:, 1, 1] = scale
+    theta[:, 0, 2] = tx
+    theta[:, 1, 2] = ty
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    brightness = 1 + (u[:, 3] * 2 - 1) * jitter
+    contrast = 1 + (u[:, 4] * 2 - 1) * jitter
+    mean = x.mean(dim=(1, 2, 3), keepdim=True)
+    x = (x - mean) * contrast.view(n, 1, 1, 1) + mean * brightness.view(n, 1, 1, 1)
+    tint = 1 + (torch.rand(n, 3, 1, 1, generator=generator) * 2 - 1) * (jitter / 2)
+    return (x * tint).clamp(0, 1)
+
+
+def _lr_factor(step: int, steps: int, warmup: int) -> float:
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def _contrastive_loss(image_emb, text_emb, logit_scale, keys):
+    """Symmetric InfoNCE with multi-positive targets (samples sharing a key)."""
+    import torch
+    import torch.nn.functional as F
+
+    image_emb = F.normalize(image_emb.float(), dim=-1)
+    text_emb = F.normalize(text_emb.float(), dim=-1)
+    logits = logit_scale.exp() * image_emb @ text_emb.t()
+    pos = (keys[:, None] == keys[None, :]).float()
+    targets = pos / pos.sum(1, keepdim=True)
+    loss_i = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
+    loss_t = -(targets * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
+    with torch.no_grad():
+        acc = (pos.gather(1, logits.argmax(1, keepdim=True)).mean())
+    return (loss_i + loss_t) / 2, acc
+
+
+# --- Training ------------------------------------------------------------------------------
+
+
+def _save_checkpoint(out: Path, model, optimizer, step: int, history: list[dict[str, float]]) -> None:
+    import torch
+
+    buf = io.BytesIO()
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "history": history}, buf)
+    atomic_write_bytes(out / _CHECKPOINT, buf.getvalue())
+
+
+def pretrain(
+    corpus_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    size: str = "s",
+    steps: int = 2000,
+    batch_size: int = 256,
+    seed: int = 0,
+    resume: bool = True,
+    *,
+    lr: float = 1e-3,
+    weight_decay: float = 0.1,
+    warmup_steps: int | None = None,
+    vocab_size: int = 1000,
+    max_text_length: int = 32,
+    patch_size: int = 8,
+    checkpoint_every: int = 200,
+    device: str | None = None,
+    bf16: bool = True,
+    threads: int | None = None,
+    progress: bool = False,
+    callback: Callable[[int, float], None] | None = None,
+) -> Path:
+    """Train a CLIP model of preset ``size`` on the corpus in ``corpus_dir``; write it to ``out_dir``.
+
+    ``out_dir`` receives ``config.json``, ``model.safetensors``, the tokenizer files,
+    ``preprocessor_config.json`` and ``training_log.json``. With ``resume=True`` a run
+    interrupted after a checkpoint (every ``checkpoint_every`` steps) continues from it
+    and ends with the same weights as an uninterrupted run. ``callback(step, loss)`` is
+    called after every step. Returns ``out_dir``.
+
+    Example:
+        >>> pretrain("corpus", "clip-xs", size="xs", steps=50, batch_size=64)  # doctest: +SKIP
+        PosixPath('clip-xs')
+    """
+    import torch
+    from transformers import AutoTokenizer
+
+    from vlm_rewards.data.corpus import load_corpus, read_manifest
+    from vlm_rewards.models.preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
+    from vlm_rewards.models.tokenizer import train_tokenizer
+
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
+    steps = _check_int(steps, "steps", 1)
+    batch_size = _check_int(batch_size, "batch_size", 2)
+    seed = _check_int(seed, "seed", 0)
+    checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
+    if not (isinstance(lr, (int, float)) and lr > 0):
+        raise ValueError(f"lr must be a positive float, got {lr!r}")
+    warmup = max(1, steps // 20) if warmup_steps is None else _check_int(warmup_steps, "warmup_steps", 1)
+    if threads is not None:
+        torch.set_num_threads(_check_int(threads, "threads", 1))
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+    manifest = read_manifest(corpus_dir)
+    image_size = int(manifest["image_size"])
+    frames_np, captions, labels = load_corpus(corpus_dir)
+    n = len(frames_np)
+    if n < batch_size:
+        raise ValueError(f"batch_size={batch_size} is larger than the corpus ({n} frames in {corpus_dir})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    run_args = dict(corpus=str(corpus_dir), size=size, steps=steps, batch_size=batch_size, seed=seed, lr=lr,
+                    weight_decay=weight_decay, warmup_steps=warmup, vocab_size=vocab_size,
+                    max_text_length=max_text_length, patch_size=patch_size, bf16=bf16,
+                    corpus_frames=n, corpus_seed=manifest["seed"], image_size=image_size)
+
+    # The tokenizer is saved before training so a resumed run uses the very same one.
+    checkpoint = out / _CHECKPOINT
+    if resume and checkpoint.is_file() and (out / "tokenizer.json").is_file():
+        tokenizer = AutoTokenizer.from_pretrained(out, local_files_only=True)
+    else:
+        tokenizer = train_tokenizer(sorted(set(captions)), vocab_size=vocab_size, model_max_length=max_text_length)
+        tokenizer.save_pretrained(out)
+    atomic_write_json(out / "preprocessor_config.json", preprocessor_config(image_size))
+
+    model = build_model(size, tokenizer, image_size=image_size, patch_size=patch_size, seed=seed).to(dev)
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if p.ndim < 2 or "embedding" in name or name == "logit_scale" else decay).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=lr, betas=(0.9, 0.98), eps=1e-6,
+    )
+    start, history = 0, []
+    if resume and checkpoint.is_file():
+        state = torch.load(checkpoint, map_location=dev, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        start, history = int(state["step"]), list(state["history"])
+        if start > steps:
+            raise ValueError(f"the checkpoint in {out} is at step {start}, beyond steps={steps}")
+
+    # Captions come from templates: tokenise each distinct one once.
+    unique = sorted(set(captions))
+    cap_index = {c: i for i, c in enumerate(unique)}
+    tok = tokenizer(unique, padding="longest", truncation=True, max_length=max_text_length, return_tensors="pt")
+    all_ids, all_mask = tok["input_ids"].to(dev), tok["attention_mask"].to(dev)
+    caption_ids = torch.tensor([cap_index[c] for c in captions])
+    keys = torch.from_numpy(_positive_keys(labels))
+    frames = torch.from_numpy(frames_np)  # uint8 NHWC; converted per batch to save memory
+    mean = torch.tensor(OPENAI_CLIP_MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(OPENAI_CLIP_STD, device=dev).view(1, 3, 1, 1)
+
+    bar = _progress(progress, steps, start)
+    t0 = time.time()
+    model.train()
+    with bar:
+        for step in range(start, steps):
+            idx = torch.from_numpy(_batch_indices(n, batch_size, step, seed))
+            gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
+            x = frames[idx].permute(0, 3, 1, 2).float().div_(255)
+            x = _augment(x, gen).to(dev)
+            x = (x - mean) / std
+            c = caption_ids[idx]
+            for group in optimizer.param_groups:
+                group["lr"] = lr * _lr_factor(step, steps, warmup)
+            with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
+                image_emb = _features(model.get_image_features(pixel_values=x))
+                text_emb = _features(model.get_text_features(input_ids=all_ids[c], attention_mask=all_mask[c]))
+            loss, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, keys[idx].to(dev))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            with torch.no_grad():
+                model.logit_scale.clamp_(0, _MAX_LOGIT_SCALE)
+            value = loss.item()
+            history.append({"step": step + 1, "loss": round(value, 5), "acc": round(acc.item(), 4),
+                            "logit_scale": round(model.logit_scale.detach().exp().item(), 3)})
+            bar.update(step + 1, value)
+            if callback is not None:
+                callback(step + 1, value)
+            if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
+                _save_checkpoint(out, model, optimizer, step + 1, history)
+
+    model.eval()
+    model.to("cpu").save_pretrained(out)
+    atomic_write_json(out / "training_log.json", {
+        "args": run_args,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "seconds_this_run": round(time.time() - t0, 1),
+        "history": history,
+    })
+    checkpoint.unlink(missing_ok=True)
+    return out
+
+
+def _features(output: Any):
+    import torch
+
+    if isinstance(output, torch.Tensor):
+        return output
+    return output.pooler_output
+
+
+class _Bar:
+    def __init__(self, enabled: bool, total: int, start: int):
+        self.enabled = enabled
+        self.total, self.start = total, start
+        self._progress = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self._progress = Progress(TextColumn("pretrain"), BarColumn(), MofNCompleteColumn(),
+                                      TextColumn("loss {task.fields[loss]:.3f}"), TimeRemainingColumn())
+            self._progress.__enter__()
+            self._task = self._progress.add_task("pretrain", total=self.total, completed=self.start, loss=float("nan"))
+        return self
+
+    def __exit__(self, *exc):
+        if self._progress is not None:
+            self._progress.__exit__(*exc)
+        return False
+
+    def update(self, step: int, loss: float) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=step, loss=loss)
+
+
+def _progress(enabled: bool, total: int, start: int) -> _Bar:
+    return _Bar(enabled, total, start)
+
+
+# --- Evaluation ----------------------------------------------------------------------------
+
+
+def evaluate_phone(model: Any, goal_set: str = "common", split: str = "heldout", episodes: int = 3, seed: int = 12345) -> dict[str, float]:
+    """Goal retrieval and contrastive-reward quality of ``model`` on Phone goals of ``split``.
+
+    Frames: for ``episodes`` seeded layouts, the home pages and every app of ``goal_set``
+    opened. Reports top-1 retrieval of the open app among the ``split`` goals and among all
+    goals of the set, and the mean average precision (scikit-learn) of the paper's
+    contrastive probability (negatives: the other goals of the set) against ground truth.
+
+    Example:
+        >>> evaluate_phone(load_model("builtin:default"), goal_set="diverse")  # doctest: +SKIP
+        {'top1_split': 1.0, 'top1_all': 0.97, 'ap': 0.99, ...}
+    """
+    import torch
+    from sklearn.metrics import average_precision_score
+
+    from vlm_rewards.envs import phone
+    from vlm_rewards.models import load_model
+    from vlm_rewards.rewards import contrastive_probability
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    size = model.image_size[0]
+    env = phone.PhoneEnv(goal_set=goal_set, goal_split="all", render_mode="rgb_array", render_size=size)
+    all_apps = phone.goal_apps("all", goal_set)
+    split_apps = phone.goal_apps(split, goal_set)
+    frames, fg = [], []
+    for e in range(episodes):
+        for app in all_apps:
+            env.reset(seed=seed + e, options={"goal": phone.goal_text(app)})
+            if app == all_apps[0]:  # home pages once per layout
+                for page in range(len(env.layout.pages)):
+                    env.page = page
+                    frames.append(env.render())
+                    fg.append("home")
+                env.page = 0
+            env.foreground = app
+            frames.append(env.render())
+            fg.append(app)
+    image = model.encode_images(np.stack(frames))
+    all_goals = [phone.goal_text(a) for a in all_apps]
+    text = model.encode_texts(all_goals)
+    sims = image @ text.t()
+    fg_arr = np.array(fg)
+    split_cols = [all_apps.index(a) for a in split_apps]
+    rows = np.isin(fg_arr, split_apps)
+    pred_split = np.array(split_apps)[sims[:, split_cols].argmax(1).numpy()]
+    pred_all = np.array(all_apps)[sims.argmax(1).numpy()]
+    aps = []
+    for a in split_apps:
+        j = all_apps.index(a)
+        negatives = torch.cat([text[:j], text[j + 1 :]])
+        p = contrastive_probability(image, text[j], negatives).numpy()
+        aps.append(average_precision_score(fg_arr == a, p))
+    return {
+        "top1_split": float((pred_split[rows] == fg_arr[rows]).mean()),
+        "top1_all": float((pred_all[rows] == fg_arr[rows]).mean()),
+        "ap": float(np.mean(aps)),
+        "num_frames": len(frames),
+        "num_goals_split": len(split_apps),
+        "num_goals_all": len(all_apps),
+    }
+
+
+def copy_model_files(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy the files a model directory needs (no checkpoints) from ``src`` to ``dst``."""
+    src, dst = Path(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.iterdir()):
+        if f.is_file() and f.name != _CHECKPOINT and (f.suffix in (".json", ".safetensors", ".txt") or f.name == "MODEL_CARD.md"):
+            shutil.copyfile(f, dst / f.name)
+            (dst / f.name).chmod(0o644)  # atomic writes create 0600 temp files; package data must be readable
+    return dst
+

@@ -1,0 +1,101 @@
+import numpy as np
+import pytest
+
+from vlm_rewards.data import CorpusError, collect_corpus, load_corpus, load_shard, read_manifest
+from vlm_rewards.data.corpus import babyai_caption, phone_caption
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return collect_corpus(tmp_path_factory.mktemp("corpus"), domains=("phone", "babyai"), frames_per_domain=96, seed=3, shard_size=40)
+
+
+def test_manifest_describes_shards(corpus):
+    manifest = read_manifest(corpus)
+    assert manifest["num_frames"] == 192 and manifest["image_size"] == 64
+    assert [s["frames"] for s in manifest["shards"] if s["domain"] == "phone"] == [40, 40, 16]
+    frames, captions, labels = load_corpus(corpus)
+    assert frames.shape == (192, 64, 64, 3) and frames.dtype == np.uint8
+    assert len(captions) == len(labels) == 192 and all(isinstance(c, str) and c for c in captions)
+    # Frames differ (the policies move through states) and captions follow the state.
+    assert len({f.tobytes() for f in frames}) > 20
+    for caption, label in zip(captions, labels):
+        if label.startswith("phone:app:"):
+            assert label.split(":")[-1] in caption
+        if label.startswith("babyai:near:"):
+            assert label.split(":")[-1] in caption
+    assert any(lab.startswith("phone:app:") for lab in labels) and any(lab == "phone:home" for lab in labels)
+
+
+def test_same_seed_gives_identical_shards(corpus, tmp_path):
+    again = collect_corpus(tmp_path / "again", domains=("phone", "babyai"), frames_per_domain=96, seed=3, shard_size=40)
+    for entry in read_manifest(corpus)["shards"]:
+        assert (again / entry["file"]).read_bytes() == (corpus / entry["file"]).read_bytes()
+    other = collect_corpus(tmp_path / "other", domains=("phone",), frames_per_domain=40, seed=4, shard_size=40)
+    assert (other / "phone-00000.npz").read_bytes() != (corpus / "phone-00000.npz").read_bytes()
+
+
+def test_truncated_shard_is_named(corpus, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(corpus, tmp_path / "copy")
+    entry = read_manifest(copy)["shards"][1]
+    data = (copy / entry["file"]).read_bytes()
+    (copy / entry["file"]).write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorpusError, match=entry["file"]):
+        load_corpus(copy)
+    (copy / entry["file"]).write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(CorpusError, match=f"{entry['file']}.*SHA-256"):
+        load_shard(copy, entry)
+
+
+def test_missing_manifest_and_bad_arguments(tmp_path):
+    with pytest.raises(CorpusError, match="manifest.json"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(CorpusError, match="manifest.json"):
+        read_manifest(tmp_path)
+    with pytest.raises(ValueError, match="domains"):
+        collect_corpus(tmp_path / "x", domains=("mars",))
+    with pytest.raises(TypeError, match="domains"):
+        collect_corpus(tmp_path / "x", domains="phone")
+    with pytest.raises(ValueError, match="frames_per_domain"):
+        collect_corpus(tmp_path / "x", frames_per_domain=0)
+
+
+def test_phone_corpus_covers_heldout_apps(tmp_path):
+    # Goals are held out from the agent, not from the reward model: held-out apps' screens
+    # must appear with captions naming them.
+    from vlm_rewards.envs.phone import goal_apps
+
+    out = collect_corpus(tmp_path, domains=("phone",), frames_per_domain=1500, seed=0)
+    _, captions, labels = load_corpus(out)
+    seen = {lab.split(":")[-1] for lab in labels if lab.startswith("phone:app:")}
+    heldout = set(goal_apps("heldout", "diverse"))
+    assert len(heldout & seen) >= len(heldout) - 2
+
+
+def test_captions_from_state():
+    rng = np.random.default_rng(0)
+    assert phone_caption("calendar", 0, rng) == (phone_caption("calendar", 0, np.random.default_rng(0))[0], "phone:app:calendar")
+    text, label = phone_caption("home", 1, rng)
+    assert label == "phone:home" and "app" not in text.replace("app icons", "")
+    from vlm_rewards.envs.babyai import BabyAIEnv
+
+    env = BabyAIEnv(render_mode="rgb_array", render_size=64, goal_split=None)
+    env.reset(seed=0)
+    text, label = babyai_caption(env.level_env, rng)
+    objects = {f"{o.color} {o.type}" for o in env.level_env.grid.grid if o is not None and o.type in ("ball", "box", "key")}
+    named = label.split(":", 2)[-1].split(",") if label.startswith("babyai:room:") else [label.split(":")[-1]]
+    assert set(named) <= objects and all(n in text for n in named)
+
+
+def test_house_frames_are_captioned_from_state(tmp_path):
+    out = collect_corpus(tmp_path, domains=("house",), frames_per_domain=40, seed=0)
+    frames, captions, labels = load_corpus(out)
+    assert frames.shape == (40, 64, 64, 3)
+    for caption, label in zip(captions, labels):
+        kind, *rest = label.split(":")[1:]
+        assert kind in ("room", "near", "carry")
+        for name in ",".join(rest).split(","):
+            assert name in caption

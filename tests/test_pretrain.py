@@ -1,0 +1,111 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vlm_rewards import load_model
+from vlm_rewards.data import collect_corpus
+from vlm_rewards.pretrain import SIZES, build_model, evaluate_phone, pretrain
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return collect_corpus(tmp_path_factory.mktemp("corpus"), domains=("phone", "babyai"), frames_per_domain=64, seed=0)
+
+
+def _weights(path):
+    from safetensors.torch import load_file
+
+    return load_file(str(path / "model.safetensors"))
+
+
+def test_tiny_pretrain_lowers_loss_and_saves_hf_dir(corpus, tmp_path):
+    from transformers import CLIPModel
+
+    out = pretrain(corpus, tmp_path / "xs", size="xs", steps=16, batch_size=32, seed=0, lr=3e-3, warmup_steps=2)
+    log = json.loads((out / "training_log.json").read_text())
+    losses = [h["loss"] for h in log["history"]]
+    assert len(losses) == 16 and np.mean(losses[-4:]) < np.mean(losses[:4])
+    assert all(h["logit_scale"] <= 100.0 for h in log["history"])
+    assert not (out / "checkpoint.pt").exists()
+
+    clip = CLIPModel.from_pretrained(out)
+    assert clip.config.vision_config.image_size == 64
+    model = load_model(out)
+    assert model.image_size == (64, 64)
+    emb = model.encode_images(np.zeros((2, 64, 64, 3), np.uint8))
+    assert emb.shape == (2, SIZES["xs"]["projection_dim"])
+    assert torch.allclose(emb.norm(dim=-1), torch.ones(2), atol=1e-4)
+    assert model.encode_texts(["open the clock app"]).shape == (1, SIZES["xs"]["projection_dim"])
+
+
+def test_resume_after_interruption_matches_uninterrupted_run(corpus, tmp_path):
+    kwargs = dict(size="xs", steps=6, batch_size=16, seed=1, checkpoint_every=3)
+    full = pretrain(corpus, tmp_path / "full", **kwargs)
+
+    def interrupt(step, loss):
+        if step == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pretrain(corpus, tmp_path / "cut", callback=interrupt, **kwargs)
+    assert (tmp_path / "cut" / "checkpoint.pt").is_file()
+    seen = []
+    resumed = pretrain(corpus, tmp_path / "cut", callback=lambda s, _: seen.append(s), **kwargs)
+    assert seen == [4, 5, 6]  # continued from the step-3 checkpoint
+    a, b = _weights(full), _weights(resumed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    log_full = json.loads((full / "training_log.json").read_text())["history"]
+    log_cut = json.loads((resumed / "training_log.json").read_text())["history"]
+    assert log_full == log_cut
+
+
+def test_bad_arguments(corpus, tmp_path):
+    with pytest.raises(ValueError, match="size"):
+        pretrain(corpus, tmp_path / "m", size="huge", steps=1)
+    with pytest.raises(ValueError, match="batch_size"):
+        pretrain(corpus, tmp_path / "m", size="xs", steps=1, batch_size=10_000)
+    with pytest.raises(ValueError, match="steps"):
+        pretrain(corpus, tmp_path / "m", size="xs", steps=0)
+    with pytest.raises(ValueError, match="manifest"):
+        pretrain(tmp_path, tmp_path / "m", size="xs", steps=1)
+
+
+def test_size_presets_grow():
+    from vlm_rewards.models.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(["a red ball", "the clock app open on a phone"], vocab_size=300)
+    counts = [sum(p.numel() for p in build_model(s, tok).parameters()) for s in ("xs", "s")]
+    assert counts[0] < 1e6 < counts[1] < 4e6
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return load_model("builtin:default")
+
+
+def test_builtin_default_ranks_the_open_app_first(default_model):
+    from vlm_rewards.envs import phone
+
+    env = phone.PhoneEnv(goal_set="common", render_mode="rgb_array", render_size=64)
+    apps = ["calendar", "clock", "maps", "gallery", "calculator"]  # calendar, maps, gallery are held-out goals
+    frames = []
+    for i, app in enumerate(apps):
+        env.reset(seed=100 + i, options={"goal": phone.goal_text(app)})
+        env.foreground = app
+        frames.append(env.render())
+    env.reset(seed=7)
+    frames.append(env.render())  # the home screen matches no app goal best
+    goals = phone.goals("all", goal_set="common")
+    sims = default_model.encode_images(np.stack(frames)) @ default_model.encode_texts(goals).t()
+    best = [goals[j] for j in sims.argmax(1).tolist()]
+    assert best[: len(apps)] == [phone.goal_text(a) for a in apps]
+    home = default_model.encode_images(np.stack(frames[-1:])) @ default_model.encode_texts(
+        ["a phone home screen with app icons", "the clock app open on a phone"]).t()
+    assert home[0, 0] > home[0, 1]
+
+
+def test_builtin_default_heldout_metrics(default_model):
+    metrics = evaluate_phone(default_model, goal_set="common", split="heldout", episodes=1)
+    assert metrics["top1_split"] >= 0.9 and metrics["ap"] >= 0.85
