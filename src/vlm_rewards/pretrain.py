@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json
+from vlm_rewards.models.hf import pooled_features
 
 __all__ = ["SIZES", "build_model", "copy_model_files", "evaluate_phone", "preprocessor_config", "pretrain"]
 
@@ -314,8 +315,10 @@ def pretrain(
             for group in optimizer.param_groups:
                 group["lr"] = lr * _lr_factor(step, steps, warmup)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
-                image_emb = _features(model.get_image_features(pixel_values=x))
-                text_emb = _features(model.get_text_features(input_ids=all_ids[c], attention_mask=all_mask[c]))
+                image_emb = pooled_features(model.get_image_features(pixel_values=x), "image")
+                text_emb = pooled_features(
+                    model.get_text_features(input_ids=all_ids[c], attention_mask=all_mask[c]), "text"
+                )
             loss, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, keys[idx].to(dev))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -342,14 +345,6 @@ def pretrain(
     })
     checkpoint.unlink(missing_ok=True)
     return out
-
-
-def _features(output: Any):
-    import torch
-
-    if isinstance(output, torch.Tensor):
-        return output
-    return output.pooler_output
 
 
 class _Bar:

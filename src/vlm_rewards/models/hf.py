@@ -24,7 +24,8 @@ _WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_m
 _PAD_TO_MAX_LENGTH = {"siglip"}
 
 
-def _features(output: Any, what: str):
+def pooled_features(output: Any, what: str):
+    """The projected embeddings from ``get_{image,text}_features`` across transformers versions."""
     import torch
 
     if isinstance(output, torch.Tensor):  # transformers < 5
@@ -177,7 +178,7 @@ class HFVisionLanguageModel:
         frames = check_frames(frames, "frames")
         with torch.inference_mode():
             pixels = self.preprocessor(frames, device=self.device, dtype=self.dtype)
-            feats = _features(self.model.get_image_features(pixel_values=pixels), "image")
+            feats = pooled_features(self.model.get_image_features(pixel_values=pixels), "image")
             return torch.nn.functional.normalize(feats.float(), dim=-1)
 
     def encode_texts(self, texts: list[str]):
@@ -195,7 +196,7 @@ class HFVisionLanguageModel:
         if "attention_mask" in tokens and self._padding != "max_length":
             kwargs["attention_mask"] = tokens["attention_mask"].to(self.device)
         with torch.inference_mode():
-            feats = _features(self.model.get_text_features(**kwargs), "text")
+            feats = pooled_features(self.model.get_text_features(**kwargs), "text")
             return torch.nn.functional.normalize(feats.float(), dim=-1)
 
     def __repr__(self) -> str:
