@@ -15,16 +15,16 @@ TORCH_SPEC=${TORCH_SPEC:-torch==2.13.0}
 # MiniWorld (the House domain) renders headless through EGL with Mesa's software
 # rasteriser; these are the system libraries it loads.
 need_debs=()
-for lib in libEGL.so.1 libGL.so.1 libGLU.so.1; do
+for lib in libEGL.so.1 libGL.so.1 libGLU.so.1 libOpenGL.so.0; do
     ldconfig -p | grep -q "$lib" || need_debs+=("$lib")
 done
 if [ ${#need_debs[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "installing Mesa EGL/GL libraries for headless rendering (${need_debs[*]} missing)"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa libopengl0 >/dev/null
     else
-        echo "warning: ${need_debs[*]} missing; install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa for the House domain" >&2
+        echo "warning: ${need_debs[*]} missing; install libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libglu1-mesa libopengl0 for the House domain" >&2
     fi
 fi
 

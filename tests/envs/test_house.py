@@ -1,0 +1,325 @@
+"""Tests of the 3D house domain (``vlm_rewards/House-v0``): goals, env contract, solver."""
+
+from __future__ import annotations
+
+import math
+from itertools import product
+
+import gymnasium
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from PIL import Image
+
+import vlm_rewards.envs as envs
+from vlm_rewards.envs import house
+from vlm_rewards.envs.house_env import Actions, HouseEnv
+from vlm_rewards.envs.house_goals import (
+    COLOURS,
+    FAMILIES,
+    FIND_MARGIN,
+    HELDOUT_OBJECTS,
+    OBJECTS,
+    parse_goal,
+)
+from vlm_rewards.envs.house_layout import CEILING_TEXTURES, FLOOR_TEXTURES, WALL_TEXTURES, sample_house
+from vlm_rewards.envs.house_solver import make_solver
+
+
+@pytest.fixture(scope="module")
+def env() -> HouseEnv:
+    env = HouseEnv(render_mode="rgb_array", goal_split="all")
+    yield env
+    env.close()
+
+
+def run_solver(env: HouseEnv, seed: int, goal: str | None = None) -> tuple[dict, float, int]:
+    solver = make_solver(env)
+    obs, info = env.reset(seed=seed, options=None if goal is None else {"goal": goal})
+    reward = 0.0
+    for step in range(1, env.max_episode_steps + 1):
+        obs, reward, terminated, truncated, info = env.step(solver(obs))
+        if terminated or truncated:
+            break
+    return info, reward, step
+
+
+# --------------------------------------------------------------------------- goal sets
+def test_goal_splits_are_disjoint_and_cover_every_family():
+    for family in FAMILIES:
+        train, heldout = house.goals("train", family), house.goals("heldout", family)
+        assert train and heldout
+        assert not set(train) & set(heldout)
+        assert set(train) | set(heldout) == set(house.goals("all", family))
+    assert house.goals("all") == [g for fam in FAMILIES for g in house.goals("all", fam)]
+
+
+def test_heldout_goals_are_exactly_those_naming_heldout_objects():
+    for text in house.goals("heldout"):
+        assert any(name in HELDOUT_OBJECTS for name in parse_goal(text).objects)
+    for text in house.goals("train"):
+        assert not any(name in HELDOUT_OBJECTS for name in parse_goal(text).objects)
+
+
+def test_every_colour_and_kind_is_named_by_a_training_goal():
+    named = {name for text in house.goals("train") for name in parse_goal(text).objects}
+    assert {OBJECTS[n].colour for n in named if OBJECTS[n].colour} == set(COLOURS)
+    assert {OBJECTS[n].kind for n in named} == {spec.kind for spec in OBJECTS.values()}
+
+
+def test_goal_sets_through_the_domain_registry():
+    assert envs.goals("house", split="heldout", family="lift") == house.goals("heldout", "lift")
+    with pytest.raises(ValueError, match="family"):
+        house.goals("train", family="open")
+    with pytest.raises(ValueError, match="split"):
+        house.goals("test")
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("open the fridge", "no goal form"),
+        ("go near the pink box", "unknown object"),
+        ("pick up the barrel", "cannot be lifted"),
+        ("put the red box next to the red box", "itself"),
+    ],
+)
+def test_invalid_goal_texts_list_the_goal_forms(text, reason):
+    with pytest.raises(ValueError, match=reason) as err:
+        parse_goal(text)
+    for family in FAMILIES:
+        assert family in str(err.value)
+    assert "go near the {object}" in str(err.value)
+
+
+def test_goal_parsing_ignores_case_and_spacing():
+    goal = parse_goal("  Put the Red Box   next to the chair ")
+    assert (goal.family, goal.target, goal.dest) == ("place", "red box", "chair")
+    assert goal.text == "put the red box next to the chair"
+
+
+# --------------------------------------------------------------------------- floor plans
+def test_floor_plans_vary_and_doors_join_neighbouring_rooms():
+    plans = [sample_house(np.random.default_rng(seed)) for seed in range(30)]
+    assert {len(p.rooms) for p in plans} == {2, 3, 4}
+    assert len({r.wall_tex for p in plans for r in p.rooms}) > 4
+    assert len({r.floor_tex for p in plans for r in p.rooms}) > 4
+    for plan in plans:
+        n = len(plan.rooms)
+        assert len(plan.doors) in ({n - 1, n} if n == 4 else {n - 1})
+        for door in plan.doors:
+            a, b = plan.rooms[door.a], plan.rooms[door.b]
+            assert sum(x != y for x, y in zip(a.cell, b.cell)) == 1  # grid neighbours
+            lo, hi = (a.min_z, a.max_z) if door.axis == "z" else (a.min_x, a.max_x)
+            assert lo < door.lo < door.hi < hi and 2.0 <= door.hi - door.lo <= 2.4
+    assert sample_house(np.random.default_rng(3)) == sample_house(np.random.default_rng(3))
+
+
+# --------------------------------------------------------------------------- env contract
+def test_passes_gymnasium_env_checker():
+    env = gymnasium.make("vlm_rewards/House-v0", render_mode="rgb_array", render_size=64)
+    check_env(env.unwrapped, skip_render_check=False)
+    env.close()
+
+
+def test_registered_id_has_time_limit_and_solver():
+    env = gymnasium.make("vlm_rewards/House-v0", obs_size=48, render_size=96, render_mode="rgb_array")
+    assert env.spec.max_episode_steps == 250
+    obs, info = env.reset(seed=5)
+    assert obs.shape == (48, 48, 3) and obs.dtype == np.uint8
+    assert env.render().shape == (96, 96, 3)
+    assert callable(envs.make_solver(env))
+    env.close()
+
+
+def test_render_is_the_egocentric_frame_at_render_size(env):
+    obs, _ = env.reset(seed=3)
+    frame = env.render()
+    assert obs.shape == (64, 64, 3) and frame.shape == (224, 224, 3) and frame.dtype == np.uint8
+    # The two images show the same view: shrunk to the observation size they nearly agree.
+    shrunk = np.asarray(Image.fromarray(frame).resize((64, 64), Image.Resampling.BOX), dtype=float)
+    assert np.abs(shrunk - obs).mean() < 15
+    assert frame.std() > 5  # textured walls and floor, not a blank buffer
+
+
+def test_info_and_reward_every_step(env):
+    obs, info = env.reset(seed=1, options={"goal": "go near the chair"})
+    assert info == {"goal": "go near the chair", "ground_truth_success": False, "goal_family": "find"}
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        obs, reward, terminated, truncated, info = env.step(int(rng.integers(len(Actions))))
+        assert info["goal"] == "go near the chair"
+        assert reward == float(info["ground_truth_success"]) == float(terminated)
+        if terminated:
+            break
+
+
+def test_unknown_goal_and_options_are_rejected(env):
+    with pytest.raises(ValueError, match="find: 'go near the"):
+        env.reset(seed=0, options={"goal": "make a sandwich"})
+    with pytest.raises(ValueError, match="options"):
+        env.reset(seed=0, options={"gaol": "go near the chair"})
+    with pytest.raises(ValueError, match="goal"):
+        HouseEnv(goal="fly to the moon")
+
+
+@pytest.mark.parametrize("action", [6, -1, 2.0, "forward", None, True, np.array([1, 2])])
+def test_invalid_action_names_the_argument(env, action):
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="action"):
+        env.step(action)
+
+
+def test_numpy_integer_actions_are_accepted(env):
+    env.reset(seed=0)
+    env.step(np.int64(Actions.turn_left))
+    env.step(np.array(Actions.move_forward))
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"family": "open"}, "family"),
+        ({"goal_split": "test"}, "goal_split"),
+        ({"num_rooms": (1, 5)}, "num_rooms"),
+        ({"num_objects": (6, 3)}, "num_objects"),
+        ({"obs_size": 0}, "obs_size"),
+        ({"render_mode": "human"}, "render_mode"),
+        ({"room_size": (2.0, 3.0)}, "room_size"),
+    ],
+)
+def test_bad_constructor_arguments_name_the_argument(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        HouseEnv(**kwargs)
+
+
+def test_episode_contents_follow_the_arguments():
+    env = HouseEnv(family="place", goal_split="heldout", num_rooms=(3, 3), num_objects=(5, 5))
+    for seed in range(3):
+        _, info = env.reset(seed=seed)
+        goal = parse_goal(info["goal"])
+        assert goal.family == "place" and info["goal"] in house.goals("heldout", "place")
+        assert len(env.plan.rooms) == 3 and len(env.plan.doors) == 2
+        assert len(env.objects) == 5 and set(goal.objects) <= set(env.objects)
+        for room in env.plan.rooms:
+            assert (room.wall_tex, room.floor_tex, room.ceil_tex) in product(WALL_TEXTURES, FLOOR_TEXTURES, CEILING_TEXTURES)
+    env.close()
+
+
+# --------------------------------------------------------------------------- seeding
+def test_same_seed_same_episode_and_frames():
+    a, b = HouseEnv(render_mode="rgb_array"), HouseEnv(render_mode="rgb_array")
+    obs_a, info_a = a.reset(seed=11)
+    obs_b, info_b = b.reset(seed=11)
+    assert info_a["goal"] == info_b["goal"] and a.plan == b.plan
+    assert {k: tuple(e.pos) for k, e in a.objects.items()} == {k: tuple(e.pos) for k, e in b.objects.items()}
+    np.testing.assert_array_equal(obs_a, obs_b)
+    for action in [0, 2, 2, 1, 2, 4, 3, 5]:
+        np.testing.assert_array_equal(a.step(action)[0], b.step(action)[0])
+    np.testing.assert_array_equal(a.render(), b.render())
+    _, info_c = a.reset(seed=12)
+    assert (info_c["goal"], a.plan) != (info_a["goal"], b.plan)
+    a.close()
+    b.close()
+
+
+def test_envs_in_one_process_keep_their_own_scene():
+    # MiniWorld compiles every env's rooms into the same shared display list.
+    a, b = HouseEnv(), HouseEnv()
+    obs_a, _ = a.reset(seed=1)
+    b.reset(seed=2)
+    np.testing.assert_array_equal(a.render_obs(), obs_a)
+    a.close()
+    b.close()
+
+
+# --------------------------------------------------------------------------- ground truth
+def _face(env: HouseEnv, ent, distance: float) -> None:
+    """Put the agent ``distance`` m from ``ent`` looking at it, from the open side."""
+    agent = env.agent
+    for angle in np.linspace(0, 2 * math.pi, 16, endpoint=False):
+        pos = ent.pos + distance * np.array([math.cos(angle), 0.0, math.sin(angle)])
+        if not env.intersect(agent, pos, agent.radius):
+            agent.pos = pos
+            agent.dir = math.atan2(-(ent.pos - pos)[2], (ent.pos - pos)[0])
+            return
+    raise AssertionError("no free spot around the object")
+
+
+def test_find_needs_the_object_near_and_in_view(env):
+    env.reset(seed=4, options={"goal": "go near the traffic cone"})
+    cone = env.objects["traffic cone"]
+    near = env.agent.radius + cone.radius + FIND_MARGIN - 0.2
+    _face(env, cone, near)
+    assert env.is_near(cone) and env.in_view(cone) and env._check_success()
+    env.agent.dir += math.pi  # turned away
+    assert not env.in_view(cone) and not env._check_success()
+    _face(env, cone, near + 1.0)  # in view but too far
+    assert env.in_view(cone) and not env._check_success()
+
+
+def test_lift_and_place_follow_pickup_and_drop(env):
+    env.reset(seed=6, options={"goal": "put the red box next to the chair"})
+    box, chair = env.objects["red box"], env.objects["chair"]
+    _face(env, box, env.agent.radius + box.radius + 0.1)
+    obs, reward, terminated, _, info = env.step(Actions.pickup)
+    assert env.agent.carrying is box and not terminated and reward == 0.0
+    box.pos = chair.pos + np.array([box.radius + chair.radius + 0.2, box.pos[1], 0.0])
+    assert not env._check_success()  # still carried, not resting next to the chair
+    env.agent.carrying = None
+    box.pos[1] = 0.0
+    assert env._check_success()
+    box.pos = chair.pos + np.array([box.radius + chair.radius + 1.0, 0.0, 0.0])
+    assert not env._check_success()
+
+    env.reset(seed=6, options={"goal": "pick up the red box"})
+    box = env.objects["red box"]
+    _face(env, box, env.agent.radius + box.radius + 0.1)
+    _, reward, terminated, _, info = env.step(Actions.pickup)
+    assert terminated and reward == 1.0 and info["ground_truth_success"]
+
+
+def test_carried_objects_pass_over_low_objects_but_not_walls(env):
+    env.reset(seed=2)
+    load = next(e for e in env.objects.values() if not e.is_static)
+    env.agent.carrying = load
+    other = next(e for e in env.objects.values() if e is not load and e.height < 0.7)
+    assert env.intersect(load, np.array([other.pos[0], 0.8, other.pos[2]]), load.radius) is None
+    assert env.intersect(load, np.array([other.pos[0], 0.0, other.pos[2]]), load.radius) is other
+    wall = env.wall_segs[0, 0]
+    assert env.intersect(load, np.array([wall[0], 0.8, wall[2]]), load.radius) is True
+    env.agent.carrying = None
+
+
+# --------------------------------------------------------------------------- solver
+@pytest.mark.parametrize("family", FAMILIES)
+def test_scripted_solver_reaches_sampled_goals(family):
+    env = HouseEnv(family=family, goal_split="all")
+    episodes = 20
+    successes = 0
+    for seed in range(episodes):
+        info, reward, _ = run_solver(env, seed)
+        successes += info["ground_truth_success"]
+        assert reward == float(info["ground_truth_success"])
+    env.close()
+    assert successes >= 0.95 * episodes
+
+
+def test_solver_rejects_other_envs():
+    with pytest.raises(TypeError, match="HouseEnv"):
+        make_solver(gymnasium.make("CartPole-v1"))
+
+
+def test_terminate_on_success_off_keeps_episode_running():
+    env = HouseEnv(render_mode="rgb_array", terminate_on_success=False, family="lift")
+    try:
+        solver = make_solver(env)
+        obs, info = env.reset(seed=3)
+        for _ in range(env.max_episode_steps):
+            obs, reward, terminated, truncated, info = env.step(solver(obs))
+            assert not terminated
+            if info["ground_truth_success"] or truncated:
+                break
+        assert info["ground_truth_success"] and reward == 1.0
+    finally:
+        env.close()
