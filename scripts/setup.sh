@@ -40,8 +40,8 @@ else
 fi
 # android-env (AndroidEnv adapter, tested against its fake simulator) declares pygame,
 # which would overwrite minigrid's pygame-ce; it never imports it, so skip its deps.
-"${PIP[@]}" -c constraints-cpu.txt --no-deps android-env
 "${PIP[@]}" -c constraints-cpu.txt absl-py dm-env dm-tree "grpcio>=1.60" portpicker "protobuf>=5,<7" immutabledict
+"${PIP[@]}" -c constraints-cpu.txt --no-deps android-env
 "$VENV/bin/python" - <<'PY'
 import torch
 cuda = [d for d in __import__("importlib.metadata").metadata.distributions() if d.metadata["Name"].startswith("nvidia-")]
