@@ -77,6 +77,16 @@ def main() -> None:
     for name, fps in rows:
         print(f"{name:<28} {fps:>10.1f} {fps / fps_naive:>8.1f}x {fps * gflops / 1e3:>8.2f}")
 
+    # The shipped default model at its own input size (64x64).
+    small = rng.integers(0, 256, size=(4 * args.frames, 64, 64, 3), dtype=np.uint8)
+    small_goals = [goal_set[i % 4] for i in range(len(small))]
+    print(f"\nbuiltin:default, 64x64, batch {args.batch}")
+    print(f"{'dtype':<28} {'frames/s':>10}")
+    for name, dtype in (("fp32", None), ("bf16", torch.bfloat16)):
+        default = load_model("builtin:default", device=args.device, dtype=dtype)
+        fps = frames_per_second(RewardScorer(default, goal_set=goal_set, batch_size=args.batch), small, small_goals)
+        print(f"{name:<28} {fps:>10.1f}")
+
 
 if __name__ == "__main__":
     main()
