@@ -109,3 +109,33 @@ def test_builtin_default_ranks_the_open_app_first(default_model):
 def test_builtin_default_heldout_metrics(default_model):
     metrics = evaluate_phone(default_model, goal_set="common", split="heldout", episodes=1)
     assert metrics["top1_split"] >= 0.9 and metrics["ap"] >= 0.85
+
+
+class _OneGoalModel:
+    """Scores every frame as "go near the red box": retrieval is right exactly on red-box frames."""
+
+    image_size = (64, 64)
+
+    def __init__(self):
+        from vlm_rewards.envs.house_goals import goals
+
+        self.goals = goals("all", family="find")
+
+    def encode_texts(self, texts):
+        return torch.eye(len(self.goals))[[self.goals.index(t) for t in texts]]
+
+    def encode_images(self, frames):
+        assert frames.shape[1:] == (64, 64, 3)
+        return torch.eye(len(self.goals))[[self.goals.index("go near the red box")] * len(frames)]
+
+
+def test_evaluate_house_scores_frames_where_one_find_goal_holds():
+    from vlm_rewards.pretrain import evaluate_house, house_find_frames
+
+    frames, targets = house_find_frames(["red box", "barrel"], episodes=1, seed=3)
+    assert frames.shape == (len(targets), 64, 64, 3) and set(targets) <= {"red box", "barrel"} and targets
+    result = evaluate_house(_OneGoalModel(), groups={"pair": ["red box", "barrel"]}, episodes=1, seed=3)["pair"]
+    assert result["num_frames"] == len(targets) and result["num_goals_all"] == 24
+    assert result["top1_all"] == result["top1_group"] == pytest.approx(targets.count("red box") / len(targets))
+    with pytest.raises(ValueError, match="groups"):
+        evaluate_house(_OneGoalModel(), groups={"bad": ["pink unicorn"]})

@@ -36,7 +36,16 @@ import numpy as np
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json
 from vlm_rewards.models.hf import pooled_features
 
-__all__ = ["SIZES", "build_model", "copy_model_files", "evaluate_phone", "preprocessor_config", "pretrain"]
+__all__ = [
+    "SIZES",
+    "build_model",
+    "copy_model_files",
+    "evaluate_house",
+    "evaluate_phone",
+    "house_find_frames",
+    "preprocessor_config",
+    "pretrain",
+]
 
 #: Named model sizes (parameter counts with a 1,000-token vocabulary at 64 px).
 SIZES: dict[str, dict[str, Any]] = {
@@ -441,6 +450,95 @@ def evaluate_phone(model: Any, goal_set: str = "common", split: str = "heldout",
         "num_goals_split": len(split_apps),
         "num_goals_all": len(all_apps),
     }
+
+
+def house_find_frames(
+    objects: Sequence[str], episodes: int = 4, seed: int = 12345, image_size: int = 64, max_steps: int = 250
+) -> tuple[np.ndarray, list[str]]:
+    """Frames at which exactly one house find goal is achieved, and that goal's object.
+
+    For each object and each of ``episodes`` seeded episodes (seed, seed + 1, ...), the
+    scripted solver walks to the object under "go near the {object}"; the frame at which
+    it succeeds is kept when no other object is also near and in view (so exactly one find
+    goal holds). Episodes the solver does not finish in ``max_steps`` are skipped.
+
+    Example:
+        >>> frames, targets = house_find_frames(["red box"], episodes=2)  # doctest: +SKIP
+        >>> frames.shape, targets
+        ((2, 64, 64, 3), ['red box', 'red box'])
+    """
+    from vlm_rewards.envs import house
+
+    env = house.HouseEnv(goal_split="all", render_mode="rgb_array", render_size=image_size, max_episode_steps=max_steps)
+    frames, targets = [], []
+    try:
+        for name in objects:
+            for e in range(_check_int(episodes, "episodes", 1)):
+                obs, info = env.reset(seed=seed + e, options={"goal": f"go near the {name}"})
+                solver = house.make_solver(env)
+                done = False
+                while not done:
+                    obs, _, terminated, truncated, info = env.step(solver(obs))
+                    done = terminated or truncated
+                if not info["ground_truth_success"]:
+                    continue
+                achieved = [n for n, ent in env.objects.items() if env.is_near(ent) and env.in_view(ent)]
+                if achieved == [name]:
+                    frames.append(env.render())
+                    targets.append(name)
+    finally:
+        env.close()
+    return np.stack(frames) if frames else np.zeros((0, image_size, image_size, 3), np.uint8), targets
+
+
+def evaluate_house(
+    model: Any, groups: dict[str, Sequence[str]] | None = None, episodes: int = 4, seed: int = 12345
+) -> dict[str, dict[str, float]]:
+    """Top-1 retrieval of house find goals at the frames where the goal is achieved.
+
+    Frames come from :func:`house_find_frames`. For each frame, the goal "go near the
+    {object}" of the object reached should be the most similar of all 24 house find goals.
+    ``groups`` maps a group name to its objects; by default: the agent's held-out goal
+    objects (``house_goals.HELDOUT_OBJECTS``, named in the corpus), the corpus's
+    compositional hold-out (:data:`vlm_rewards.data.corpus.COMPOSITIONAL_HOLDOUT`, never
+    named in the corpus) and the remaining training objects.
+
+    Example:
+        >>> evaluate_house("path/to/model")["heldout"]["top1_all"]  # doctest: +SKIP
+        0.85
+    """
+    from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT
+    from vlm_rewards.envs.house_goals import HELDOUT_OBJECTS, OBJECTS, goals
+    from vlm_rewards.models import load_model
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    if groups is None:
+        rest = [n for n in OBJECTS if n not in HELDOUT_OBJECTS and n not in COMPOSITIONAL_HOLDOUT]
+        groups = {"heldout": sorted(HELDOUT_OBJECTS), "compositional": sorted(COMPOSITIONAL_HOLDOUT), "train": rest}
+    all_goals = goals("all", family="find")
+    text = model.encode_texts(all_goals)
+    results = {}
+    for group, objects in groups.items():
+        unknown = [n for n in objects if f"go near the {n}" not in all_goals]
+        if unknown:
+            raise ValueError(f"groups[{group!r}] must list house objects from {list(OBJECTS)}, got {unknown}")
+        frames, targets = house_find_frames(objects, episodes=episodes, seed=seed, image_size=model.image_size[0])
+        if not targets:
+            results[group] = {"top1_all": float("nan"), "top1_group": float("nan"), "num_frames": 0}
+            continue
+        sims = (model.encode_images(frames) @ text.t()).numpy()
+        truth = np.array([all_goals.index(f"go near the {n}") for n in targets])
+        cols = [all_goals.index(f"go near the {n}") for n in objects]
+        pred_group = np.array(cols)[sims[:, cols].argmax(1)]
+        results[group] = {
+            "top1_all": float((sims.argmax(1) == truth).mean()),
+            "top1_group": float((pred_group == truth).mean()),
+            "num_frames": len(targets),
+            "num_goals_group": len(objects),
+            "num_goals_all": len(all_goals),
+        }
+    return results
 
 
 def copy_model_files(src: str | os.PathLike, dst: str | os.PathLike) -> Path:

@@ -99,3 +99,84 @@ def test_house_frames_are_captioned_from_state(tmp_path):
         assert kind in ("room", "near", "carry")
         for name in ",".join(rest).split(","):
             assert name in caption
+
+
+def _names_holdout(caption):
+    import re
+
+    from vlm_rewards.data import COMPOSITIONAL_HOLDOUT
+
+    return any(re.search(rf"\b{combo}\b", caption) for combo in COMPOSITIONAL_HOLDOUT)
+
+
+@pytest.fixture(scope="module")
+def house_corpus(tmp_path_factory):
+    return collect_corpus(tmp_path_factory.mktemp("house"), domains=("house", "babyai"), frames_per_domain=300, seed=1, shard_size=128)
+
+
+def test_compositional_holdout_is_never_named(house_corpus):
+    from vlm_rewards.data import COMPOSITIONAL_HOLDOUT
+    from vlm_rewards.envs.house_goals import HELDOUT_OBJECTS
+
+    assert read_manifest(house_corpus)["holdout"] == sorted(COMPOSITIONAL_HOLDOUT)
+    assert not COMPOSITIONAL_HOLDOUT & HELDOUT_OBJECTS  # documented: disjoint from the agent's held-out goals
+    _, captions, labels = load_corpus(house_corpus)
+    assert not [c for c in captions if _names_holdout(c)]
+    assert not [lab for lab in labels if any(combo in lab for combo in COMPOSITIONAL_HOLDOUT)]
+    # Every colour and kind of the hold-out is still named, in other combinations.
+    text = " ".join(captions)
+    for combo in COMPOSITIONAL_HOLDOUT:
+        assert all(word in text for word in combo.split())
+    house = [(c, lab) for c, lab in zip(captions, labels) if lab.startswith("house:")]
+    kinds = {lab.split(":")[1] for _, lab in house}
+    assert kinds == {"room", "near", "carry"}
+
+
+def test_house_corpus_is_deterministic(house_corpus, tmp_path):
+    again = collect_corpus(tmp_path, domains=("house",), frames_per_domain=300, seed=1, shard_size=128)
+    for entry in read_manifest(again)["shards"]:
+        assert (again / entry["file"]).read_bytes() == (house_corpus / entry["file"]).read_bytes()
+
+
+def test_house_caption_drops_frames_showing_a_held_out_object():
+    from vlm_rewards.data.corpus import house_caption
+    from vlm_rewards.envs.house_env import HouseEnv
+
+    env = HouseEnv(render_mode="rgb_array", render_size=64, goal="go near the yellow ball", num_rooms=(2, 2))
+    rng = np.random.default_rng(0)
+    dropped = kept = named = 0
+    for seed in range(3):
+        env.reset(seed=seed)
+        ball = env.objects["yellow ball"]
+        for _ in range(18):  # a full turn: the ball (if in this room) comes into view and leaves it
+            caption = house_caption(env, rng, holdout={"yellow ball"})
+            if env.in_view(ball):
+                assert caption is None
+                dropped += 1
+                # Without a hold-out the same frame may name it.
+                named += "yellow ball" in " ".join(house_caption(env, np.random.default_rng(1)))
+            elif caption is not None:
+                kept += 1
+                assert "yellow ball" not in caption[0] + caption[1]
+            env.step(0)
+    assert dropped and kept and named
+
+
+def test_babyai_caption_never_names_holdout():
+    from vlm_rewards.envs.babyai import BabyAIEnv
+
+    env = BabyAIEnv(render_mode="rgb_array", render_size=64, goal_split=None)
+    for seed in range(20):
+        env.reset(seed=seed)
+        objects = {f"{o.color} {o.type}" for o in env.level_env.grid.grid if o is not None and o.type in ("ball", "box", "key")}
+        holdout = set(list(sorted(objects))[:3])
+        for k in range(5):
+            text, label = babyai_caption(env.level_env, np.random.default_rng(k), holdout)
+            assert not any(h in text or h in label for h in holdout)
+
+
+def test_bad_holdout(tmp_path):
+    with pytest.raises(ValueError, match="holdout"):
+        collect_corpus(tmp_path, domains=("phone",), frames_per_domain=1, holdout={"pink unicorn"})
+    with pytest.raises(TypeError, match="holdout"):
+        collect_corpus(tmp_path, domains=("phone",), frames_per_domain=1, holdout="yellow ball")

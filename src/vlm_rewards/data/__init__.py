@@ -5,6 +5,6 @@ Example:
     >>> collect_corpus("corpus", domains=("phone",), frames_per_domain=512, seed=0)  # doctest: +SKIP
 """
 
-from vlm_rewards.data.corpus import CorpusError, collect_corpus, load_corpus, load_shard, read_manifest
+from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT, CorpusError, collect_corpus, load_corpus, load_shard, read_manifest
 
-__all__ = ["CorpusError", "collect_corpus", "load_corpus", "load_shard", "read_manifest"]
+__all__ = ["COMPOSITIONAL_HOLDOUT", "CorpusError", "collect_corpus", "load_corpus", "load_shard", "read_manifest"]

@@ -6,6 +6,19 @@ captioned from simulator state: what is on screen, not whether a goal was reache
 Captions cover every goal concept, held-out goals included: the paper holds goals out
 from the *agent*, not from the reward model.
 
+Compositional hold-out: the colour-object combinations of :data:`COMPOSITIONAL_HOLDOUT`
+are never named by any caption of any domain, so a model trained on the corpus has seen
+each of their colours and kinds only in other combinations, and retrieval of e.g. "go near
+the yellow ball" measures composition rather than recall. House frames in which a held-out
+object may be on screen (or is carried) are dropped, so House pixels of these objects are
+never seen either; BabyAI rooms hold eight objects, so dropping would lose most rooms:
+BabyAI frames are kept and their captions name only the other objects. The combinations
+are disjoint from the agent's held-out goal objects
+(:data:`vlm_rewards.envs.house_goals.HELDOUT_OBJECTS`), which the corpus does name: the two
+hold-outs measure different things (unseen goals vs unseen compositions).
+``collect_corpus(..., holdout=())`` reproduces the corpus of the shipped ``builtin:default``
+model, collected before the hold-out existed.
+
 On disk: ``manifest.json`` plus shards ``{domain}-{index:05d}.npz`` holding ``frames``
 (uint8, N x S x S x 3), ``captions`` and ``labels`` (the state a caption came from, e.g.
 ``phone:app:calendar``: frames with equal labels show the same thing, so pre-training treats
@@ -26,10 +39,11 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +52,7 @@ import numpy as np
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json
 
 __all__ = [
+    "COMPOSITIONAL_HOLDOUT",
     "CORPUS_DOMAINS",
     "DEFAULT_DOMAINS",
     "CorpusError",
@@ -52,6 +67,12 @@ VERSION = 1
 CORPUS_DOMAINS: tuple[str, ...] = ("phone", "babyai", "house")
 DEFAULT_DOMAINS: tuple[str, ...] = ("phone", "babyai")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+
+#: Colour-object combinations no caption ever names (see the module docstring). One per
+#: kind and colour, each colour and kind still named in other combinations; none is a
+#: held-out goal object of the agent, and all are House training-goal objects.
+COMPOSITIONAL_HOLDOUT: frozenset[str] = frozenset({"yellow ball", "grey key", "green box"})
+_COLOURED_KINDS = ("ball", "box", "key")
 
 Sample = tuple[np.ndarray, str, str]  # frame, caption, label
 
@@ -98,7 +119,8 @@ def phone_caption(foreground: str, page: int, rng: np.random.Generator) -> tuple
     return _pick(rng, _APP_CAPTIONS).format(a=foreground), f"phone:app:{foreground}"
 
 
-def _phone_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
+def _phone_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Sample]:
+    del holdout  # app names carry no colour-object combinations
     from vlm_rewards.envs import phone
 
     env = phone.PhoneEnv(goal_set="diverse", goal_split="all", render_mode="rgb_array", render_size=image_size)
@@ -124,18 +146,24 @@ def _phone_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sample
                 break
 
 
-def babyai_caption(level_env: Any, rng: np.random.Generator) -> tuple[str, str]:
-    """(caption, label) from a MiniGrid level's state: objects in the room, what the agent faces or carries."""
+def babyai_caption(level_env: Any, rng: np.random.Generator, holdout: Iterable[str] = ()) -> tuple[str, str]:
+    """(caption, label) from a MiniGrid level's state: objects in the room, what the agent faces or carries.
+
+    Objects named in ``holdout`` (e.g. "yellow ball") are never named; with an empty
+    ``holdout`` the captions and random draws are those of corpus version 1.
+    """
+    holdout = frozenset(holdout)
     objects = []
     for obj in level_env.grid.grid:
-        if obj is not None and obj.type in ("ball", "box", "key"):
+        if obj is not None and obj.type in _COLOURED_KINDS and f"{obj.color} {obj.type}" not in holdout:
             objects.append(f"{obj.color} {obj.type}")
     carrying = getattr(level_env, "carrying", None)
-    if carrying is not None:
+    if carrying is not None and f"{carrying.color} {carrying.type}" not in holdout:
         name = f"{carrying.color} {carrying.type}"
         return _pick(rng, ("the agent carrying the {o}", "the agent holds the {o}")).format(o=name), f"babyai:carry:{name}"
     front = level_env.grid.get(*level_env.front_pos)
-    if front is not None and front.type in ("ball", "box", "key") and rng.random() < 0.8:
+    if (front is not None and front.type in _COLOURED_KINDS and f"{front.color} {front.type}" not in holdout
+            and rng.random() < 0.8):
         name = f"{front.color} {front.type}"
         text = _pick(rng, ("the agent next to the {o}", "the agent in front of the {o}", "the agent facing the {o}", "the agent at the {o}"))
         return text.format(o=name), f"babyai:near:{name}"
@@ -148,7 +176,7 @@ def babyai_caption(level_env: Any, rng: np.random.Generator) -> tuple[str, str]:
     return start.format(o=_join(chosen).replace(" and ", " and a ").replace(", ", ", a ")), "babyai:room:" + ",".join(chosen)
 
 
-def _babyai_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
+def _babyai_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Sample]:
     from vlm_rewards.envs import babyai
 
     env = babyai.BabyAIEnv(level="BabyAI-GoToLocal-v0", goal_split=None, render_size=image_size, render_mode="rgb_array")
@@ -157,7 +185,7 @@ def _babyai_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sampl
         obs, _ = env.reset(seed=int(rng.integers(2**31)))
         policy = _pick(rng, ("random", "explore", "solver", "solver"))
         solver = babyai.make_solver(env)
-        yield (env.render(), *babyai_caption(level, rng))
+        yield (env.render(), *babyai_caption(level, rng, holdout))
         for _ in range(int(rng.integers(4, 24))):
             if policy == "solver":
                 action = solver(obs)
@@ -166,52 +194,135 @@ def _babyai_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sampl
             else:
                 action = 2 if rng.random() < 0.7 else int(rng.integers(2))
             obs, _, terminated, truncated, _ = env.step(action)
-            yield (env.render(), *babyai_caption(level, rng))
+            yield (env.render(), *babyai_caption(level, rng, holdout))
             if terminated or truncated:
                 break
 
 
-def house_caption(env: Any, rng: np.random.Generator) -> tuple[str, str]:
-    """(caption, label) for a House frame: what the agent holds, is close to, or sees."""
+def _a(name: str) -> str:
+    return ("an " if name[0] in "aeiou" else "a ") + name
+
+
+def _may_be_on_screen(env: Any, ent: Any) -> bool:
+    """Whether any part of ``ent`` may show in the agent's view: a looser test than
+    ``env.in_view`` (which wants the centre well inside the frame), widened by the
+    object's size and passing when the centre or either side is in the line of sight."""
+    from vlm_rewards.envs.house_nav import segments_cross_walls
+
+    agent = env.agent
+    fwd, right = agent.cam_dir, agent.right_vec
+    up = np.cross(right, fwd)
+    rel = ent.pos + np.array([0.0, ent.height / 2, 0.0]) - agent.cam_pos
+    depth = float(rel @ fwd)
+    extent = max(float(ent.radius), float(ent.height) / 2)
+    if depth + extent <= 0.0:
+        return False
+    tan_y = math.tan(math.radians(agent.cam_fov_y) / 2)
+    tan_x = tan_y * env.obs_fb.width / env.obs_fb.height
+    d = max(depth, 1e-3)
+    if abs(rel @ right) - extent > d * tan_x or abs(rel @ up) - extent > d * tan_y:
+        return False
+    side = right[[0, 2]] * ent.radius
+    centre = ent.pos[[0, 2]]
+    ends = (centre, centre + side, centre - side)
+    return any(not segments_cross_walls(agent.cam_pos[None, [0, 2]], end, env.wall_segs)[0] for end in ends)
+
+
+_HOUSE_CARRY = ("holding {o}", "the agent holds {o}", "carrying {o} in a house")
+_HOUSE_NEAR = ("{o} up close", "close to {o}", "right in front of {o}", "{o} just ahead in a house")
+_HOUSE_ROOM = ("{o} in a room", "a room with {o}", "a house room with {o}", "{o} in a house")
+_HOUSE_EMPTY = ("an empty room in a house", "a wall of a room", "a room of a house with nothing in it")
+
+
+def house_caption(env: Any, rng: np.random.Generator, holdout: Iterable[str] = ()) -> tuple[str, str] | None:
+    """(caption, label) for a House frame from simulator state, or None to drop the frame.
+
+    Names what the agent carries ("holding a yellow key"), else, usually, an object it is
+    near ("a blue ball up close"), else up to three objects in view, nearest first ("a red
+    box and a green key in a room"). Returns None when an object named in ``holdout`` may
+    be on screen or is carried: such frames are left out of the corpus.
+    """
+    holdout = frozenset(holdout)
     carrying = getattr(env.agent, "carrying", None)
+    if any(name in holdout and (ent is carrying or _may_be_on_screen(env, ent)) for name, ent in env.objects.items()):
+        return None
     names = {id(ent): name for name, ent in env.objects.items()}
     if carrying is not None and id(carrying) in names:
         name = names[id(carrying)]
-        return _pick(rng, ("holding the {o}", "the agent lifts the {o}", "picking up the {o}")).format(o=name), f"house:carry:{name}"
+        return _pick(rng, _HOUSE_CARRY).format(o=_a(name)), f"house:carry:{name}"
     visible = [name for name, ent in env.objects.items() if env.in_view(ent)]
     near = [name for name in visible if env.is_near(env.objects[name])]
     if near and rng.random() < 0.8:
         name = _pick(rng, near)
-        return _pick(rng, ("close to the {o}", "near the {o} in a house", "the {o} up close")).format(o=name), f"house:near:{name}"
+        return _pick(rng, _HOUSE_NEAR).format(o=_a(name)), f"house:near:{name}"
     if not visible:
-        return _pick(rng, ("an empty room in a house", "a wall of a room", "a hallway in a house")), "house:room"
-    chosen = [visible[i] for i in sorted(rng.choice(len(visible), size=min(3, len(visible)), replace=False))]
-    return _pick(rng, ("a room with the {o}", "the {o} in a room", "a house room with the {o}")).format(o=_join(chosen)), "house:room:" + ",".join(chosen)
+        return _pick(rng, _HOUSE_EMPTY), "house:room"
+    dist = {name: float(np.linalg.norm(env.objects[name].pos - env.agent.pos)) for name in visible}
+    chosen = sorted(visible, key=dist.__getitem__)[:3]
+    text = _pick(rng, _HOUSE_ROOM).format(o=_join([_a(name) for name in chosen]))
+    return text, "house:room:" + ",".join(sorted(chosen))
 
 
-def _house_samples(rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
+# Frames with no object in view are mostly walls and floors: keep this fraction of them,
+# so that the House corpus is mostly about objects.
+_HOUSE_KEEP_EMPTY = 0.3
+
+
+def _house_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Sample]:
     from vlm_rewards.envs import house
 
     env = house.HouseEnv(goal_split="all", render_mode="rgb_array", render_size=image_size)
+    # Scripted episodes head for their goal's objects: goals about held-out objects would
+    # only yield frames that are dropped.
+    episode_goals = [g for g in house.goals("all") if not set(house.parse_goal(g).objects) & holdout]
+
+    def sample() -> Sample | None:
+        caption = house_caption(env, rng, holdout)
+        if caption is None or (caption[1] == "house:room" and rng.random() >= _HOUSE_KEEP_EMPTY):
+            return None
+        return (env.render(), *caption)
+
     while True:
-        obs, _ = env.reset(seed=int(rng.integers(2**31)))
+        obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"goal": _pick(rng, episode_goals)})
         policy = _pick(rng, ("random", "explore", "solver", "solver"))
         solver = house.make_solver(env)
-        yield (env.render(), *house_caption(env, rng))
-        for _ in range(int(rng.integers(8, 40))):
-            if policy == "solver":
-                action = solver(obs)
-            elif policy == "random":
-                action = int(rng.integers(env.action_space.n))
-            else:
-                action = 2 if rng.random() < 0.6 else int(rng.integers(2))  # mostly forward
-            obs, _, terminated, truncated, _ = env.step(action)
-            yield (env.render(), *house_caption(env, rng))
-            if terminated or truncated:
+        # The solver needs up to ~200 steps; the others would mostly see walls by then.
+        steps = 200 if policy == "solver" else int(rng.integers(8, 40))
+        look_around = 0
+        blocked = 0
+        for t in range(steps + 1):
+            if t:
+                if look_around:  # after success: glance about the goal's surroundings
+                    action = _pick(rng, (0, 1, 3))
+                    look_around -= 1
+                elif policy == "solver":
+                    action = solver(obs)
+                elif policy == "random":
+                    action = int(rng.integers(env.action_space.n))
+                elif blocked:  # explore: walk, turning away from walls
+                    action = blocked - 1
+                else:
+                    action = 2 if rng.random() < 0.7 else int(rng.integers(2))
+                before = env.agent.pos.copy()
+                obs, _, terminated, truncated, _ = env.step(action)
+                if policy == "explore" and action == 2 and np.allclose(before, env.agent.pos):
+                    blocked = int(rng.integers(2)) + 1
+                elif blocked and rng.random() < 0.3:
+                    blocked = 0
+                if truncated:
+                    break
+                if terminated and not look_around:
+                    if policy != "solver" or not t:
+                        break
+                    look_around = int(rng.integers(3, 10))
+            item = sample()
+            if item is not None:
+                yield item
+            if look_around == 0 and t and terminated:
                 break
 
 
-_SOURCES: dict[str, Callable[[np.random.Generator, int], Iterator[Sample]]] = {
+_SOURCES: dict[str, Callable[[np.random.Generator, int, frozenset[str]], Iterator[Sample]]] = {
     "phone": _phone_samples,
     "babyai": _babyai_samples,
     "house": _house_samples,
@@ -241,6 +352,19 @@ def _check_int(value: Any, name: str, lo: int, hi: int | None = None) -> int:
     return int(value)
 
 
+def _check_holdout(holdout: Any) -> frozenset[str]:
+    from vlm_rewards.envs.house_goals import COLOURS
+
+    valid = [f"{colour} {kind}" for kind in _COLOURED_KINDS for colour in COLOURS]
+    if isinstance(holdout, str) or not isinstance(holdout, Iterable):
+        raise TypeError(f"holdout must be a collection of colour-object names such as {{'yellow ball'}}, got {holdout!r}")
+    holdout = frozenset(holdout)
+    bad = sorted(str(h) for h in holdout if h not in valid)
+    if bad:
+        raise ValueError(f"holdout must name colour-object combinations from {valid}, got {bad}")
+    return holdout
+
+
 def collect_corpus(
     out_dir: str | os.PathLike,
     domains: Sequence[str] = DEFAULT_DOMAINS,
@@ -249,10 +373,13 @@ def collect_corpus(
     image_size: int = 64,
     shard_size: int = 2048,
     progress: bool = False,
+    holdout: Iterable[str] = COMPOSITIONAL_HOLDOUT,
 ) -> Path:
     """Render and caption ``frames_per_domain`` frames from each of ``domains`` into ``out_dir``.
 
-    Deterministic: the same arguments give byte-identical shards. Returns ``out_dir``.
+    Deterministic: the same arguments give byte-identical shards. No caption names a
+    colour-object combination of ``holdout`` (default :data:`COMPOSITIONAL_HOLDOUT`;
+    recorded in the manifest). Returns ``out_dir``.
 
     Example:
         >>> collect_corpus("corpus", domains=("phone", "babyai"), frames_per_domain=256, seed=1)  # doctest: +SKIP
@@ -267,6 +394,7 @@ def collect_corpus(
     seed = _check_int(seed, "seed", 0)
     image_size = _check_int(image_size, "image_size", 32, 1024)
     shard_size = _check_int(shard_size, "shard_size", 1)
+    holdout = _check_holdout(holdout)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").unlink(missing_ok=True)  # the old corpus is invalid from here on
@@ -278,7 +406,7 @@ def collect_corpus(
             task = bar.add_task(f"corpus {domain}", total=frames_per_domain)
             # Each domain has its own stream, so adding a domain does not change the others.
             rng = np.random.default_rng([seed, zlib.crc32(domain.encode())])
-            source = _SOURCES[domain](rng, image_size)
+            source = _SOURCES[domain](rng, image_size, holdout)
             done = 0
             while done < frames_per_domain:
                 n = min(shard_size, frames_per_domain - done)
@@ -307,6 +435,7 @@ def collect_corpus(
         "image_size": image_size,
         "domains": {d: frames_per_domain for d in domains},
         "num_frames": frames_per_domain * len(domains),
+        "holdout": sorted(holdout),
         "shards": shards,
     })
     return out
