@@ -440,7 +440,8 @@ def evaluate_phone(model: Any, goal_set: str = "common", split: str = "heldout",
     for a in split_apps:
         j = all_apps.index(a)
         negatives = torch.cat([text[:j], text[j + 1 :]])
-        p = contrastive_probability(image, text[j], negatives).numpy()
+        # at the model's own temperature, as RewardScorer uses by default
+        p = contrastive_probability(image, text[j], negatives, temperature=1.0 / model.logit_scale).numpy()
         aps.append(average_precision_score(fg_arr == a, p))
     return {
         "top1_split": float((pred_split[rows] == fg_arr[rows]).mean()),
