@@ -14,8 +14,7 @@ $(STAMP): pyproject.toml constraints-cpu.txt scripts/setup.sh
 install: $(STAMP)
 
 demo: install
-	$(BIN)/vlm-rewards score --model builtin:default --goal "open the clock app" --goal-set phone:diverse \
-		examples/phone_clock_app.png examples/phone_home_screen.png
+	$(BIN)/vlm-rewards demo
 
 test: install
 	$(BIN)/python -m pytest -q

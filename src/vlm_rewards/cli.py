@@ -182,6 +182,194 @@ def pretrain(
     typer.echo(f"trained {log['num_parameters']:,}-parameter model: {out} (final loss {last.get('loss', float('nan')):.3f})")
 
 
+def _parse_sections(value: str) -> list[str]:
+    from vlm_rewards.data.evalset import EVAL_SECTIONS
+
+    names = [d.strip() for d in value.split(",") if d.strip()]
+    bad = [d for d in names if d not in EVAL_SECTIONS]
+    if not names or bad or len(set(names)) != len(names):
+        raise typer.BadParameter(
+            f"expected distinct comma-separated names from {','.join(EVAL_SECTIONS)}, got {value!r}", param_hint="'--sections'"
+        )
+    return names
+
+
+def _parse_negatives(value: str) -> int | str:
+    if value == "all":
+        return value
+    try:
+        k = int(value)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise typer.BadParameter(f"expected a positive integer or 'all', got {value!r}", param_hint="'--negatives'")
+    return k
+
+
+class EvalReward(str, Enum):
+    contrastive = "contrastive"
+    cosine = "cosine"
+    goal_baseline = "goal_baseline"
+
+
+class NegativeChoice(str, Enum):
+    uniform = "uniform"
+    hard = "hard"
+
+
+_RAY_HELP = "Run on Ray (needs the 'ray' extra): a local instance started here, or the cluster at --ray-address."
+_RAY_ADDRESS_HELP = "With --ray: a Ray cluster ('auto', '<head-ip>:6379' or 'ray://<head-ip>:10001'); default: start one here."
+
+
+def _ray_start(address: Optional[str]) -> dict:
+    """start_ray() arguments for --ray; fails early when Ray is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("ray") is None:
+        raise _fail("--ray needs Ray: pip install 'vlm-rewards[ray]'")
+    return {"address": address} if address else {}
+
+
+@app.command()
+def collect(
+    out_dir: Path = typer.Argument(..., help="Directory to write the labelled dataset to (manifest.json and .npz shards)."),
+    sections: str = typer.Option(
+        "phone:common,phone:diverse,house:find",
+        help="Comma-separated sections: phone:common, phone:diverse, house:find, house:lift, house:place, babyai.",
+    ),
+    frames: int = typer.Option(768, min=1, help="Frames per section in the train split."),
+    heldout_frames: Optional[int] = typer.Option(None, min=1, help="Frames per section in the held-out split (default: --frames)."),
+    seed: int = typer.Option(0, min=0, help="Seed of every random choice (same seed, same dataset bytes)."),
+    image_size: int = typer.Option(64, min=32, max=1024, help="Frame size in pixels (the VLM's input size)."),
+    ray: bool = typer.Option(False, "--ray", help=_RAY_HELP + " Sections are collected in parallel, one task each; same bytes."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=_RAY_ADDRESS_HELP),
+) -> None:
+    """Collect a labelled evaluation dataset: frames with ground truth for every goal of each goal set."""
+    from vlm_rewards.data import collect_evalset, read_evalset_manifest
+
+    names = _parse_sections(sections)
+    try:
+        if ray:
+            from vlm_rewards.distributed.datasets import collect_evalset_on_ray
+
+            start = _ray_start(ray_address)
+            out = collect_evalset_on_ray(out_dir, sections=names, frames=frames, heldout_frames=heldout_frames, seed=seed,
+                                         image_size=image_size, start_kwargs=start)
+        else:
+            out = collect_evalset(out_dir, sections=names, frames=frames, heldout_frames=heldout_frames, seed=seed,
+                                  image_size=image_size, progress=True)
+    except (ValueError, TypeError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"wrote {read_evalset_manifest(out)['num_frames']} labelled frames ({', '.join(names)}) to {out}")
+
+
+def _eval_options(reward: EvalReward, negatives: str, negative_choice: NegativeChoice, template: str,
+                  temperature: Optional[float], alpha: float, baseline: Optional[str], seed: int) -> dict:
+    return {"reward": reward.value, "negatives": _parse_negatives(negatives), "negative_choice": negative_choice.value,
+            "template": template, "temperature": temperature, "alpha": alpha, "baseline": baseline, "seed": seed}
+
+
+_TEMPLATES_HELP = "Prompt-template study: a template (repeatable), or 'builtin' for each domain's built-in list."
+
+
+@app.command()
+def evaluate(
+    model: str = typer.Option("builtin:default", "--model", "-m", help="'hf:<id>', a model directory or 'builtin:<name>'."),
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="A dataset written by 'vlm-rewards collect'."),
+    out: Path = typer.Option(Path("evaluation"), "--out", "-o", help="Directory for metrics.json, the plots and report.md."),
+    reward: EvalReward = typer.Option(EvalReward.contrastive, "--reward", "-r", help="Reward function."),
+    negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
+    negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper) or hard ones."),
+    template: str = typer.Option("{goal}", help="Prompt template, e.g. 'Screenshot of {task} on Android'."),
+    templates: Optional[list[str]] = typer.Option(None, "--templates", help=_TEMPLATES_HELP),
+    negatives_study: bool = typer.Option(False, "--negatives-study", help="Also compare 1, 3, 7 and all negatives, uniform and hard."),
+    sections: Optional[str] = typer.Option(None, help="Comma-separated sections to evaluate (default: all of the dataset)."),
+    goal_set: Optional[str] = typer.Option(None, "--goal-set", help="Expected goal set, e.g. 'phone:diverse'; must match a section."),
+    temperature: Optional[float] = typer.Option(None, help="τ (default: the model's learned one)."),
+    alpha: float = typer.Option(0.5, help="goal_baseline: regularisation strength α in [0, 1]."),
+    baseline: Optional[str] = typer.Option(None, help="goal_baseline: baseline prompt (default: one per domain)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the negatives' draw."),
+    dtype: DType = typer.Option(DType.fp32, help="Inference precision (bf16 is fast on AMX CPUs and GPUs)."),
+    device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CPU)."),
+    ray: bool = typer.Option(False, "--ray", help=_RAY_HELP + " Frames are encoded in shards by a pool of model actors."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", help=_RAY_ADDRESS_HELP),
+    ray_actors: int = typer.Option(2, "--ray-actors", min=1, help="With --ray: model actors in the pool."),
+    ray_gpus: float = typer.Option(0.0, "--ray-gpus", min=0.0, help="With --ray: GPUs per actor (fractions share a GPU)."),
+) -> None:
+    """Precision/recall of a VLM reward against ground truth, with calibration and a report."""
+    from vlm_rewards.data import EvalSetError
+    from vlm_rewards.evaluation import evaluate as run_evaluate
+    from vlm_rewards.models import ModelLoadError, ModelNotAvailableError, load_model
+
+    try:
+        options = _eval_options(reward, negatives, negative_choice, template, temperature, alpha, baseline, seed)
+        expected = None
+        if goal_set is not None:
+            from vlm_rewards.envs import goals_from_spec
+
+            expected = goals_from_spec(goal_set)
+        study = None if not templates else ("builtin" if templates == ["builtin"] else templates)
+        if ray:
+            from vlm_rewards.distributed.datasets import evaluate_on_ray
+
+            start = _ray_start(ray_address)
+            ev = evaluate_on_ray(model, dataset, num_actors=ray_actors, actor_gpus=ray_gpus, dtype=_torch_dtype(dtype),
+                                 device=device, start_kwargs=start,
+                                 sections=_parse_sections(sections) if sections else None, goal_set=expected,
+                                 templates=study, negatives_study=negatives_study, out_dir=out, **options)
+        else:
+            vlm = load_model(model, device=device, dtype=_torch_dtype(dtype))
+            ev = run_evaluate(vlm, dataset, sections=_parse_sections(sections) if sections else None, goal_set=expected,
+                              templates=study, negatives_study=negatives_study, out_dir=out, **options)
+    except EvalSetError as exc:
+        raise _fail(f"--dataset: {exc}") from None
+    except (ValueError, TypeError, ModelNotAvailableError, ModelLoadError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    for name, res in ev.metrics["sections"].items():
+        held, cal = res["splits"]["heldout"]["pooled"], res["calibration"]
+        f1 = cal["heldout"]["f1"] if cal["heldout"] else None
+        typer.echo(f"{name}: held-out AP {_num(held['ap'])}, ROC-AUC {_num(held['roc_auc'])}, best F1 {_num(held['best_f1'])}; "
+                   f"calibrated on train: τ={_num(cal['temperature'])} β={_num(cal['threshold'])} -> held-out F1 {_num(f1)}")
+    typer.echo(f"report: {out / 'report.md'} ({ev.timing['total']:.1f} s)")
+
+
+def _num(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{x:.3g}"
+
+
+@app.command()
+def scaling(
+    models: list[str] = typer.Option(..., "--model", "-m", help="Model spec (repeatable): 'builtin:default', a directory, 'hf:<id>'."),
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="A dataset written by 'vlm-rewards collect'."),
+    out: Path = typer.Option(Path("scaling"), "--out", "-o", help="Directory for scaling.json, scaling.png and scaling.md."),
+    reward: EvalReward = typer.Option(EvalReward.contrastive, "--reward", "-r", help="Reward function."),
+    negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
+    negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper) or hard ones."),
+    template: str = typer.Option("{goal}", help="Prompt template."),
+    templates: Optional[list[str]] = typer.Option(None, "--templates", help=_TEMPLATES_HELP),
+    sections: Optional[str] = typer.Option(None, help="Comma-separated sections to evaluate (default: all of the dataset)."),
+    seed: int = typer.Option(0, min=0, help="Seed of the negatives' draw."),
+) -> None:
+    """Evaluate several models (e.g. the built-in size family): AP and best F1 against parameter count."""
+    from vlm_rewards.data import EvalSetError
+    from vlm_rewards.evaluation import scaling_study
+    from vlm_rewards.models import ModelLoadError, ModelNotAvailableError
+
+    try:
+        options = _eval_options(reward, negatives, negative_choice, template, None, 0.5, None, seed)
+        study = None if not templates else ("builtin" if templates == ["builtin"] else templates)
+        result = scaling_study(models, dataset, sections=_parse_sections(sections) if sections else None,
+                               templates=study, out_dir=out, **options)
+    except EvalSetError as exc:
+        raise _fail(f"--dataset: {exc}") from None
+    except (ValueError, TypeError, ModelNotAvailableError, ModelLoadError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    for row in result["models"]:
+        cells = ", ".join(f"{s} AP {_num(v['ap'])}" for s, v in row["sections"].items())
+        typer.echo(f"{row['model']} ({row['num_parameters']:,} parameters): {cells}")
+    typer.echo(f"report: {out / 'scaling.md'}")
+
+
 @app.command("models")
 def list_models() -> None:
     """List the built-in models shipped with the package."""
@@ -192,6 +380,100 @@ def list_models() -> None:
         typer.echo("no built-in models installed")
     for name, path in found.items():
         typer.echo(f"builtin:{name}\t{path}")
+
+
+@app.command()
+def train(
+    config: Optional[Path] = typer.Argument(None, help="YAML config (see configs/); omitted: all defaults."),
+    set_: Optional[list[str]] = typer.Option(
+        None, "--set", help="Override a field: --set agent.learning_rate=1e-4 (repeatable; values are YAML)."
+    ),
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", "-o", help="Run directory (default: runs/<config name>)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the killed run in --run-dir from its newest checkpoint."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """Train a language-conditioned agent from the VLM reward (or ground truth: reward.kind=ground_truth)."""
+    from vlm_rewards.agents.config import ConfigError, load_config
+    from vlm_rewards.agents.trainer import train as run_train
+    from vlm_rewards.models import ModelLoadError, ModelNotAvailableError
+
+    try:
+        cfg = load_config(config, set_ or [])
+        out = run_dir if run_dir is not None else Path("runs") / cfg.name
+        result = run_train(cfg, out, resume=resume, progress=progress, log=typer.echo)
+    except (ConfigError, ValueError, TypeError, ModelNotAvailableError, ModelLoadError) as exc:
+        raise _fail(str(exc)) from None
+    f = result.final
+    typer.echo(
+        f"done: {result.steps:,} env steps; held-out ground-truth success {f['gt_success']:.2f}, "
+        f"VLM return {f['vlm_return']:.2f}; run directory: {result.run_dir}"
+    )
+
+
+@app.command()
+def report(
+    run_dirs: list[Path] = typer.Argument(..., help="Run directories written by 'vlm-rewards train'."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: RUN_DIR/report, or report/ beside the runs)."),
+    title: str = typer.Option("Training report", help="Report title."),
+    label: Optional[list[str]] = typer.Option(None, "--label", help="Name of each run, in order (default: its config name)."),
+) -> None:
+    """Learning curves (ground-truth and VLM return vs env steps) and a final table: Markdown + PNG."""
+    from vlm_rewards.agents.report import make_report
+
+    try:
+        path = make_report(list(run_dirs), out, title=title, labels=label or None)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"report: {path} (plot: {path.parent / 'curves.png'})")
+
+
+@app.command("eval-agent")
+def eval_agent(
+    run_dir: Path = typer.Argument(..., help="A run directory written by 'vlm-rewards train'."),
+    episodes: int = typer.Option(150, min=1, help="Episodes (goals of the split taken in turn)."),
+    split: str = typer.Option("heldout", help="Goal split: heldout, train or all."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic/--stochastic", help="Greedy or sampled actions (default: the run's)."),
+) -> None:
+    """Evaluate a trained agent again on ground truth, e.g. with more episodes; writes RUN_DIR/eval_<split>_<episodes>.json."""
+    from vlm_rewards.agents.evaluation import evaluate_run
+
+    if split not in ("heldout", "train", "all"):
+        raise _fail(f"--split must be heldout, train or all, got {split!r}")
+    try:
+        result = evaluate_run(run_dir, episodes=episodes, split=split, deterministic=deterministic)
+    except (ValueError, TypeError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    m = result.metrics()
+    typer.echo(json.dumps({"run_dir": str(run_dir), "split": split, **m, "per_goal": result.per_goal()}))
+
+
+@app.command()
+def demo(
+    run_dir: Optional[Path] = typer.Option(None, "--run-dir", "-o", help="Run directory (default: runs/demo-<time>)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help="Env steps (default: the demo's)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    """The main job: train a VLM-reward agent on Phone with the built-in model, report held-out success."""
+    from vlm_rewards.agents.demo import run_demo
+
+    try:
+        result, report_path = run_demo(run_dir, total_steps=steps, progress=progress, log=typer.echo)
+    except (ValueError, TypeError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    f, t = result.final, result.train_stats
+    prec = f.get("precision")
+    typer.echo(
+        f"\nheld-out ground-truth success: {f['gt_success']:.0%} of {int(f['episodes'])} episodes "
+        f"(VLM return {f['vlm_return']:.2f}; precision of the VLM's successes: "
+        f"{'n/a' if prec is None or prec != prec else f'{prec:.0%}'})"
+    )
+    if t.get("train_episodes"):
+        typer.echo(
+            f"training goals, last 100 training episodes: ground-truth success {t['train_gt_success']:.0%}, "
+            f"VLM reward fired {t['train_vlm_success']:.0%}, precision {t['train_precision']:.0%}"
+        )
+    typer.echo(f"report: {report_path}")
+    typer.echo(f"run directory: {result.run_dir}")
 
 
 def main() -> None:

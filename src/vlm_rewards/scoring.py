@@ -7,7 +7,9 @@ same frame and goal always get the same reward.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,12 @@ from vlm_rewards._validation import (
 )
 from vlm_rewards.models.base import VisionLanguageModel
 
-__all__ = ["RewardScorer", "ScoreResult"]
+__all__ = ["BF16_P_TOLERANCE", "PrecisionReport", "RewardScorer", "ScoreResult", "compare_precision"]
+
+#: Largest |p_bf16 - p_fp32| accepted for the contrastive probability (see
+#: docs/performance.md: measured on the built-in default over real Phone and House frames,
+#: with margin). Binarised rewards may differ only where p is this close to β.
+BF16_P_TOLERANCE = 0.03
 
 
 @dataclass(frozen=True)
@@ -50,8 +57,22 @@ class RewardScorer:
             ``goal_set``); must not contain a scored goal.
         alpha, baseline: goal-baseline regularisation strength and baseline prompt.
         batch_size: frames per forward pass of the image encoder.
-        device, dtype: where and in which precision the model runs (e.g. torch.bfloat16).
+        device, dtype: where and in which precision the model runs: a ``torch.dtype``, or
+            ``"fp32"``, ``"bf16"``, ``"fp16"``, ``"auto"`` (bf16 where the hardware has bf16
+            units: AVX-512 BF16/AMX CPUs, Ampere+ GPUs). bf16 moves p by at most
+            :data:`BF16_P_TOLERANCE` (see :func:`compare_precision`).
         seed: seeds the negative sampling.
+        cache_size: the most image embeddings kept in an LRU cache keyed by a hash of each
+            frame's bytes (``0`` disables it); identical frames, within a batch or across
+            calls, are encoded once. Hit rate: :meth:`cache_stats`.
+            The cache belongs to the scorer: after changing the model's weights or
+            precision, call ``scorer.cache.clear()``.
+        compile: run the image tower through ``torch.compile`` (first call compiles).
+        threads: torch intra-op threads while encoding (``None``: leave torch's setting).
+            On a CPU shared with env workers or other jobs, 1 is often faster than 2.
+        attention: ``"sdpa"`` or ``"eager"`` attention kernels (``None``: the model's own).
+            ``device``, ``dtype``, ``compile`` and ``attention`` change the model object
+            itself, so every scorer sharing it sees them.
 
     Example:
         >>> scorer = RewardScorer(load_model("builtin:default"),  # doctest: +SKIP
@@ -75,16 +96,43 @@ class RewardScorer:
         device: Any = None,
         dtype: Any = None,
         seed: int = 0,
+        cache_size: int = 4096,
+        compile: bool = False,
+        threads: int | None = None,
+        attention: str | None = None,
     ):
+        from vlm_rewards.models.accel import resolve_dtype
+
         if not isinstance(model, VisionLanguageModel):
             raise TypeError(f"model must implement encode_images/encode_texts (see load_model), got {type(model).__name__}")
         if reward not in R.REWARD_NAMES:
             raise ValueError(f"reward must be one of {sorted(R.REWARD_NAMES)}, got {reward!r}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive integer or None, got threads={threads!r}")
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
+            raise ValueError(f"cache_size must be an integer >= 0 (0 disables the cache), got cache_size={cache_size!r}")
+        if attention not in (None, "sdpa", "eager"):
+            raise ValueError(f"attention must be 'sdpa', 'eager' or None, got attention={attention!r}")
+        for flag, method in ((compile, "compile"), (attention, "set_attention")):
+            if flag and not callable(getattr(model, method, None)):
+                raise TypeError(f"{method.replace('set_', '')}=... needs a model with .{method}() (the transformers backend)")
+        dtype = resolve_dtype(dtype, device if device is not None else model.device)
         self.model = model
         if device is not None or dtype is not None:
             if not hasattr(model, "to"):
                 raise TypeError("device/dtype given but the model has no .to(device, dtype) method")
             model.to(device=device, dtype=dtype)
+        if attention is not None:
+            model.set_attention(attention)
+        if compile:
+            model.compile()
+        self.threads = threads
+        from vlm_rewards.cache import EmbeddingCache
+
+        self.cache: EmbeddingCache | None = EmbeddingCache(cache_size) if cache_size > 0 else None
+        self._lock = threading.RLock()  # one forward pass at a time (caller or background thread)
+        self._executor_lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
         self.reward_name = reward
         self.temperature = (
             check_temperature(temperature) if temperature is not None else 1.0 / float(model.logit_scale)
@@ -108,7 +156,8 @@ class RewardScorer:
             self.baseline = baseline
         self._text_cache: dict[str, Any] = {}
         self._negatives_of: dict[str, list[str]] = {}
-        self.frames_scored = 0
+        self.frames_scored = 0  # frames asked for
+        self.frames_encoded = 0  # frames that went through the image encoder (the rest hit the cache)
 
     # --- configuration ---------------------------------------------------------------
     @property
@@ -154,19 +203,92 @@ class RewardScorer:
         texts = check_goals(list(texts), "texts")
         missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
         if missing:
-            emb = self.model.encode_texts(missing)
+            from vlm_rewards.models.accel import thread_limit
+
+            with self._lock, thread_limit(self.threads):
+                emb = self.model.encode_texts(missing)
             for t, e in zip(missing, emb):
                 self._text_cache[t] = e
         return torch.stack([self._text_cache[t] for t in texts])
 
+    def _encode_uncached(self, frames):
+        import torch
+
+        from vlm_rewards.models.accel import thread_limit
+
+        with self._lock, thread_limit(self.threads):
+            chunks = [self.model.encode_images(frames[i : i + self.batch_size]) for i in range(0, len(frames), self.batch_size)]
+        self.frames_encoded += len(frames)
+        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+
     def encode_frames(self, frames: Any):
-        """``(N, D)`` image embeddings, in chunks of ``batch_size`` frames."""
+        """``(N, D)`` image embeddings, in chunks of ``batch_size`` frames.
+
+        With the cache on, frames already seen (byte-identical) and repeats within the batch
+        are not encoded again; CUDA tensors bypass the cache (hashing them would need a copy).
+        """
+        import numpy as np
         import torch
 
         frames = check_frames(frames, "frames")
-        chunks = [self.model.encode_images(frames[i : i + self.batch_size]) for i in range(0, len(frames), self.batch_size)]
         self.frames_scored += len(frames)
-        return chunks[0] if len(chunks) == 1 else torch.cat(chunks)
+        if self.cache is None or frames.device.type != "cpu":
+            return self._encode_uncached(frames)
+        from vlm_rewards.cache import frame_keys
+
+        keys = frame_keys(frames)
+        first: dict[Any, int] = {}
+        for i, key in enumerate(keys):
+            first.setdefault(key, i)
+        unique = list(first)
+        found = dict(zip(unique, self.cache.lookup(unique)))
+        self.cache.count(hits=len(keys) - len(unique))  # repeats within the batch
+        todo = [first[k] for k in unique if found[k] is None]
+        if todo:
+            emb = self._encode_uncached(frames if len(todo) == len(frames) else frames[torch.from_numpy(np.asarray(todo))])
+            new_keys = [keys[i] for i in todo]
+            self.cache.put_many(new_keys, emb)  # copied into the cache's own storage
+            found.update(zip(new_keys, emb))
+        return torch.stack([found[k] for k in keys])
+
+    def cache_stats(self) -> dict[str, float | int] | None:
+        """Frame-cache counters (hits, misses, hit_rate, entries, ...) or ``None`` without a cache."""
+        return self.cache.stats() if self.cache is not None else None
+
+    # --- asynchronous scoring -------------------------------------------------------------
+    def _background(self) -> ThreadPoolExecutor:
+        with self._executor_lock:
+            if self._executor is None:
+                # One worker: jobs run, and their futures complete, in submission order.
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vlm-scorer")
+            return self._executor
+
+    def submit_frames(self, frames: Any) -> Future:
+        """Encode ``frames`` on a background thread; a ``Future`` of :meth:`encode_frames`'s result.
+
+        Jobs run one at a time in submission order. torch and hashlib release the GIL, so
+        the caller's Python (e.g. stepping envs) runs meanwhile.
+
+        Example:
+            >>> future = scorer.submit_frames(frames)  # doctest: +SKIP
+            >>> ...  # step envs, compute something else
+            >>> emb = future.result()  # doctest: +SKIP
+        """
+        frames = check_frames(frames, "frames")
+        return self._background().submit(self.encode_frames, frames)
+
+    def submit(self, frames: Any, goals: Sequence[str] | str) -> Future:
+        """:meth:`score` on the background thread; a ``Future`` of the :class:`ScoreResult`."""
+        frames = check_frames(frames, "frames")
+        goals = [check_goal(goals)] * len(frames) if isinstance(goals, str) else check_goals(goals, "goals")
+        return self._background().submit(self.score, frames, goals)
+
+    def close(self) -> None:
+        """Finish pending background jobs and stop the background thread (if one was started)."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
 
     # --- rewards ---------------------------------------------------------------------
     def score_embeddings(self, image_emb: Any, goals: Sequence[str]) -> ScoreResult:
@@ -221,3 +343,72 @@ class RewardScorer:
         if len(goals) != len(frames):
             raise ValueError(f"goals must have one entry per frame: got {len(goals)} goals for {len(frames)} frames")
         return self.score_embeddings(self.encode_frames(frames), goals)
+
+
+# --------------------------------------------------------------------------------------
+# precision check
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PrecisionReport:
+    """How far a lower-precision scorer's p strays from a reference scorer's.
+
+    ``disagreements`` counts frames whose binarised reward differs; those where the
+    reference p is farther than ``tolerance`` from β are ``disagreements_outside``.
+    """
+
+    frames: int
+    max_abs_dp: float
+    mean_abs_dp: float
+    tolerance: float
+    threshold: float
+    disagreements: int
+    disagreements_outside: int
+    near_threshold: int  # frames with |p_ref - β| <= tolerance
+
+    @property
+    def ok(self) -> bool:
+        """p within tolerance everywhere and rewards equal wherever p is not within tolerance of β."""
+        return self.max_abs_dp <= self.tolerance and self.disagreements_outside == 0
+
+
+def compare_precision(
+    reference: RewardScorer,
+    candidate: RewardScorer,
+    frames: Any,
+    goals: Sequence[str] | str,
+    tolerance: float = BF16_P_TOLERANCE,
+) -> PrecisionReport:
+    """Score ``frames`` with both scorers (e.g. fp32 and bf16) and compare p and rewards.
+
+    Both must use the same reward settings (τ, β, negatives); only the model's precision
+    (or device, or compilation) should differ.
+
+    Example:
+        >>> fp32 = RewardScorer(load_model("builtin:default"), goal_set=gs)  # doctest: +SKIP
+        >>> bf16 = RewardScorer(load_model("builtin:default"), goal_set=gs, dtype="bf16")  # doctest: +SKIP
+        >>> compare_precision(fp32, bf16, frames, goals).ok  # doctest: +SKIP
+        True
+    """
+    if not isinstance(reference, RewardScorer) or not isinstance(candidate, RewardScorer):
+        raise TypeError("reference and candidate must both be RewardScorer instances")
+    ref_settings, cand_settings = reference.settings(), candidate.settings()
+    ref_settings.pop("model"), cand_settings.pop("model")
+    if ref_settings != cand_settings:
+        raise ValueError("reference and candidate must share reward settings (reward, τ, β, negatives, seed)")
+    tolerance = check_unit_interval(tolerance, "tolerance")
+    ref = reference.score(frames, goals)
+    cand = candidate.score(frames, goals)
+    dp = np.abs(ref.score.astype(np.float64) - cand.score.astype(np.float64))
+    beta = reference.threshold
+    near = np.abs(ref.score - beta) <= tolerance
+    differ = ref.reward != cand.reward
+    return PrecisionReport(
+        frames=len(dp),
+        max_abs_dp=float(dp.max()),
+        mean_abs_dp=float(dp.mean()),
+        tolerance=tolerance,
+        threshold=beta,
+        disagreements=int(differ.sum()),
+        disagreements_outside=int((differ & ~near).sum()),
+        near_threshold=int(near.sum()),
+    )

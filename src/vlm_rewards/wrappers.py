@@ -13,6 +13,14 @@ Every wrapper replaces the env reward with the VLM reward and keeps the original
 reward and its score (p for the contrastive reward), and ``info["ground_truth_success"]``
 is passed through when the env provides it. With ``terminate_on_success`` (the paper's
 setting) the episode ends when a binary VLM reward fires.
+
+Cost controls (see ``docs/performance.md``): ``score_every=k`` scores every k-th step of an
+episode and its last step (other steps get reward 0 and ``info["vlm_scored"] = False``);
+``score_every="episode"`` scores only the last frame of each episode (VLM-RM style, one
+batched pass for the envs that finish together); ``VecVLMReward(async_scoring=True)``
+encodes the frames of the sub-envs that have finished stepping while the others still
+step. ``info["vlm_cache_hit_rate"]`` is the scorer's frame-cache hit rate so far (every
+step in the vector wrappers, at episode ends in :class:`VLMRewardWrapper`).
 """
 
 from __future__ import annotations
@@ -54,6 +62,26 @@ def _check_frame_source(frame_source: Any) -> str:
             f"frame_source must be 'render', 'observation' or a Dict observation key, got {frame_source!r}"
         )
     return frame_source
+
+
+def _check_score_every(score_every: Any) -> int | str:
+    if score_every == "episode":
+        return "episode"
+    if isinstance(score_every, bool) or not isinstance(score_every, (int, np.integer)) or score_every < 1:
+        raise ValueError(f"score_every must be a positive integer or 'episode', got score_every={score_every!r}")
+    return int(score_every)
+
+
+def _due(score_every: int | str, step: int, episode_ends: bool) -> bool:
+    """Whether the frame of episode step ``step`` (1-based) is scored."""
+    if episode_ends:
+        return True  # the last frame decides whether the episode reached its goal
+    return score_every != "episode" and step % score_every == 0
+
+
+def _hit_rate(scorer: RewardScorer) -> float:
+    stats = scorer.cache_stats() if hasattr(scorer, "cache_stats") else None
+    return float(stats["hit_rate"]) if stats else float("nan")
 
 
 def _frame_from_obs(obs: Any, frame_source: str) -> np.ndarray:
@@ -105,6 +133,8 @@ class VLMRewardWrapper(gym.Wrapper):
         frame_source: ``"render"``, ``"observation"`` (the observation is the image) or
             the key of the image in a Dict observation.
         frame_window: score the mean embedding of the last k frames (1: the current frame).
+        score_every: score every k-th step and the last step of an episode, or only the
+            last step (``"episode"``); unscored steps get reward 0 (see the module docstring).
 
     Example:
         >>> env = gym.make("vlm_rewards/Phone-v0", render_mode="rgb_array")  # doctest: +SKIP
@@ -122,6 +152,7 @@ class VLMRewardWrapper(gym.Wrapper):
         terminate_on_success: bool = True,
         frame_source: str = "render",
         frame_window: int = 1,
+        score_every: int | str = 1,
     ):
         super().__init__(env)
         self.scorer = _check_scorer(scorer)
@@ -133,7 +164,9 @@ class VLMRewardWrapper(gym.Wrapper):
                 f"frame_source='render' needs an env with render_mode='rgb_array', got render_mode={env.render_mode!r}"
             )
         self._window = _FrameWindow(1, check_positive_int(frame_window, "frame_window"))
+        self.score_every = _check_score_every(score_every)
         self.goal: str | None = self.fixed_goal
+        self._t = 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
@@ -142,6 +175,7 @@ class VLMRewardWrapper(gym.Wrapper):
             raise ValueError("no goal: pass goal=... to VLMRewardWrapper or use an env that sets info['goal']")
         check_goal(self.goal, "info['goal']")
         self._window.clear(0)
+        self._t = 0
         info = dict(info, goal=self.goal)
         return obs, info
 
@@ -149,13 +183,21 @@ class VLMRewardWrapper(gym.Wrapper):
         if self.goal is None:
             raise gym.error.ResetNeeded("call reset() before step()")
         obs, env_reward, terminated, truncated, info = self.env.step(action)
-        frame = self.env.render() if self.frame_source == "render" else _frame_from_obs(obs, self.frame_source)
-        emb = self._window(self.scorer.encode_frames(np.asarray(frame)[None]))
-        out = self.scorer.score_embeddings(emb, [self.goal])
-        reward = float(out.reward[0])
-        info = dict(info, env_reward=env_reward, vlm_reward=reward, vlm_probability=float(out.score[0]), goal=self.goal)
+        self._t += 1
+        reward, prob = 0.0, float("nan")
+        scored = _due(self.score_every, self._t, bool(terminated or truncated))
+        if scored:
+            frame = self.env.render() if self.frame_source == "render" else _frame_from_obs(obs, self.frame_source)
+            emb = self._window(self.scorer.encode_frames(np.asarray(frame)[None]))
+            out = self.scorer.score_embeddings(emb, [self.goal])
+            reward, prob = float(out.reward[0]), float(out.score[0])
+        info = dict(info, env_reward=env_reward, vlm_reward=reward, vlm_probability=prob, goal=self.goal,
+                    vlm_scored=scored)
         if self.terminate_on_success and self.scorer.is_binary and reward > 0:
             terminated = True
+        if terminated or truncated:
+            # Only at episode ends: it is run-wide state, and step infos must be reproducible.
+            info["vlm_cache_hit_rate"] = _hit_rate(self.scorer)
         return obs, reward, terminated, truncated, info
 
 
@@ -313,6 +355,8 @@ class VLMRewardVectorWrapper(VectorWrapper):
         >>> envs = gym.make_vec("vlm_rewards/Phone-v0", num_envs=8, render_mode="rgb_array",
         ...                     vector_kwargs={"autoreset_mode": AutoresetMode.DISABLED})  # doctest: +SKIP
         >>> envs = VLMRewardVectorWrapper(envs, scorer)  # doctest: +SKIP
+
+    ``score_every`` works as in :class:`VLMRewardWrapper`, counted per sub-env.
     """
 
     def __init__(
@@ -323,8 +367,11 @@ class VLMRewardVectorWrapper(VectorWrapper):
         terminate_on_success: bool = True,
         frame_source: str = "render",
         frame_window: int = 1,
+        score_every: int | str = 1,
     ):
         super().__init__(env)
+        self.score_every = _check_score_every(score_every)
+        self._ep_steps = np.zeros(self.num_envs, dtype=np.int64)
         self.scorer = _check_scorer(scorer)
         self.fixed_goal = check_goal(goal) if goal is not None else None
         self.frame_source = _check_frame_source(frame_source)
@@ -357,9 +404,11 @@ class VLMRewardVectorWrapper(VectorWrapper):
             self.goals[i] = check_goal(goals[i], f"info['goal'] of sub-env {i}")
         for i in np.flatnonzero(rows):
             self._window.clear(i)
+        self._ep_steps[rows] = 0
 
     def reset(self, *, seed=None, options=None):
         obs, infos = self.env.reset(seed=seed, options=options)
+        self._ep_steps[:] = 0
         self._update_goals(infos, np.ones(self.num_envs, dtype=bool))
         self._autoreset[:] = False
         return obs, infos
@@ -381,11 +430,16 @@ class VLMRewardVectorWrapper(VectorWrapper):
         rewards = np.zeros(self.num_envs, dtype=np.float32)
         probs = np.full(self.num_envs, np.nan, dtype=np.float32)
         live = ~fresh
-        if live.any():
-            frames = self._frames(obs)[live]
-            emb = self._window(self.scorer.encode_frames(frames), np.flatnonzero(live))
-            out = self.scorer.score_embeddings(emb, [self.goals[i] for i in np.flatnonzero(live)])
-            rewards[live], probs[live] = out.reward, out.score
+        self._ep_steps[live] += 1
+        ends = np.asarray(terminated, dtype=bool) | np.asarray(truncated, dtype=bool)
+        scored = live.copy()
+        if self.score_every != 1:
+            scored &= np.array([_due(self.score_every, int(t), bool(e)) for t, e in zip(self._ep_steps, ends)])
+        if scored.any():
+            frames = self._frames(obs)[scored]
+            emb = self._window(self.scorer.encode_frames(frames), np.flatnonzero(scored))
+            out = self.scorer.score_embeddings(emb, [self.goals[i] for i in np.flatnonzero(scored)])
+            rewards[scored], probs[scored] = out.reward, out.score
         terminated = np.asarray(terminated, dtype=bool).copy()
         if self.terminate_on_success:
             terminated |= live & (rewards > 0)
@@ -394,7 +448,9 @@ class VLMRewardVectorWrapper(VectorWrapper):
         infos = dict(infos)
         _set_info(infos, "env_reward", env_rewards)
         _set_info(infos, "vlm_reward", rewards, live)
-        _set_info(infos, "vlm_probability", probs, live)
+        _set_info(infos, "vlm_probability", probs, scored)
+        _set_info(infos, "vlm_scored", scored)
+        _set_info(infos, "vlm_cache_hit_rate", np.full(self.num_envs, _hit_rate(self.scorer), dtype=np.float32))
         _set_info(infos, "goal", np.array(self.goals, dtype=object))
         if self.inner_mode == AutoresetMode.DISABLED:
             if done.any():
@@ -425,6 +481,17 @@ class VLMRewardVectorWrapper(VectorWrapper):
 # --------------------------------------------------------------------------------------
 # Stable-Baselines3
 # --------------------------------------------------------------------------------------
+def _streamable(venv) -> bool:
+    """Whether ``venv`` is an SB3 SubprocVecEnv whose workers can be read one by one."""
+    from stable_baselines3.common.vec_env import SubprocVecEnv
+
+    try:
+        from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs  # noqa: F401
+    except ImportError:  # a future SB3 that renamed its helper: no streaming
+        return False
+    return isinstance(venv, SubprocVecEnv) and hasattr(venv, "remotes")
+
+
 class VecVLMReward(VecEnvWrapper):
     """VLM rewards for a Stable-Baselines3 ``VecEnv`` (``DummyVecEnv``/``SubprocVecEnv``).
 
@@ -436,6 +503,13 @@ class VecVLMReward(VecEnvWrapper):
     and image wrappers outside it. When an episode ends, ``info["vlm_episode"]`` holds its
     VLM return, length, whether the VLM reward fired and whether ground truth counted it a
     success (the reward-hacking check).
+
+    ``score_every`` works as in :class:`VLMRewardWrapper`, counted per sub-env. With
+    ``async_scoring=True`` (a ``SubprocVecEnv`` directly inside) the frames of sub-envs
+    that have finished their step are encoded on a background thread while the other
+    worker processes are still stepping; rewards are returned for the same step and in
+    sub-env order, exactly as without it. (SB3 needs step t's reward before it chooses the
+    actions of step t+1, so scoring cannot overlap the next step itself.)
 
     Example:
         >>> venv = DummyVecEnv([lambda: RenderFrameInfo(make_env()) for _ in range(4)])  # doctest: +SKIP
@@ -450,8 +524,17 @@ class VecVLMReward(VecEnvWrapper):
         terminate_on_success: bool = True,
         frame_source: str = "render",
         frame_window: int = 1,
+        score_every: int | str = 1,
+        async_scoring: bool = False,
     ):
         super().__init__(venv)
+        self.score_every = _check_score_every(score_every)
+        self.async_scoring = bool(async_scoring)
+        if self.async_scoring and not _streamable(venv):
+            raise ValueError(
+                "async_scoring=True needs a stable_baselines3 SubprocVecEnv directly inside VecVLMReward "
+                f"(envs stepping in worker processes to overlap with); got {type(venv).__name__}"
+            )
         self.scorer = _check_scorer(scorer)
         self.fixed_goal = check_goal(goal) if goal is not None else None
         self.frame_source = _check_frame_source(frame_source)
@@ -482,7 +565,9 @@ class VecVLMReward(VecEnvWrapper):
             self._new_episode(self.venv.reset_infos[i], i)
         return obs
 
-    def _frame(self, obs, info: dict[str, Any], done: bool, i: int) -> np.ndarray:
+    def _frame_of(self, obs_i, info: dict[str, Any], done: bool) -> np.ndarray:
+        """The frame to score for one sub-env (``obs_i``: its own observation); pops the
+        rendered frame from ``info`` so it does not travel further."""
         if self.frame_source == "render":
             if _FRAME_KEY not in info:
                 raise ValueError(
@@ -490,27 +575,47 @@ class VecVLMReward(VecEnvWrapper):
                     "(or use frame_source='observation')"
                 )
             return np.asarray(info.pop(_FRAME_KEY))
-        if done:
-            source = info["terminal_observation"]
-        elif self.frame_source == "observation":
-            source = obs[i]
-        else:
-            source = {k: v[i] for k, v in obs.items()}
-        return _frame_from_obs(source, self.frame_source)
+        return _frame_from_obs(info["terminal_observation"] if done else obs_i, self.frame_source)
+
+    def _frame(self, obs, info: dict[str, Any], done: bool, i: int) -> np.ndarray:
+        obs_i = None if self.frame_source == "render" else (
+            obs[i] if not isinstance(obs, dict) else {k: v[i] for k, v in obs.items()})
+        return self._frame_of(obs_i, info, done)
+
+    def _is_due(self, i: int, done: bool) -> bool:
+        return self.score_every == 1 or _due(self.score_every, int(self._ep_len[i]) + 1, done)
 
     def step_wait(self):
-        obs, env_rewards, dones, infos = self.venv.step_wait()
-        infos = [dict(info) for info in infos]
+        if self.async_scoring:
+            obs, env_rewards, dones, infos, due, emb = self._step_wait_streaming()
+        else:
+            obs, env_rewards, dones, infos = self.venv.step_wait()
+            infos = [dict(info) for info in infos]
+            dones = np.asarray(dones, dtype=bool).copy()
+            due = [self._is_due(i, bool(dones[i])) for i in range(self.num_envs)]
+            frames = []
+            for i in range(self.num_envs):
+                if due[i]:
+                    frames.append(self._frame(obs, infos[i], bool(dones[i]), i))
+                else:
+                    infos[i].pop(_FRAME_KEY, None)
+            emb = self.scorer.encode_frames(np.stack(frames)) if frames else None
         dones = np.asarray(dones, dtype=bool).copy()
-        frames = np.stack([self._frame(obs, infos[i], bool(dones[i]), i) for i in range(self.num_envs)])
-        out = self.scorer.score_embeddings(self._window(self.scorer.encode_frames(frames)), list(self.goals))
-        rewards = out.reward.copy()
+        rows = [i for i in range(self.num_envs) if due[i]]
+        rewards = np.zeros(self.num_envs, dtype=np.float32)
+        probs = np.full(self.num_envs, np.nan, dtype=np.float32)
+        if rows:
+            out = self.scorer.score_embeddings(self._window(emb, rows), [self.goals[i] for i in rows])
+            rewards[rows], probs[rows] = out.reward, out.score
+        hit_rate = _hit_rate(self.scorer)
         for i, info in enumerate(infos):
             info.update(
                 env_reward=float(env_rewards[i]),
                 vlm_reward=float(rewards[i]),
-                vlm_probability=float(out.score[i]),
+                vlm_probability=float(probs[i]),
                 goal=self.goals[i],
+                vlm_scored=bool(due[i]),
+                vlm_cache_hit_rate=hit_rate,
             )
             self._ep_return[i] += rewards[i]
             self._ep_len[i] += 1
@@ -529,6 +634,47 @@ class VecVLMReward(VecEnvWrapper):
                 }
                 self._new_episode(reset_info if reset_info is not None else self.venv.reset_infos[i], i)
         return obs, rewards, dones, infos
+
+    def _step_wait_streaming(self):
+        """``SubprocVecEnv.step_wait`` that hands frames to the scorer as workers answer.
+
+        Workers are read in index order (as SubprocVecEnv does); whenever the background
+        encoder is idle, the frames collected so far go to it, so encoding overlaps the
+        remaining workers' steps. Embeddings are reassembled in sub-env order.
+        """
+        from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
+
+        venv = self.venv
+        n = self.num_envs
+        min_chunk = max(1, n // 4)
+        results: list[Any] = []
+        due: list[bool] = []
+        pending: list[int] = []
+        pending_frames: list[np.ndarray] = []
+        jobs: list[tuple[list[int], Any]] = []
+        for i, remote in enumerate(venv.remotes):
+            obs_i, rew, done, info, reset_info = remote.recv()
+            info = dict(info)
+            results.append((obs_i, rew, done, info, reset_info))
+            due.append(self._is_due(i, bool(done)))
+            if due[i]:
+                pending.append(i)
+                pending_frames.append(self._frame_of(obs_i, info, bool(done)))
+            else:
+                info.pop(_FRAME_KEY, None)
+            idle = not jobs or jobs[-1][1].done()
+            if pending and (i == n - 1 or (idle and len(pending) >= min_chunk)):
+                jobs.append((pending, self.scorer.submit_frames(np.stack(pending_frames))))
+                pending, pending_frames = [], []
+        venv.waiting = False
+        obs, rews, dones, infos, venv.reset_infos = zip(*results, strict=True)
+        emb = None
+        if jobs:
+            import torch
+
+            parts = [future.result() for _, future in jobs]
+            emb = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return _stack_obs(obs, venv.observation_space), np.stack(rews), np.stack(dones), list(infos), due, emb
 
     def _reset_one(self, obs, info: dict[str, Any], i: int):
         new_obs, reset_info = self.venv.env_method("reset", indices=[i])[0]

@@ -109,6 +109,8 @@ class HFVisionLanguageModel:
         self._num_parameters = sum(p.numel() for p in model.parameters())
         scale = getattr(model, "logit_scale", None)
         self._logit_scale = float(scale.detach().float().exp()) if isinstance(scale, torch.Tensor) else 100.0
+        self._compile = False
+        self._compiled_forward = None
 
     @classmethod
     def from_pretrained(cls, path: str | Path, name: str | None = None, device=None, dtype=None) -> HFVisionLanguageModel:
@@ -170,16 +172,58 @@ class HFVisionLanguageModel:
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype such as torch.bfloat16, got {dtype!r}")
         self.model.to(device=device, dtype=dtype)
+        self._compiled_forward = None  # compiled for the old weights; recompiled on next use
         return self
+
+    # --- fast inference ---------------------------------------------------------------
+    def compile(self, enabled: bool = True) -> HFVisionLanguageModel:
+        """Run the image tower through ``torch.compile`` (inductor; weight freezing on CPU).
+
+        The first ``encode_images`` call after this compiles (seconds to a minute); later
+        calls of any batch size reuse the kernels. See :mod:`vlm_rewards.models.accel`.
+        """
+        self._compile = bool(enabled)
+        self._compiled_forward = None
+        return self
+
+    @property
+    def compiled(self) -> bool:
+        return self._compile
+
+    def set_attention(self, implementation: str) -> HFVisionLanguageModel:
+        """Switch the attention kernels: ``"sdpa"`` (torch's fused kernel, the default) or ``"eager"``."""
+        if implementation not in ("sdpa", "eager"):
+            raise ValueError(f"implementation must be 'sdpa' or 'eager', got {implementation!r}")
+        self.model.set_attn_implementation(implementation)
+        self._compiled_forward = None
+        return self
+
+    def _image_forward(self, pixels):
+        return pooled_features(self.model.get_image_features(pixel_values=pixels), "image")
+
+    def preprocess(self, frames: Any):
+        """Validated frames ``(N, H, W, 3)`` -> model-ready pixels ``(N, 3, h, w)`` on the model's device and dtype."""
+        return self.preprocessor(check_frames(frames, "frames"), device=self.device, dtype=self.dtype)
+
+    def encode_pixels(self, pixels):
+        """``(N, D)`` L2-normalised float32 embeddings of preprocessed ``pixels`` (see :meth:`preprocess`)."""
+        import torch
+
+        forward = self._image_forward
+        if self._compile:
+            if self._compiled_forward is None:
+                from vlm_rewards.models.accel import compile_image_forward
+
+                self._compiled_forward = compile_image_forward(self._image_forward, self.device)
+            forward = self._compiled_forward
+        with torch.inference_mode():
+            return torch.nn.functional.normalize(forward(pixels).float(), dim=-1)
 
     def encode_images(self, frames: Any):
         import torch
 
-        frames = check_frames(frames, "frames")
         with torch.inference_mode():
-            pixels = self.preprocessor(frames, device=self.device, dtype=self.dtype)
-            feats = pooled_features(self.model.get_image_features(pixel_values=pixels), "image")
-            return torch.nn.functional.normalize(feats.float(), dim=-1)
+            return self.encode_pixels(self.preprocess(frames))
 
     def encode_texts(self, texts: list[str]):
         import torch

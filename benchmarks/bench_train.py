@@ -1,0 +1,67 @@
+"""Training throughput: env steps per second of PPO with the VLM reward, as ``vlm-rewards train`` runs it.
+
+Each row builds the run's vector env, scorer and agent from a recipe and times
+``model.learn`` (rollouts with VLM scoring plus PPO updates), after a warm-up, on one
+torch thread. Rows: the VLM reward with and without the frame-embedding cache, and the
+ground-truth oracle (no VLM while training).
+
+Usage:
+    python benchmarks/bench_train.py [--steps 4096] [--recipes configs/phone_common.yaml configs/house_find.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def steps_per_second(recipe: Path, overrides: list[str], steps: int) -> tuple[float, float]:
+    """(env steps/s, frame-cache hit rate) for ``steps`` training steps of ``recipe``."""
+    import torch
+
+    from vlm_rewards.agents.config import load_config
+    from vlm_rewards.agents.envs import goal_table, make_scorer, make_train_venv
+    from vlm_rewards.agents.trainer import build_agent
+
+    cfg = load_config(recipe, overrides)
+    torch.set_num_threads(cfg.agent.torch_threads or torch.get_num_threads())
+    scorer = make_scorer(cfg.reward, cfg.env, seed=cfg.seed)
+    venv = make_train_venv(cfg, scorer, goal_table(scorer, cfg.env))
+    model = build_agent(cfg, venv)
+    warm = cfg.agent.n_steps * cfg.env.n_envs
+    model.learn(warm)
+    start = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    rate = steps / (time.perf_counter() - start)
+    cache = getattr(scorer, "cache", None)
+    venv.close()
+    used = cache is not None and (cache.hits + cache.misses) > 0  # the oracle never scores while training
+    return rate, (cache.hit_rate if used else float("nan"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=4096)
+    parser.add_argument("--recipes", nargs="+", type=Path, default=[ROOT / "configs/phone_common.yaml", ROOT / "configs/house_find.yaml"])
+    args = parser.parse_args()
+    rows = [
+        ("VLM reward, frame cache", ["reward.kind=vlm"]),
+        ("VLM reward, no cache", ["reward.kind=vlm", "reward.frame_cache=0"]),
+        ("oracle (ground truth)", ["reward.kind=ground_truth"]),
+    ]
+    print(f"# training throughput ({platform.processor() or platform.machine()}, {args.steps} env steps after warm-up)")
+    print("| recipe | reward | env steps/s | cache hit rate |")
+    print("|---|---|---:|---:|")
+    for recipe in args.recipes:
+        for label, overrides in rows:
+            rate, hit = steps_per_second(recipe, overrides, args.steps)
+            hit_s = "" if hit != hit else f"{hit:.2f}"
+            print(f"| {recipe.stem} | {label} | {rate:,.0f} | {hit_s} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,328 @@
+"""Training configuration: pydantic models read from YAML, every field defaulted and validated.
+
+A run is described by one :class:`TrainConfig`; ``vlm-rewards train CONFIG.yaml --set
+agent.learning_rate=1e-4`` loads the YAML, applies the overrides and validates the result.
+The resolved config (every default filled in) is written to ``RUN_DIR/config.yaml`` and a
+resumed run must match it.
+
+Example:
+    >>> cfg = TrainConfig.model_validate({"total_steps": 1000, "env": {"id": "vlm_rewards/Phone-v0"}})
+    >>> cfg.reward.kind, cfg.env.n_envs
+    ('vlm', 8)
+    >>> apply_overrides(cfg, ["agent.learning_rate=1e-4"]).agent.learning_rate
+    0.0001
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from vlm_rewards.distributed.config import RayConfig
+
+__all__ = [
+    "AgentConfig",
+    "ConfigError",
+    "EnvConfig",
+    "EvalConfig",
+    "RewardConfig",
+    "TrainConfig",
+    "apply_overrides",
+    "dump_config",
+    "load_config",
+]
+
+#: env ids that train agents: each has train / held-out goal splits.
+ENV_DOMAINS: dict[str, str] = {
+    "vlm_rewards/Phone-v0": "phone",
+    "vlm_rewards/House-v0": "house",
+    "vlm_rewards/BabyAI-v0": "babyai",
+}
+
+
+class ConfigError(ValueError):
+    """A config file or override that does not validate; the message names each bad field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EnvConfig(_Strict):
+    """The domain: a registered env id and its keyword arguments."""
+
+    id: str = Field("vlm_rewards/Phone-v0", description="Gymnasium id: " + ", ".join(ENV_DOMAINS))
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra env keyword arguments, e.g. {goal_set: diverse} (phone), {family: find} (house), "
+        "{level: BabyAI-GoToLocal-v0} (babyai).",
+    )
+    obs_size: int | tuple[int, int] = Field(
+        64, description="Agent's image observation: a side (square) or [height, width] (Phone and BabyAI)."
+    )
+    render_size: int = Field(64, ge=32, le=1024, description="Frame size given to the VLM.")
+    max_episode_steps: int | None = Field(None, ge=1, description="Time limit (default: the env's own).")
+    n_envs: int = Field(8, ge=1, le=256, description="Parallel training envs.")
+    vec_env: Literal["dummy", "subproc", "ray"] = Field(
+        "dummy", description="SB3 vector env class; 'ray': env workers and reward-model actors on Ray (see the ray section)."
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        if value not in ENV_DOMAINS:
+            raise ValueError(f"unknown env {value!r}; expected one of {sorted(ENV_DOMAINS)}")
+        return value
+
+    @field_validator("obs_size")
+    @classmethod
+    def _obs_size(cls, value: int | tuple[int, int]) -> int | tuple[int, int]:
+        sides = (value,) if isinstance(value, int) else value
+        if any(not 8 <= v <= 256 for v in sides):
+            raise ValueError(f"sides must be in [8, 256], got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _square_for_house(self) -> EnvConfig:
+        if self.domain == "house" and not isinstance(self.obs_size, int):
+            raise ValueError(f"obs_size for House must be one int (a square), got {list(self.obs_size)}")
+        return self
+
+    @field_validator("kwargs")
+    @classmethod
+    def _reserved_kwargs(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reserved = {"render_mode", "obs_size", "render_size", "goal_split", "goal", "terminate_on_success"}
+        bad = sorted(reserved & set(value))
+        if bad:
+            raise ValueError(f"{bad} are set by the trainer (use env.obs_size / env.render_size / reward.*), not env.kwargs")
+        return value
+
+    @property
+    def domain(self) -> str:
+        return ENV_DOMAINS[self.id]
+
+
+class RewardConfig(_Strict):
+    """Which reward trains the agent, and the VLM that scores every evaluation episode."""
+
+    kind: Literal["vlm", "ground_truth"] = Field(
+        "vlm", description="'vlm': the VLM reward only (the paper); 'ground_truth': the oracle baseline."
+    )
+    model: str = Field("builtin:default", description="'builtin:<name>', a model directory or 'hf:<id>'.")
+    function: Literal["contrastive", "mineclip", "cosine", "goal_baseline"] = "contrastive"
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="β: reward = 1[p > β].")
+    temperature: float | None = Field(None, gt=0.0, description="τ (default: the model's learned one).")
+    negatives_from: str | None = Field(
+        None,
+        description="Goal set the negatives are drawn from, e.g. 'phone:diverse' (None: all goals of the env's goal set). "
+        "A wider set guards against the reward firing on screens no goal describes.",
+    )
+    num_negatives: int | None = Field(None, ge=1, description="Negatives per goal drawn from the goal set (None: all).")
+    baseline: str | None = Field(None, description="goal_baseline: the baseline prompt.")
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="goal_baseline: regularisation strength.")
+    terminate_on_success: bool = Field(True, description="End the episode when the (binary) reward fires.")
+    dtype: Literal["fp32", "bf16", "fp16"] = Field("bf16", description="VLM inference precision.")
+    device: str | None = Field(None, description="torch device of the VLM (default: CPU).")
+    frame_cache: int = Field(50_000, ge=0, description="Image embeddings cached by frame hash (0: off); exact.")
+
+    @field_validator("model")
+    @classmethod
+    def _model_exists(cls, value: str) -> str:
+        from vlm_rewards.models import ModelNotAvailableError
+        from vlm_rewards.models.loading import resolve_spec
+
+        if value.startswith("hf:"):
+            return value  # resolved (from the local cache) when the run starts
+        try:
+            resolve_spec(value)
+        except (ModelNotAvailableError, TypeError) as exc:
+            raise ValueError(f"model not found: {exc}") from None
+        return value
+
+    @field_validator("negatives_from")
+    @classmethod
+    def _known_goal_set(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        from vlm_rewards.envs import goals_from_spec
+
+        try:
+            goals_from_spec(value)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"expected a goal-set spec like 'phone:diverse' or 'house:find': {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _baseline_needed(self) -> RewardConfig:
+        if self.function == "goal_baseline" and not self.baseline:
+            raise ValueError("function='goal_baseline' needs reward.baseline (e.g. 'a phone screen')")
+        return self
+
+
+class AgentConfig(_Strict):
+    """The agent: SB3 PPO (or sb3-contrib RecurrentPPO) on image + goal embedding."""
+
+    algo: Literal["ppo", "recurrent_ppo"] = "ppo"
+    fusion: Literal["film", "concat"] = Field("film", description="How the goal embedding meets the image features.")
+    cnn_channels: list[int] = Field(default_factory=lambda: [16, 32, 32], min_length=1, max_length=5)
+    features_dim: int = Field(128, ge=8)
+    goal_hidden: int = Field(64, ge=4, description="Width of the goal-embedding MLP.")
+    spatial_grid: tuple[int, int] | None = Field(
+        None, description="[rows, cols]: add goal-modulated feature maps max-pooled to this grid (where-to-tap features)."
+    )
+    net_arch: list[int] = Field(default_factory=lambda: [128], description="Policy/value MLP widths.")
+    lstm_hidden: int = Field(128, ge=8, description="recurrent_ppo: LSTM width.")
+    learning_rate: float = Field(5e-4, gt=0.0)
+    n_steps: int = Field(64, ge=1, description="Rollout steps per env per update.")
+    batch_size: int = Field(256, ge=2)
+    n_epochs: int = Field(4, ge=1)
+    gamma: float = Field(0.95, gt=0.0, le=1.0)
+    gae_lambda: float = Field(0.95, ge=0.0, le=1.0)
+    clip_range: float = Field(0.2, gt=0.0)
+    ent_coef: float = Field(0.01, ge=0.0)
+    vf_coef: float = Field(0.5, ge=0.0)
+    max_grad_norm: float = Field(0.5, gt=0.0)
+    device: str = Field("cpu", description="torch device of the agent.")
+    # One thread: the agent, the VLM and the envs share the CPU, and oversubscribed torch
+    # threads spin-wait (10x slower scoring measured on a busy 2-core machine).
+    torch_threads: int | None = Field(1, ge=1, description="torch CPU threads (None: torch's choice).")
+
+    @field_validator("cnn_channels", "net_arch", "spatial_grid")
+    @classmethod
+    def _positive_widths(cls, value):
+        if value is not None and any(w < 1 for w in value):
+            raise ValueError(f"sizes must be positive integers, got {list(value)}")
+        return value
+
+
+class EvalConfig(_Strict):
+    """Periodic evaluation on held-out goals, judged by ground truth."""
+
+    every: int = Field(10_000, ge=1, description="Env steps between evaluations.")
+    episodes: int = Field(30, ge=1, description="Episodes per evaluation (goals taken in turn).")
+    split: Literal["heldout", "train", "all"] = "heldout"
+    deterministic: bool = Field(False, description="Greedy actions (default: act by sampling, as in training).")
+    n_envs: int = Field(8, ge=1, description="Episodes run side by side (one VLM batch).")
+    gif_episodes: int = Field(2, ge=0, description="Episodes of each evaluation saved as GIFs.")
+    gif_every: int = Field(1, ge=1, description="Save GIFs at every k-th evaluation (and the last).")
+    seed: int = Field(10_000, ge=0, description="Seeds of the evaluation episodes (the same at every evaluation).")
+
+
+class TrainConfig(_Strict):
+    """One training run. Every field has a default; see the ``configs/`` recipes."""
+
+    name: str = Field("run", min_length=1, description="Run name (the run directory's default name).")
+    seed: int = Field(0, ge=0)
+    total_steps: int = Field(200_000, gt=0, description="Env steps to train for.")
+    checkpoint_every: int = Field(20_000, gt=0, description="Env steps between checkpoints.")
+    keep_checkpoints: int = Field(2, ge=1, description="Newest checkpoints kept on disk.")
+    env: EnvConfig = Field(default_factory=EnvConfig)
+    reward: RewardConfig = Field(default_factory=RewardConfig)
+    agent: AgentConfig = Field(default_factory=AgentConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    tensorboard: bool = Field(True, description="Also log to TensorBoard (when it is installed).")
+    ray: RayConfig = Field(default_factory=RayConfig, description="Ray resources, used with env.vec_env=ray.")
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> TrainConfig:
+        rollout = self.agent.n_steps * self.env.n_envs
+        if self.agent.algo == "ppo" and self.agent.batch_size > rollout:
+            raise ValueError(
+                f"agent.batch_size={self.agent.batch_size} exceeds agent.n_steps * env.n_envs = {rollout}"
+            )
+        return self
+
+
+def _format_errors(exc: ValidationError, source: str) -> ConfigError:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(config)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        got = err.get("input")
+        suffix = "" if err["type"] in ("extra_forbidden", "missing") or isinstance(got, dict) else f" (got {got!r})"
+        lines.append(f"  {loc}: {msg}{suffix}")
+    return ConfigError(f"invalid config {source}:\n" + "\n".join(lines))
+
+
+def _parse_value(text: str) -> Any:
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
+def apply_overrides(config: TrainConfig | dict[str, Any], overrides: Sequence[str]) -> TrainConfig:
+    """Apply ``key.sub=value`` overrides (values parsed as YAML) and validate.
+
+    Raises :class:`ConfigError` for a malformed override or an invalid result.
+    """
+    data = config.model_dump() if isinstance(config, TrainConfig) else dict(config)
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value (e.g. agent.learning_rate=1e-4), got {item!r}")
+        parts = key.strip().split(".")
+        node = data
+        for p in parts[:-1]:
+            child = node.get(p)
+            if child is None:
+                child = node[p] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {key}: {p!r} is not a section")
+            node = child
+        node[parts[-1]] = _parse_value(raw)
+    return validate_config(data, "(with --set overrides)")
+
+
+def validate_config(data: Any, source: str = "") -> TrainConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {source}: expected a mapping of fields, got {type(data).__name__}")
+    try:
+        return TrainConfig.model_validate(data)
+    except ValidationError as exc:
+        raise _format_errors(exc, source) from None
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
+    """Read a YAML config (``None``: all defaults), apply ``overrides``, validate.
+
+    Example:
+        >>> load_config(None, ["total_steps=5000"]).total_steps
+        5000
+    """
+    import yaml
+
+    data: Any = {}
+    source = "(defaults)"
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+        source = str(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid config {source}: expected a mapping of fields, got {type(data).__name__}")
+    config = validate_config(data, source)
+    return apply_overrides(config, overrides) if overrides else config
+
+
+def dump_config(config: TrainConfig) -> str:
+    """The resolved config as YAML (every field, defaults included)."""
+    import yaml
+
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,169 @@
+"""Build the training and evaluation envs of a run from its :class:`TrainConfig`.
+
+Training (``reward.kind="vlm"``, the paper's setting)::
+
+    gym.make(id, goal_split="train", terminate_on_success=False)   # ground truth never ends it
+      -> GoalEmbeddingObservation(table)   # {"image", "goal"}: goal text embedded by the same VLM
+      -> RenderFrameInfo                   # frame for the VLM travels in info
+    DummyVecEnv/SubprocVecEnv -> VecVLMReward(scorer) -> VecMonitor
+
+The oracle (``reward.kind="ground_truth"``) keeps the env's own reward and termination and
+needs no VLM while training (the evaluation still scores its episodes with the VLM).
+
+Example:
+    >>> cfg = TrainConfig()  # doctest: +SKIP
+    >>> scorer = make_scorer(cfg.reward, cfg.env)  # doctest: +SKIP
+    >>> venv = make_train_venv(cfg, scorer)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from vlm_rewards.agents.config import EnvConfig, RewardConfig, TrainConfig
+
+__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "make_train_venv"]
+
+#: the env keyword that selects a domain's goal set (passed on to ``goals()``)
+_GOAL_KEYWORD = {"phone": "goal_set", "house": "family", "babyai": "level"}
+
+
+def domain_goals(env: EnvConfig, split: str) -> list[str]:
+    """The goal texts of the configured domain for ``split`` ("train", "heldout", "all")."""
+    from vlm_rewards.envs import goals
+
+    key = _GOAL_KEYWORD[env.domain]
+    extra = {key: env.kwargs[key]} if env.kwargs.get(key) is not None else {}
+    found = goals(env.domain, split, **extra)
+    if not found:
+        raise ValueError(f"env {env.id} with {extra or 'default goals'} has no {split!r} goals")
+    return found
+
+
+def env_kwargs(env: EnvConfig, *, split: str, terminate_on_success: bool, render: bool) -> dict[str, Any]:
+    """Keyword arguments of ``gym.make`` for one sub-env."""
+    kwargs: dict[str, Any] = dict(env.kwargs)
+    kwargs.update(
+        goal_split=split,
+        obs_size=env.obs_size,
+        render_size=env.render_size,
+        terminate_on_success=terminate_on_success,
+        render_mode="rgb_array" if render else None,
+    )
+    if env.max_episode_steps is not None:
+        # House and BabyAI count steps themselves too; keep their limit in step with TimeLimit's.
+        if env.domain == "house":
+            kwargs["max_episode_steps"] = env.max_episode_steps
+        elif env.domain == "babyai":
+            kwargs["max_steps"] = env.max_episode_steps
+    return kwargs
+
+
+def _gym_make(env: EnvConfig, kwargs: dict[str, Any]) -> gym.Env:
+    import vlm_rewards.envs  # noqa: F401  (registers the ids)
+
+    kwargs = dict(kwargs)
+    if "max_episode_steps" in kwargs:
+        # gym.make's own max_episode_steps argument shadows the House constructor's: pass it in the spec.
+        from dataclasses import replace
+
+        spec = gym.spec(env.id)
+        limit = kwargs.pop("max_episode_steps")
+        return gym.make(replace(spec, kwargs={**spec.kwargs, "max_episode_steps": limit}, max_episode_steps=limit), **kwargs)
+    return gym.make(env.id, max_episode_steps=env.max_episode_steps, **kwargs)
+
+
+def make_env(
+    env: EnvConfig,
+    table: dict[str, np.ndarray],
+    *,
+    split: str = "train",
+    terminate_on_success: bool = False,
+    render: bool = True,
+    frame_info: bool = True,
+) -> gym.Env:
+    """One sub-env: the domain env, goal embedding in the observation, frame in ``info``.
+
+    ``terminate_on_success`` is the env's own (ground-truth) termination: off when the VLM
+    decides when episodes end, on for the oracle.
+    """
+    base = _gym_make(env, env_kwargs(env, split=split, terminate_on_success=terminate_on_success, render=render))
+    from vlm_rewards.wrappers import GoalEmbeddingObservation, RenderFrameInfo
+
+    wrapped: gym.Env = GoalEmbeddingObservation(base, table)
+    if render and frame_info:
+        wrapped = RenderFrameInfo(wrapped)
+    return wrapped
+
+
+def _torch_dtype(name: str):
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
+
+
+def _negative_pool(reward: RewardConfig, env: EnvConfig) -> list[str]:
+    """The goal set each goal's negatives are drawn from (always including the env's own goals)."""
+    own = domain_goals(env, "all")
+    if reward.negatives_from is None:
+        return own
+    from vlm_rewards.envs import goals_from_spec
+
+    extra = goals_from_spec(reward.negatives_from)
+    return own + [g for g in extra if g not in set(own)]
+
+
+def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
+    """The run's :class:`~vlm_rewards.RewardScorer`; negatives come from all the domain's goals."""
+    from vlm_rewards.models import load_model
+    from vlm_rewards.scoring import RewardScorer
+
+    model = load_model(reward.model, device=reward.device, dtype=_torch_dtype(reward.dtype))
+    return RewardScorer(
+        model,
+        # RL frames repeat a lot (the same home screen, an agent standing still): each
+        # distinct frame is encoded once. Exact, since the model is deterministic.
+        cache_size=reward.frame_cache,
+        reward=reward.function,
+        temperature=reward.temperature,
+        threshold=reward.threshold,
+        goal_set=_negative_pool(reward, env) if reward.function in ("contrastive", "mineclip") else None,
+        num_negatives=reward.num_negatives,
+        alpha=reward.alpha,
+        baseline=reward.baseline,
+        seed=seed,
+    )
+
+
+def goal_table(scorer, env: EnvConfig) -> dict[str, np.ndarray]:
+    """Text embeddings of every goal of the domain (train and held out), from the run's VLM."""
+    from vlm_rewards.wrappers import goal_embedding_table
+
+    return goal_embedding_table(scorer, domain_goals(env, "all"))
+
+
+def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | None = None, *, seed: int | None = None):
+    """The SB3 vector env the agent trains in (see the module docstring)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+
+    from vlm_rewards.wrappers import VecVLMReward
+
+    table = goal_table(scorer, config.env) if table is None else table
+    if config.env.vec_env == "ray":
+        from vlm_rewards.distributed.training import make_ray_train_venv
+
+        return make_ray_train_venv(config, table, seed=seed)
+    vlm = config.reward.kind == "vlm"
+    factory = functools.partial(
+        make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm
+    )
+    fns = [factory] * config.env.n_envs
+    venv = SubprocVecEnv(fns, start_method="spawn") if config.env.vec_env == "subproc" else DummyVecEnv(fns)
+    venv.seed(config.seed if seed is None else seed)
+    if vlm:
+        venv = VecVLMReward(venv, scorer, terminate_on_success=config.reward.terminate_on_success)
+    return VecMonitor(venv)

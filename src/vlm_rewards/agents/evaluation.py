@@ -1,0 +1,259 @@
+"""Evaluate an agent on (held-out) goals: ground-truth success and return beside VLM return.
+
+Episodes run as in training (the VLM reward ends them for a VLM-reward agent; ground truth
+ends them for the oracle), several side by side with one VLM batch per step. Episode ``i``
+always gets goal ``goals[i % len(goals)]`` and seed ``seed + i``, so successive evaluations
+of one run, and runs compared with each other, see the same episodes.
+
+Per episode: ``gt_success`` (ground truth held at some step), ``gt_return`` (sum of the
+env's ground-truth rewards over the episode as it ran), ``vlm_return``, ``vlm_fired`` and
+``gt_at_fire`` (ground truth held at the step the VLM reward first fired). Precision
+``P(gt_at_fire | vlm_fired)`` is the reward-hacking check: 1.0 means every episode the VLM
+called a success was one.
+
+Example:
+    >>> result = evaluate_agent(model, config, scorer, table, episodes=30)  # doctest: +SKIP
+    >>> result.metrics()["gt_success"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vlm_rewards.agents.config import TrainConfig
+from vlm_rewards.agents.envs import domain_goals, make_env
+
+__all__ = ["EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
+
+
+@dataclass
+class EpisodeRecord:
+    goal: str
+    seed: int
+    length: int = 0
+    vlm_return: float = 0.0
+    gt_return: float = 0.0
+    gt_success: bool = False
+    vlm_fired: bool = False
+    gt_at_fire: bool | None = None
+
+
+@dataclass
+class EvalResult:
+    episodes: list[EpisodeRecord] = field(default_factory=list)
+    gifs: list[str] = field(default_factory=list)
+
+    def metrics(self) -> dict[str, float]:
+        """Means over episodes; ``precision`` is NaN when the VLM never fired."""
+        eps = self.episodes
+        if not eps:
+            raise ValueError("no episodes were evaluated")
+        fired = [e for e in eps if e.vlm_fired]
+        return {
+            "gt_success": float(np.mean([e.gt_success for e in eps])),
+            "gt_return": float(np.mean([e.gt_return for e in eps])),
+            "vlm_return": float(np.mean([e.vlm_return for e in eps])),
+            "vlm_success": float(np.mean([e.vlm_fired for e in eps])),
+            "precision": float(np.mean([bool(e.gt_at_fire) for e in fired])) if fired else math.nan,
+            "length": float(np.mean([e.length for e in eps])),
+            "episodes": float(len(eps)),
+        }
+
+    def per_goal(self) -> dict[str, float]:
+        """Ground-truth success rate per goal."""
+        out: dict[str, list[bool]] = {}
+        for e in self.episodes:
+            out.setdefault(e.goal, []).append(e.gt_success)
+        return {g: float(np.mean(v)) for g, v in out.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics(), "per_goal": self.per_goal(), "episodes": [asdict(e) for e in self.episodes]}
+
+
+def _stack(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
+
+
+def evaluate_agent(
+    model: Any,
+    config: TrainConfig,
+    scorer: Any,
+    table: dict[str, np.ndarray],
+    *,
+    episodes: int | None = None,
+    split: str | None = None,
+    deterministic: bool | None = None,
+    seed: int | None = None,
+    n_envs: int | None = None,
+    gif_episodes: int = 0,
+    gif_dir: str | Path | None = None,
+    gif_prefix: str = "eval",
+) -> EvalResult:
+    """Run ``episodes`` evaluation episodes of ``model`` (an SB3 PPO or RecurrentPPO).
+
+    Unset arguments come from ``config.eval``. The first ``gif_episodes`` episodes are saved
+    as GIFs in ``gif_dir`` with the goal and reward overlaid.
+    """
+    ev = config.eval
+    episodes = ev.episodes if episodes is None else int(episodes)
+    split = ev.split if split is None else split
+    deterministic = ev.deterministic if deterministic is None else bool(deterministic)
+    seed = ev.seed if seed is None else int(seed)
+    n_slots = min(ev.n_envs if n_envs is None else int(n_envs), episodes)
+    if episodes < 1:
+        raise ValueError(f"episodes must be >= 1, got {episodes}")
+    goal_list = domain_goals(config.env, split)
+    oracle = config.reward.kind == "ground_truth"
+    vlm_ends = not oracle and config.reward.terminate_on_success and scorer.is_binary
+    envs = [
+        make_env(config.env, table, split=split, terminate_on_success=oracle, render=True, frame_info=False)
+        for _ in range(n_slots)
+    ]
+    recurrent = hasattr(model.policy, "lstm_actor")
+    result = EvalResult()
+    next_episode = 0
+    slot_ep: list[EpisodeRecord | None] = [None] * n_slots
+    obs: list[dict[str, np.ndarray] | None] = [None] * n_slots
+    frames: list[list[tuple[np.ndarray, str]] | None] = [None] * n_slots
+    starts = np.ones(n_slots, dtype=bool)
+    state = None
+
+    def start(i: int) -> None:
+        nonlocal next_episode
+        if next_episode >= episodes:
+            slot_ep[i] = None
+            return
+        k = next_episode
+        next_episode += 1
+        rec = EpisodeRecord(goal=goal_list[k % len(goal_list)], seed=seed + k)
+        o, _ = envs[i].reset(seed=rec.seed, options={"goal": rec.goal})
+        slot_ep[i], obs[i], starts[i] = rec, o, True
+        frames[i] = [(envs[i].render(), "start")] if k < gif_episodes else None
+        rec_index[i] = k
+
+    rec_index = [0] * n_slots
+    try:
+        for i in range(n_slots):
+            start(i)
+        while any(e is not None for e in slot_ep):
+            batch = _stack([o for o in obs])  # idle slots repeat their last observation
+            if recurrent:
+                actions, state = model.predict(batch, state=state, episode_start=starts, deterministic=deterministic)
+            else:
+                actions, _ = model.predict(batch, deterministic=deterministic)
+            starts[:] = False
+            live = [i for i in range(n_slots) if slot_ep[i] is not None]
+            steps = {}
+            for i in live:
+                steps[i] = envs[i].step(actions[i])
+            rendered = np.stack([envs[i].render() for i in live])
+            out = scorer.score_embeddings(scorer.encode_frames(rendered), [slot_ep[i].goal for i in live])
+            for j, i in enumerate(live):
+                o, gt_reward, terminated, truncated, info = steps[i]
+                rec = slot_ep[i]
+                r = float(out.reward[j])
+                gt = bool(info.get("ground_truth_success", False))
+                rec.length += 1
+                rec.vlm_return += r
+                rec.gt_return += float(gt_reward)
+                rec.gt_success |= gt
+                fired = scorer.is_binary and r > 0
+                if fired and not rec.vlm_fired:
+                    rec.vlm_fired, rec.gt_at_fire = True, gt
+                if frames[i] is not None:
+                    frames[i].append((rendered[j], f"t={rec.length} vlm r={r:g} p={out.score[j]:.2f} gt={'yes' if gt else 'no'}"))
+                obs[i] = o
+                if terminated or truncated or (vlm_ends and fired):
+                    result.episodes.append(rec)
+                    if frames[i] is not None and gif_dir is not None:
+                        path = Path(gif_dir) / f"{gif_prefix}_ep{rec_index[i]:02d}.gif"
+                        write_gif(path, frames[i], rec.goal)
+                        result.gifs.append(str(path))
+                    start(i)
+    finally:
+        for env in envs:
+            env.close()
+    result.episodes.sort(key=lambda e: e.seed)
+    return result
+
+
+def write_gif(path: str | Path, frames: list[tuple[np.ndarray, str]], goal: str, scale: int = 4, ms: int = 400) -> Path:
+    """Save frames as an animated GIF (atomically), each with the goal and a caption below it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from vlm_rewards.io import atomic_write_bytes
+
+    if not frames:
+        raise ValueError("frames must not be empty")
+    font = ImageFont.load_default(size=13)
+    images = []
+    for frame, caption in frames:
+        h, w = frame.shape[:2]
+        s = max(1, scale if max(h, w) < 160 else 1)
+        img = Image.fromarray(np.asarray(frame, dtype=np.uint8)).resize((w * s, h * s), Image.Resampling.NEAREST)
+        canvas = Image.new("RGB", (img.width, img.height + 40), (0, 0, 0))
+        canvas.paste(img, (0, 0))
+        draw = ImageDraw.Draw(canvas)
+        draw.text((4, img.height + 3), goal, fill=(255, 255, 255), font=font)
+        colour = (120, 255, 120) if "r=1" in caption else (220, 220, 220)
+        draw.text((4, img.height + 21), caption, fill=colour, font=font)
+        images.append(canvas)
+    buf = io.BytesIO()
+    images[0].save(buf, format="GIF", save_all=True, append_images=images[1:], duration=ms, loop=0)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    *,
+    episodes: int = 150,
+    split: str = "heldout",
+    deterministic: bool | None = None,
+    seed: int | None = None,
+    checkpoint: str | Path | None = None,
+) -> EvalResult:
+    """Evaluate a finished (or checkpointed) run's agent again, e.g. with more episodes.
+
+    Loads ``RUN_DIR/config.yaml`` and ``RUN_DIR/model.zip`` (or ``checkpoint``); writes
+    ``RUN_DIR/eval_<split>_<episodes>.json`` (metrics, per goal, per episode).
+
+    Example:
+        >>> evaluate_run("runs/phone_common", episodes=150).metrics()["gt_success"]  # doctest: +SKIP
+    """
+    import yaml
+
+    from vlm_rewards.agents.config import validate_config
+    from vlm_rewards.agents.envs import goal_table, make_scorer
+    from vlm_rewards.agents.trainer import _algo_class
+    from vlm_rewards.io import atomic_write_json
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise ValueError(f"run_dir {str(run_dir)!r} is not a training run (no config.yaml)")
+    config = validate_config(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
+    path = Path(checkpoint) if checkpoint is not None else run_dir / "model.zip"
+    if not path.is_file():
+        raise ValueError(f"no agent to evaluate: {path} does not exist (train the run to the end or pass checkpoint=)")
+    import torch
+
+    if config.agent.torch_threads is not None:
+        torch.set_num_threads(config.agent.torch_threads)
+    cls, _ = _algo_class(config)
+    model = cls.load(path, device=config.agent.device)
+    scorer = make_scorer(config.reward, config.env, seed=config.seed)
+    table = goal_table(scorer, config.env)
+    result = evaluate_agent(model, config, scorer, table, episodes=episodes, split=split, deterministic=deterministic, seed=seed)
+    out = result.to_dict()
+    out.update(split=split, model=str(path), deterministic=config.eval.deterministic if deterministic is None else deterministic)
+    metrics = out["metrics"]
+    if math.isnan(metrics["precision"]):
+        metrics["precision"] = None
+    atomic_write_json(run_dir / f"eval_{split}_{episodes}.json", out)
+    return result

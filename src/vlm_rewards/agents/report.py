@@ -1,0 +1,223 @@
+"""Learning curves and a final table for training runs (the paper's Fig. 3, per domain).
+
+For each run directory: held-out ground-truth return and VLM return against env steps,
+VLM-reward agents in solid lines beside the oracle (ground-truth reward) in dashed lines;
+the table gives the final evaluation, the reward-hacking check (precision: of the episodes
+the VLM ended as successful, the fraction ground truth also counts) and, where an oracle
+run of the same env is among the runs, each agent's success as a fraction of the oracle's.
+
+Example:
+    >>> md_path = make_report(["runs/phone_vlm", "runs/phone_oracle"], "runs/report")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vlm_rewards.agents.callbacks import read_csv
+from vlm_rewards.io import atomic_write_bytes, atomic_write_text
+
+__all__ = ["RunData", "load_run", "make_report"]
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    config: dict[str, Any]
+    rows: list[dict[str, float]]
+    summary: dict[str, Any] | None
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("name") or self.run_dir.name)
+
+    @property
+    def kind(self) -> str:
+        return self.config.get("reward", {}).get("kind", "vlm")
+
+    @property
+    def env_key(self) -> str:
+        env = self.config.get("env", {})
+        return json.dumps([env.get("id"), env.get("kwargs", {})], sort_keys=True)
+
+    @property
+    def env_label(self) -> str:
+        env = self.config.get("env", {})
+        extra = ",".join(f"{k}={v}" for k, v in sorted(env.get("kwargs", {}).items()))
+        return f"{str(env.get('id', '?')).split('/')[-1]}" + (f" ({extra})" if extra else "")
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """A run directory written by :func:`~vlm_rewards.agents.train`."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    cfg_path, csv_path = run_dir / "config.yaml", run_dir / "evaluations.csv"
+    if not cfg_path.is_file() or not csv_path.is_file():
+        raise ValueError(f"run_dir {str(run_dir)!r} is not a training run (needs config.yaml and evaluations.csv)")
+    rows = read_csv(csv_path)
+    if not rows:
+        raise ValueError(f"run_dir {str(run_dir)!r} has no evaluations yet")
+    summary_path = run_dir / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else None
+    return RunData(run_dir, yaml.safe_load(cfg_path.read_text()) or {}, rows, summary)
+
+
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{100 * x:.0f}%" if pct else f"{x:.2f}"
+
+
+def _plot(runs: list[RunData], path: Path) -> None:
+    import io
+
+    try:
+        import matplotlib
+    except ImportError:
+        raise ImportError("the report's plot needs matplotlib: pip install 'vlm-rewards[eval]'") from None
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, run in enumerate(runs):
+        steps = [r["step"] for r in run.rows]
+        style = "--" if run.kind == "ground_truth" else "-"
+        label = f"{run.name} ({'oracle' if run.kind == 'ground_truth' else 'VLM reward'})"
+        c = colours[i % len(colours)]
+        axes[0].plot(steps, [r["gt_return"] for r in run.rows], style, color=c, marker="o", ms=3, label=label)
+        axes[1].plot(steps, [r["vlm_return"] for r in run.rows], style, color=c, marker="o", ms=3, label=label)
+    axes[0].set_title("Ground-truth return, held-out goals")
+    axes[1].set_title("VLM return, held-out goals")
+    from matplotlib.ticker import FuncFormatter
+
+    for ax in axes:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("mean episode return")
+        ax.set_ylim(-0.03, max(1.05, ax.get_ylim()[1]))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _reevaluations(run: RunData) -> dict[str, dict[str, Any]]:
+    """The largest ``eval_<split>_<n>.json`` of each split (written by ``vlm-rewards eval-agent``)."""
+    found: dict[str, tuple[int, dict[str, Any]]] = {}
+    for path in run.run_dir.glob("eval_*_*.json"):
+        _, split, n = path.stem.split("_", 2)
+        if n.isdigit() and (split not in found or int(n) > found[split][0]):
+            found[split] = (int(n), json.loads(path.read_text()))
+    return {split: data for split, (_, data) in found.items()}
+
+
+def _reevaluation_table(runs: list[RunData]) -> list[str]:
+    evals = {r.run_dir: _reevaluations(r) for r in runs}
+    if not any(evals.values()):
+        return []
+
+    def cell(data: dict[str, Any] | None) -> str:
+        if not data:
+            return "–"
+        m = data["metrics"]
+        p, n = m["gt_success"], int(m["episodes"])
+        return f"{100 * p:.0f}% ± {100 * math.sqrt(p * (1 - p) / n):.0f} (n={n})"
+
+    oracle = {
+        r.env_key: evals[r.run_dir]["heldout"]["metrics"]["gt_success"]
+        for r in runs
+        if r.kind == "ground_truth" and "heldout" in evals[r.run_dir]
+    }
+    lines = [
+        "",
+        "The final agents evaluated again with more episodes (`vlm-rewards eval-agent RUN_DIR --episodes N "
+        "--split heldout|train`; ± one standard error):",
+        "",
+        "| run | reward | GT success, held-out goals | GT success, training goals | precision (held-out) | vs oracle (held-out) |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in runs:
+        e = evals[r.run_dir]
+        held = e.get("heldout")
+        ratio = None
+        if held and r.kind == "vlm" and oracle.get(r.env_key):
+            ratio = held["metrics"]["gt_success"] / oracle[r.env_key]
+        prec = held["metrics"].get("precision") if held else None
+        lines.append(
+            f"| {r.name} | {'oracle' if r.kind == 'ground_truth' else 'VLM'} | {cell(held)} | {cell(e.get('train'))} "
+            f"| {_fmt(prec, True)} | {_fmt(ratio, True)} |"
+        )
+    return lines
+
+
+def make_report(
+    run_dirs: list[str | Path],
+    out_dir: str | Path | None = None,
+    title: str = "Training report",
+    labels: list[str] | None = None,
+) -> Path:
+    """Write ``report.md`` and ``curves.png`` for ``run_dirs`` into ``out_dir``; return the Markdown path.
+
+    ``out_dir`` defaults to ``RUN_DIR/report`` for one run and to ``report/`` beside the
+    first run for several. ``labels`` name the runs (default: each config's ``name``).
+    """
+    if not run_dirs:
+        raise ValueError("run_dirs must name at least one run directory")
+    runs = [load_run(d) for d in run_dirs]
+    if labels:
+        if len(labels) != len(runs):
+            raise ValueError(f"labels must give one name per run directory: {len(labels)} labels for {len(runs)} runs")
+        for run, label in zip(runs, labels):
+            run.config = {**run.config, "name": label}
+    if out_dir is None:
+        out_dir = runs[0].run_dir / "report" if len(runs) == 1 else runs[0].run_dir.parent / "report"
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _plot(runs, out_dir / "curves.png")
+
+    oracle_success = {r.env_key: r.rows[-1]["gt_success"] for r in runs if r.kind == "ground_truth"}
+    lines = [
+        f"# {title}",
+        "",
+        "![learning curves](curves.png)",
+        "",
+        "Held-out goals, judged by ground truth. *precision*: of the evaluation episodes the VLM "
+        "reward ended as successful, the fraction ground truth also counts as successful (the "
+        "reward-hacking check). *train precision*: the same over the last 100 training episodes. "
+        "The VLM reward does not end the oracle's episodes, so its VLM return counts every step the reward fires.",
+        "",
+        "| run | reward | env | env steps | GT success | GT return | VLM return | precision | train precision | vs oracle | best GT success (step) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for run in runs:
+        last = run.rows[-1]
+        best = max(run.rows, key=lambda r: r["gt_success"])
+        ratio = None
+        if run.kind == "vlm" and run.env_key in oracle_success and oracle_success[run.env_key] > 0:
+            ratio = last["gt_success"] / oracle_success[run.env_key]
+        lines.append(
+            f"| {run.name} | {'oracle (ground truth)' if run.kind == 'ground_truth' else 'VLM'} | {run.env_label} "
+            f"| {int(last['step']):,} | {_fmt(last['gt_success'], True)} | {_fmt(last['gt_return'])} "
+            f"| {_fmt(last['vlm_return'])} | {_fmt(last.get('precision'), True)} | {_fmt(last.get('train_precision'), True)} "
+            f"| {_fmt(ratio, True)} | {_fmt(best['gt_success'], True)} ({int(best['step']):,}) |"
+        )
+    lines += _reevaluation_table(runs)
+    lines += ["", "Per-goal ground-truth success (final evaluation):", ""]
+    for run in runs:
+        per_goal = (run.summary or {}).get("per_goal") or {}
+        if per_goal:
+            lines.append(f"- {run.name}: " + ", ".join(f"{g}: {_fmt(v, True)}" for g, v in per_goal.items()))
+    lines += ["", "Runs: " + ", ".join(f"`{r.run_dir}`" for r in runs), ""]
+    md = out_dir / "report.md"
+    atomic_write_text(md, "\n".join(lines))
+    return md

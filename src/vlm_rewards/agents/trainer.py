@@ -1,0 +1,302 @@
+"""Train one language-conditioned agent from the VLM reward (or the ground-truth oracle).
+
+The run directory holds everything about the run::
+
+    RUN_DIR/config.yaml        resolved config (every default filled in)
+    RUN_DIR/state.json         step and path of the newest complete checkpoint
+    RUN_DIR/checkpoints/       step_<n>.zip (SB3 saves; the newest two are kept)
+    RUN_DIR/evaluations.csv    one row per evaluation: held-out ground-truth success and
+                               return, VLM return, precision, training-episode statistics
+    RUN_DIR/gifs/              evaluation episodes with the goal and reward overlaid
+    RUN_DIR/tb/                TensorBoard logs (when tensorboard is installed)
+    RUN_DIR/model.zip          the final agent
+    RUN_DIR/summary.json       final evaluation (per goal, per episode) and timings
+
+``resume=True`` continues a killed run from its newest checkpoint with the same config
+(only ``total_steps`` may change, to extend a run); evaluations after that checkpoint are
+dropped from the CSV and redone.
+
+Example:
+    >>> from vlm_rewards.agents import load_config, train
+    >>> result = train(load_config("configs/phone_common.yaml"), "runs/phone")  # doctest: +SKIP
+    >>> result.final["gt_success"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from vlm_rewards.agents.config import ConfigError, TrainConfig, dump_config
+from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+__all__ = ["RunExistsError", "TrainResult", "build_agent", "train"]
+
+
+class RunExistsError(ValueError):
+    """The run directory already holds a run (and ``resume`` was not asked for)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    steps: int
+    final: dict[str, float]
+    per_goal: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+    steps_per_s: float = 0.0
+    resumed_from: int | None = None
+    #: ground-truth and VLM success and precision over the last 100 training episodes
+    train_stats: dict[str, float] = field(default_factory=dict)
+
+
+def _tensorboard_available() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
+    from vlm_rewards.agents.policy import GoalImageExtractor
+
+    a = config.agent
+    kwargs: dict[str, Any] = {
+        "features_extractor_class": GoalImageExtractor,
+        "features_extractor_kwargs": {
+            "cnn_channels": list(a.cnn_channels),
+            "features_dim": a.features_dim,
+            "goal_hidden": a.goal_hidden,
+            "fusion": a.fusion,
+            "spatial_grid": list(a.spatial_grid) if a.spatial_grid else None,
+        },
+        "net_arch": {"pi": list(a.net_arch), "vf": list(a.net_arch)},
+    }
+    if a.algo == "recurrent_ppo":
+        kwargs.update(lstm_hidden_size=a.lstm_hidden, n_lstm_layers=1, shared_lstm=False, enable_critic_lstm=True)
+    return kwargs
+
+
+def _algo_class(config: TrainConfig):
+    if config.agent.algo == "ppo":
+        from stable_baselines3 import PPO
+
+        return PPO, "MultiInputPolicy"
+    try:
+        from sb3_contrib import RecurrentPPO
+    except ImportError:
+        raise ConfigError(
+            "agent.algo='recurrent_ppo' needs sb3-contrib: pip install 'vlm-rewards[train]'"
+        ) from None
+    return RecurrentPPO, "MultiInputLstmPolicy"
+
+
+def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
+    """A fresh SB3 agent for ``config`` on ``venv``."""
+    cls, policy = _algo_class(config)
+    a = config.agent
+    return cls(
+        policy,
+        venv,
+        learning_rate=a.learning_rate,
+        n_steps=a.n_steps,
+        batch_size=a.batch_size,
+        n_epochs=a.n_epochs,
+        gamma=a.gamma,
+        gae_lambda=a.gae_lambda,
+        clip_range=a.clip_range,
+        ent_coef=a.ent_coef,
+        vf_coef=a.vf_coef,
+        max_grad_norm=a.max_grad_norm,
+        policy_kwargs=_policy_kwargs(config),
+        tensorboard_log=tensorboard_log,
+        seed=config.seed,
+        device=a.device,
+        verbose=0,
+    )
+
+
+def _check_resume_config(config: TrainConfig, run_dir: Path) -> None:
+    import yaml
+
+    saved_path = run_dir / "config.yaml"
+    if not saved_path.is_file():
+        raise ConfigError(f"cannot resume: {saved_path} does not exist")
+    saved = yaml.safe_load(saved_path.read_text()) or {}
+    current = json.loads(config.model_dump_json())
+
+    def diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+        if isinstance(a, dict) and isinstance(b, dict):
+            out = []
+            for k in sorted(set(a) | set(b)):
+                out += diff(a.get(k), b.get(k), f"{prefix}{k}.")
+            return out
+        return [] if a == b else [f"{prefix[:-1]} (run: {a!r}, now: {b!r})"]
+
+    changed = [d for d in diff(saved, current) if not d.startswith("total_steps ")]
+    if changed:
+        raise ConfigError(
+            "cannot resume with a different config (only total_steps may change): " + "; ".join(changed)
+        )
+
+
+def train(
+    config: TrainConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train an agent as ``config`` says, writing everything to ``run_dir`` (see module doc).
+
+    Raises :class:`RunExistsError` if ``run_dir`` already holds a run and ``resume`` is
+    False, and :class:`~vlm_rewards.agents.config.ConfigError` if a resumed run's config differs.
+    """
+    import torch
+    from stable_baselines3.common.logger import configure
+
+    from vlm_rewards.agents.callbacks import (
+        CheckpointCallback,
+        EpisodeStatsCallback,
+        EvalCallback,
+        read_csv,
+        save_checkpoint,
+        write_csv,
+    )
+    from vlm_rewards.agents.envs import goal_table, make_scorer, make_train_venv
+    from vlm_rewards.agents.evaluation import evaluate_agent
+
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig (see load_config), got {type(config).__name__}")
+    run_dir = Path(run_dir)
+    say = log or (lambda _msg: None)
+    state_path = run_dir / "state.json"
+    start_step, wall_offset, ckpt = 0, 0.0, None
+    if resume:
+        _check_resume_config(config, run_dir)
+        if state_path.is_file():
+            state = json.loads(state_path.read_text())
+            start_step, wall_offset, ckpt = int(state["step"]), float(state.get("wall_s", 0.0)), run_dir / state["checkpoint"]
+            if not ckpt.is_file():
+                raise ConfigError(f"cannot resume: {state_path} names {ckpt}, which does not exist")
+    elif (run_dir / "config.yaml").exists() or state_path.exists():
+        raise RunExistsError(f"run directory {run_dir} already holds a run: pass resume=True (--resume) or choose another directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", dump_config(config))
+
+    if config.agent.torch_threads is not None:
+        torch.set_num_threads(config.agent.torch_threads)
+    csv_path = run_dir / "evaluations.csv"
+    # Evaluations newer than the checkpoint belong to the lost part of the run: they are redone.
+    kept = [r for r in read_csv(csv_path) if r["step"] <= start_step] if ckpt is not None else []
+    write_csv(csv_path, kept)
+
+    scorer = make_scorer(config.reward, config.env, seed=config.seed)
+    table = goal_table(scorer, config.env)
+    # A resumed run reseeds its envs so that it does not replay the episodes of the first part.
+    venv = make_train_venv(config, scorer, table, seed=config.seed + start_step)
+    tb_dir = str(run_dir / "tb") if config.tensorboard and _tensorboard_available() else None
+
+    if ckpt is not None:
+        cls, _ = _algo_class(config)
+        model = cls.load(ckpt, env=venv, device=config.agent.device)
+        model.set_random_seed(config.seed + start_step)
+        say(f"resuming {run_dir} from step {start_step:,} ({ckpt.name})")
+    else:
+        model = build_agent(config, venv)
+    model.set_logger(configure(tb_dir, ["tensorboard"] if tb_dir else []))
+
+    gif_dir = run_dir / "gifs"
+
+    def evaluate(agent, index: int, *, final: bool = False) -> dict[str, float]:
+        ev = config.eval
+        gifs = ev.gif_episodes if (final or index % ev.gif_every == 0) else 0
+        prefix = "final" if final else f"step{agent.num_timesteps:010d}"
+        result = evaluate_agent(agent, config, scorer, table, gif_episodes=gifs, gif_dir=gif_dir, gif_prefix=prefix)
+        evaluate.last = result  # type: ignore[attr-defined]
+        return result.metrics()
+
+    stats = EpisodeStatsCallback()
+    evaluator = EvalCallback(evaluate, config.eval.every, csv_path, stats, start_time=wall_offset, log=say)
+    checkpoints = CheckpointCallback(run_dir, config.checkpoint_every, keep=config.keep_checkpoints, wall_offset=wall_offset)
+    remaining = config.total_steps - model.num_timesteps
+    t0 = time.monotonic()
+    if remaining > 0:
+        model.learn(
+            remaining,
+            callback=[stats, evaluator, checkpoints],
+            reset_num_timesteps=ckpt is None,
+            tb_log_name="ppo",
+            progress_bar=progress,
+        )
+    trained_s = time.monotonic() - t0
+    venv.close()
+    steps = int(model.num_timesteps)
+    wall_s = wall_offset + trained_s
+    save_checkpoint(model, run_dir, keep=config.keep_checkpoints, wall_s=wall_s)
+    buf = io.BytesIO()
+    model.save(buf)
+    atomic_write_bytes(run_dir / "model.zip", buf.getvalue())
+
+    # The final evaluation: the last row of the curve and the summary.
+    if evaluator.last_step != steps:
+        evaluator.model = model
+        metrics = _final_eval(evaluator, evaluate, model)
+        model.logger.dump(steps)
+    else:
+        metrics = {k: v for k, v in evaluator.rows[-1].items() if k in ("gt_success", "gt_return", "vlm_return", "vlm_success", "precision", "length", "episodes")}
+    last = getattr(evaluate, "last", None)
+    per_goal = last.per_goal() if last is not None else {}
+    summary = {
+        "run_dir": str(run_dir),
+        "name": config.name,
+        "reward": config.reward.kind,
+        "env": config.env.id,
+        "steps": steps,
+        "resumed_from": start_step if ckpt is not None else None,
+        "wall_s": wall_s,
+        "train_steps_per_s": (steps - start_step) / trained_s if trained_s > 0 else math.nan,
+        "final": metrics,
+        "train_stats": stats.summary(),
+        "per_goal": per_goal,
+        "episodes": last.to_dict()["episodes"] if last is not None else [],
+    }
+    atomic_write_json(run_dir / "summary.json", _jsonable(summary))
+    return TrainResult(
+        run_dir=run_dir,
+        steps=steps,
+        final=metrics,
+        per_goal=per_goal,
+        wall_s=wall_s,
+        steps_per_s=summary["train_steps_per_s"],
+        resumed_from=summary["resumed_from"],
+        train_stats=summary["train_stats"],
+    )
+
+
+def _final_eval(evaluator, evaluate, model) -> dict[str, float]:
+    """The evaluation after the last update (with GIFs), appended to the curve."""
+    orig = evaluator.evaluate_fn
+    evaluator.evaluate_fn = lambda agent, index: evaluate(agent, index, final=True)
+    try:
+        row = evaluator.run_eval()
+    finally:
+        evaluator.evaluate_fn = orig
+    return {k: row[k] for k in ("gt_success", "gt_return", "vlm_return", "vlm_success", "precision", "length", "episodes")}
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, float) and math.isnan(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_jsonable(v) for v in obj]
+    return obj

@@ -1,0 +1,94 @@
+"""Which goals serve as a goal's fixed negatives: drawn uniformly (the paper) or hard ones.
+
+Hard negatives are the goals most easily confused with the goal:
+
+- house and BabyAI: goals whose objects share the most words with the goal's (the colour
+  or the kind: "go near the red ball" -> "go near the red box", "go near the blue ball"),
+  ties broken by a seeded shuffle;
+- phone: apps whose screen has the same layout (the clock's dial and the timer's), then
+  the nearest theme colour.
+
+Both are deterministic in ``(seed, goal, goal_set)``, and :func:`negative_indices` gives
+the ``(G, K)`` index matrix the vectorised scores use.
+
+Example:
+    >>> choose_negatives("go near the red ball", ["go near the red ball", "go near the red box",
+    ...     "go near the blue key", "go near the blue ball"], 2, choice="hard", domain="house")
+    ['go near the blue ball', 'go near the red box']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from vlm_rewards import rewards as R
+
+__all__ = ["NEGATIVE_CHOICES", "choose_negatives", "negative_indices"]
+
+NEGATIVE_CHOICES: tuple[str, ...] = ("uniform", "hard")
+
+
+def _check_k(k: int | str | None, pool: int, goal: str) -> int:
+    if k is None or k == "all":
+        return pool
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"negatives (number of negatives) must be a positive integer or 'all', got {k!r}")
+    if k > pool:
+        raise ValueError(f"negatives={k} requested but the goal set has only {pool} goals besides {goal!r}")
+    return int(k)
+
+
+def _phone_hardness(goal: str, other: str) -> tuple[float, float]:
+    from vlm_rewards.envs.phone import parse_goal
+    from vlm_rewards.envs.phone_apps import APPS
+
+    a, b = APPS[parse_goal(goal, "diverse")[1]], APPS[parse_goal(other, "diverse")[1]]
+    rgb = [np.array([int(c.color[i : i + 2], 16) for i in (1, 3, 5)], float) for c in (a, b)]
+    return (-float(a.screen == b.screen), float(np.linalg.norm(rgb[0] - rgb[1])))
+
+
+def choose_negatives(
+    goal: str, goal_set: Sequence[str], k: int | str | None = "all", choice: str = "uniform",
+    domain: str | None = None, seed: int = 0,
+) -> list[str]:
+    """``k`` negatives for ``goal`` from ``goal_set`` minus ``goal`` (``"all"``: every other goal).
+
+    ``choice="uniform"`` is :func:`vlm_rewards.rewards.sample_negatives` (so the same
+    negatives as :class:`~vlm_rewards.scoring.RewardScorer` with the same seed);
+    ``choice="hard"`` needs ``domain`` and picks the most confusable goals (module docstring).
+    """
+    if choice not in NEGATIVE_CHOICES:
+        raise ValueError(f"negative_choice must be one of {NEGATIVE_CHOICES}, got {choice!r}")
+    if choice == "uniform" or k is None or k == "all":
+        if k is not None and k != "all":
+            _check_k(k, len(set(goal_set) - {goal}), goal)
+        return R.sample_negatives(goal, goal_set, k, seed)
+    pool = sorted(set(goal_set) - {goal})
+    k = _check_k(k, len(pool), goal)
+    if domain == "phone":
+        ranked = sorted(pool, key=lambda other: (*_phone_hardness(goal, other), other))
+    elif domain in ("house", "babyai"):
+        # Words every goal shares ("go", "near", "the") say nothing about confusability.
+        common = set.intersection(*(set(g.split()) for g in goal_set))
+        words = set(goal.split()) - common
+        rng = np.random.default_rng(R._goal_seed(seed, goal))
+        tiebreak = dict(zip(pool, rng.permutation(len(pool)).tolist()))
+        ranked = sorted(pool, key=lambda other: (-len(words & set(other.split())), tiebreak[other]))
+    else:
+        raise ValueError(f"domain must be 'phone', 'house' or 'babyai' for hard negatives, got {domain!r}")
+    return sorted(ranked[:k])
+
+
+def negative_indices(
+    goals: Sequence[str], goal_set: Sequence[str], k: int | str | None = "all", choice: str = "uniform",
+    domain: str | None = None, seed: int = 0,
+) -> np.ndarray:
+    """``(len(goals), K)`` int64 indices into ``goal_set`` of each goal's negatives."""
+    index = {g: i for i, g in enumerate(goal_set)}
+    missing = [g for g in goals if g not in index]
+    if missing:
+        raise ValueError(f"goals must belong to goal_set, got {missing[0]!r} which is not in it")
+    rows = [[index[n] for n in choose_negatives(g, goal_set, k, choice, domain, seed)] for g in goals]
+    return np.array(rows, dtype=np.int64).reshape(len(goals), -1)

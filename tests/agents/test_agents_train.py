@@ -1,0 +1,124 @@
+"""A tiny training run on Phone: checkpoints, CSV, evaluation, GIFs, resume, report, CLI."""
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from vlm_rewards.agents.callbacks import read_csv
+from vlm_rewards.agents.config import ConfigError, load_config
+from vlm_rewards.agents.report import make_report
+from vlm_rewards.agents.trainer import RunExistsError, train
+from vlm_rewards.cli import app
+
+
+def tiny_config(model_dir, **over):
+    sets = {
+        "name": "tiny",
+        "total_steps": 128,
+        "checkpoint_every": 64,
+        "keep_checkpoints": 3,
+        "env.n_envs": 2,
+        "env.obs_size": 32,
+        "env.render_size": 32,
+        "env.max_episode_steps": 8,
+        "agent.n_steps": 16,
+        "agent.batch_size": 32,
+        "agent.n_epochs": 1,
+        "agent.cnn_channels": "[8, 8]",
+        "agent.features_dim": 16,
+        "agent.goal_hidden": 8,
+        "agent.net_arch": "[16]",
+        "reward.model": str(model_dir),
+        "reward.dtype": "fp32",
+        "eval.every": 64,
+        "eval.episodes": 3,
+        "eval.n_envs": 2,
+        "eval.gif_episodes": 1,
+        **over,
+    }
+    return load_config(None, [f"{k}={v}" for k, v in sets.items()])
+
+
+@pytest.fixture(scope="module")
+def first_run(tiny_clip_dir, tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("runs") / "tiny"
+    result = train(tiny_config(tiny_clip_dir), run_dir)
+    return run_dir, result
+
+
+def test_tiny_run_writes_checkpoints_csv_gifs_and_summary(first_run):
+    run_dir, result = first_run
+    assert result.steps == 128
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["step"] == 128 and (run_dir / state["checkpoint"]).is_file()
+    assert sorted(p.name for p in (run_dir / "checkpoints").glob("*.zip"))[-1] == "step_0000000128.zip"
+    rows = read_csv(run_dir / "evaluations.csv")
+    assert [int(r["step"]) for r in rows] == [0, 64, 128]
+    for r in rows:
+        assert 0.0 <= r["gt_success"] <= 1.0 and r["episodes"] == 3 and r["length"] <= 8
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert saved["agent"]["n_steps"] == 16 and saved["reward"]["kind"] == "vlm"
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 128 and len(summary["episodes"]) == 3
+    assert {e["goal"] for e in summary["episodes"]} == {"open the calendar app", "open the gallery app", "open the maps app"}
+    assert (run_dir / "model.zip").is_file() and list((run_dir / "gifs").glob("final_ep00.gif"))
+
+
+def test_resume_continues_the_step_count(first_run, tiny_clip_dir, tmp_path):
+    import shutil
+
+    run_dir = tmp_path / "copy"
+    shutil.copytree(first_run[0], run_dir)
+    # A run killed after its step-64 checkpoint: the newer checkpoint and evaluation are lost.
+    (run_dir / "checkpoints" / "step_0000000128.zip").unlink()
+    (run_dir / "state.json").write_text(json.dumps({"step": 64, "checkpoint": "checkpoints/step_0000000064.zip", "wall_s": 1.0}))
+    cfg = tiny_config(tiny_clip_dir)
+    with pytest.raises(RunExistsError, match="--resume"):
+        train(cfg, run_dir)
+    with pytest.raises(ConfigError, match=r"agent.learning_rate \(run: 0.0005, now: 0.001\)"):
+        train(tiny_config(tiny_clip_dir, **{"agent.learning_rate": 1e-3}), run_dir, resume=True)
+    result = train(tiny_config(tiny_clip_dir, total_steps=192), run_dir, resume=True)
+    assert result.resumed_from == 64 and result.steps == 192
+    assert [int(r["step"]) for r in read_csv(run_dir / "evaluations.csv")] == [0, 64, 128, 192]
+    assert json.loads((run_dir / "state.json").read_text())["step"] == 192
+
+
+def test_oracle_and_recurrent_agents_train(tiny_clip_dir, tmp_path):
+    short = {"total_steps": 32, "eval.every": 32, "eval.gif_episodes": 0}
+    oracle = train(tiny_config(tiny_clip_dir, **{"reward.kind": "ground_truth", **short}), tmp_path / "o")
+    assert oracle.steps == 32 and 0.0 <= oracle.final["gt_success"] <= 1.0
+    rec = train(tiny_config(tiny_clip_dir, **{"agent.algo": "recurrent_ppo", **short}), tmp_path / "r")
+    assert rec.steps == 32 and rec.final["episodes"] == 3
+
+
+def test_report_writes_markdown_and_png(first_run, tmp_path):
+    md = make_report([first_run[0]], tmp_path / "rep", title="Tiny")
+    text = md.read_text()
+    assert text.startswith("# Tiny") and "| tiny | VLM |" in text and "Phone-v0" in text
+    assert (tmp_path / "rep" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="not a training run"):
+        make_report([tmp_path], tmp_path / "rep2")
+
+
+def test_cli_train_reports_config_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("total_steps: -1\nenv: {id: vlm_rewards/Nope-v0}\nreward: {model: builtin:missing}\nfoo: 1\n")
+    result = CliRunner().invoke(app, ["train", str(bad), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    for needle in ("total_steps", "env.id: unknown env", "reward.model: model not found", "foo: unknown field"):
+        assert needle in result.output
+    assert not (tmp_path / "r").exists()
+
+
+def test_eval_agent_reevaluates_a_finished_run(first_run):
+    run_dir = first_run[0]
+    result = CliRunner().invoke(app, ["eval-agent", str(run_dir), "--episodes", "4", "--split", "train"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["episodes"] == 4 and 0.0 <= out["gt_success"] <= 1.0
+    saved = json.loads((run_dir / "eval_train_4.json").read_text())
+    assert len(saved["episodes"]) == 4 and all(e["goal"] in saved["per_goal"] for e in saved["episodes"])
+    bad = CliRunner().invoke(app, ["eval-agent", str(run_dir / "nope")])
+    assert bad.exit_code == 2 and "not a training run" in bad.output
