@@ -15,8 +15,9 @@ torch thread: what one core delivers, whatever else the shared machine runs).
 ``--ablations`` adds what was measured and not kept: eager attention, channels-last input,
 autocast instead of bf16 weights, batch-size sweep and 1 vs 2 threads.
 
-    python benchmarks/bench_scorer.py [--frames 128] [--batch 64] [--rounds 3] [--device cpu]
-    python benchmarks/bench_scorer.py --arch b32,l14 --device cuda --batch 256   # on a GPU
+    python benchmarks/bench_scorer.py [--frames 128] [--batch 64] [--rounds 3] [--ablations]
+    python benchmarks/bench_scorer.py --threads 2 --frames 64 --rounds 2   # both cores, on a quiet machine
+    python benchmarks/bench_scorer.py --device cuda --arch b32,l14 --batch 256 --threads 0 --no-default  # GPU
 """
 
 from __future__ import annotations

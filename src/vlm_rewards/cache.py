@@ -8,8 +8,9 @@ flat however long the run (``max_entries`` bounds it; the least recently used en
 dropped first).
 
 Keys are a 128-bit BLAKE2b digest of the frame's shape, dtype and bytes, so frames that
-differ in one pixel, or hold the same bytes in another shape, never share an entry. ``hashlib`` releases the GIL while hashing, and every cache operation
-takes a lock, so a background scoring thread may share the cache.
+differ in one pixel, or hold the same bytes in another shape, never share an entry.
+``hashlib`` releases the GIL while hashing, and every cache operation takes a lock, so a
+background scoring thread may share the cache.
 """
 
 from __future__ import annotations
