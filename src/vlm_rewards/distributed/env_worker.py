@@ -15,16 +15,9 @@ import numpy as np
 import ray
 
 from vlm_rewards._validation import check_goal
+from vlm_rewards.wrappers import _frame_from_obs
 
 __all__ = ["EnvWorker"]
-
-
-def _frame_from_obs(obs: Any, frame_source: str) -> np.ndarray:
-    if frame_source == "observation":
-        return np.asarray(obs)
-    if not isinstance(obs, Mapping) or frame_source not in obs:
-        raise ValueError(f"frame_source={frame_source!r} is not a key of the observation")
-    return np.asarray(obs[frame_source])
 
 
 class EnvWorker:
