@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -107,16 +108,21 @@ class ModelSize(str, Enum):
     l = "l"  # noqa: E741
 
 
+def _parse_names(value: str, allowed: Sequence[str], option: str) -> list[str]:
+    """Distinct comma-separated names, each one of ``allowed``."""
+    names = [d.strip() for d in value.split(",") if d.strip()]
+    bad = [d for d in names if d not in allowed]
+    if not names or bad or len(set(names)) != len(names):
+        raise typer.BadParameter(
+            f"expected distinct comma-separated names from {','.join(allowed)}, got {value!r}", param_hint=f"'{option}'"
+        )
+    return names
+
+
 def _parse_domains(value: str) -> list[str]:
     from vlm_rewards.data.corpus import CORPUS_DOMAINS
 
-    names = [d.strip() for d in value.split(",") if d.strip()]
-    bad = [d for d in names if d not in CORPUS_DOMAINS]
-    if not names or bad or len(set(names)) != len(names):
-        raise typer.BadParameter(
-            f"expected distinct comma-separated names from {','.join(CORPUS_DOMAINS)}, got {value!r}", param_hint="'--domains'"
-        )
-    return names
+    return _parse_names(value, CORPUS_DOMAINS, "--domains")
 
 
 def _positive(value: float) -> float:
@@ -185,13 +191,7 @@ def pretrain(
 def _parse_sections(value: str) -> list[str]:
     from vlm_rewards.data.evalset import EVAL_SECTIONS
 
-    names = [d.strip() for d in value.split(",") if d.strip()]
-    bad = [d for d in names if d not in EVAL_SECTIONS]
-    if not names or bad or len(set(names)) != len(names):
-        raise typer.BadParameter(
-            f"expected distinct comma-separated names from {','.join(EVAL_SECTIONS)}, got {value!r}", param_hint="'--sections'"
-        )
-    return names
+    return _parse_names(value, EVAL_SECTIONS, "--sections")
 
 
 def _parse_negatives(value: str) -> int | str:
