@@ -6,6 +6,10 @@ what training does: batch gather, augmentation, forward, InfoNCE loss, backward,
 Checkpointing is off (``checkpoint_every`` beyond the last step).
 
     python benchmarks/bench_pretrain.py [--sizes xs,s,m,l] [--steps 6] [--batch-size 64] [--threads 2]
+    python benchmarks/bench_pretrain.py --device cuda --batch-size 256 --steps 30 --corpus WORK/corpus  # GPU
+
+``--corpus`` times on an existing corpus (``vlm-rewards corpus``) instead of building a small
+Phone/BabyAI one, so it runs where the environments are not installed.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default=None)
+    ap.add_argument("--corpus", type=Path, default=None, help="an existing corpus directory (default: build a small one)")
     args = ap.parse_args()
     sizes = args.sizes.split(",")
     unknown = [s for s in sizes if s not in SIZES]
@@ -51,8 +56,8 @@ def main() -> None:
         ap.error(f"--sizes must be names from {sorted(SIZES)} (got {unknown}) and --steps >= 2")
 
     with tempfile.TemporaryDirectory() as tmp:
-        corpus = collect_corpus(Path(tmp) / "corpus", domains=("phone", "babyai"),
-                                frames_per_domain=max(256, args.batch_size * 2), seed=0)
+        corpus = args.corpus or collect_corpus(Path(tmp) / "corpus", domains=("phone", "babyai"),
+                                               frames_per_domain=max(256, args.batch_size * 2), seed=0)
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         print(f"device={device} threads={args.threads} batch={args.batch_size} timed steps={args.steps - 1} "
               f"torch={torch.__version__}")

@@ -109,6 +109,25 @@ def test_evaluate_is_deterministic_and_writes_a_report(tiny_model, dataset, tmp_
     assert "Screenshot of {task} on Android" in report
 
 
+def test_goal_retrieval_counts_frames_with_one_goal_achieved(tiny_model, dataset):
+    from vlm_rewards.evaluation.prompts import render_templates
+
+    ev = evaluate(tiny_model, dataset, sections=["phone:common"])
+    r = ev.metrics["sections"]["phone:common"]["retrieval"]
+    sec = load_evalset(dataset, sections=["phone:common"]).sections["phone:common"]
+    enc = Encoder(tiny_model)
+    text = enc.texts(render_templates(RewardSpec().template, "phone", list(sec.goals))).astype(np.float64)
+    for split in ("train", "heldout"):
+        labels = sec.splits[split].labels
+        sims = enc.images(sec.splits[split].frames).astype(np.float64) @ text.T
+        ours = set(sec.split_goals(split))
+        rows = [i for i in range(len(labels)) if labels[i].sum() == 1 and sec.goals[labels[i].argmax()] in ours]
+        assert r[split]["frames"] == len(rows) > 0
+        assert r[split]["top1"] == pytest.approx(np.mean([sims[i].argmax() == labels[i].argmax() for i in rows]))
+        assert sum(g["frames"] for g in r[split]["per_goal"].values()) == len(rows)
+        assert set(r[split]["per_goal"]) <= ours
+
+
 def test_goal_set_and_section_checks(tiny_model, dataset):
     from vlm_rewards.envs import goals
 
@@ -144,10 +163,11 @@ def test_scaling_study(tiny_clip_dir, tiny_siglip_dir, dataset, tmp_path):
     for r in result["models"]:
         s = r["sections"]["phone:common"]
         assert 0.0 <= s["ap"] <= 1.0 and [t["template"] for t in s["templates"]] == ["{goal}", "Open {task}"]
+        assert 0.0 <= s["top1"] <= 1.0 and 0.0 <= s["calibrated_ap"] <= 1.0
     with Image.open(tmp_path / "scaling.png") as img:
         img.verify()
     md = (tmp_path / "scaling.md").read_text()
-    assert "](scaling.png)" in md and "`Open {task}`" in md
+    assert "](scaling.png)" in md and "`Open {task}`" in md and "phone:common top-1" in md
     assert json.loads((tmp_path / "scaling.json").read_text())["models"][0]["num_parameters"] == params[0]
 
 

@@ -152,11 +152,13 @@ def _augment(x, generator, max_shift: float = 0.08, zoom: float = 0.1, jitter: f
     import torch.nn.functional as F
 
     n = x.shape[0]
-    u = torch.rand(n, 6, generator=generator)
+    # Random numbers come from the (CPU) generator whatever x's device, so a seed means
+    # the same augmentations on CPU and GPU.
+    u = torch.rand(n, 6, generator=generator).to(x.device)
     scale = 1.0 - zoom * u[:, 0]  # zoom in only: no empty borders
     tx = (u[:, 1] * 2 - 1) * max_shift
     ty = (u[:, 2] * 2 - 1) * max_shift
-    theta = torch.zeros(n, 2, 3)
+    theta = torch.zeros(n, 2, 3, device=x.device)
     theta[:, 0, 0] = scale
     theta[:, 1, 1] = scale
     theta[:, 0, 2] = tx
@@ -167,7 +169,7 @@ def _augment(x, generator, max_shift: float = 0.08, zoom: float = 0.1, jitter: f
     contrast = 1 + (u[:, 4] * 2 - 1) * jitter
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
     x = (x - mean) * contrast.view(n, 1, 1, 1) + mean * brightness.view(n, 1, 1, 1)
-    tint = 1 + (torch.rand(n, 3, 1, 1, generator=generator) * 2 - 1) * (jitter / 2)
+    tint = 1 + (torch.rand(n, 3, 1, 1, generator=generator).to(x.device) * 2 - 1) * (jitter / 2)
     return (x * tint).clamp(0, 1)
 
 
@@ -317,8 +319,9 @@ def pretrain(
         for step in range(start, steps):
             idx = torch.from_numpy(_batch_indices(n, batch_size, step, seed))
             gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
-            x = frames[idx].permute(0, 3, 1, 2).float().div_(255)
-            x = _augment(x, gen).to(dev)
+            # Augmented where the model runs: on a GPU the CPU would otherwise be the bottleneck.
+            x = frames[idx].to(dev).permute(0, 3, 1, 2).float().div_(255)
+            x = _augment(x, gen)
             x = (x - mean) / std
             c = caption_ids[idx]
             for group in optimizer.param_groups:

@@ -16,8 +16,6 @@ BabyAI frames are kept and their captions name only the other objects. The combi
 are disjoint from the agent's held-out goal objects
 (:data:`vlm_rewards.envs.house_goals.HELDOUT_OBJECTS`), which the corpus does name: the two
 hold-outs measure different things (unseen goals vs unseen compositions).
-``collect_corpus(..., holdout=())`` reproduces the corpus of the shipped ``builtin:default``
-model, collected before the hold-out existed.
 
 On disk: ``manifest.json`` plus shards ``{domain}-{index:05d}.npz`` holding ``frames``
 (uint8, N x S x S x 3), ``captions`` and ``labels`` (the state a caption came from, e.g.
@@ -266,19 +264,27 @@ def house_caption(env: Any, rng: np.random.Generator, holdout: Iterable[str] = (
 # Frames with no object in view are mostly walls and floors: keep this fraction of them,
 # so that the House corpus is mostly about objects.
 _HOUSE_KEEP_EMPTY = 0.3
+# The solver spends most of an episode walking towards its goal, with objects far away or
+# in its hands: keep this fraction of those frames, so that frames of one object up close
+# (what a find reward has to recognise) are not a small minority of the corpus.
+_HOUSE_KEEP_WALK = 0.25
+_HOUSE_WALK_LABELS = ("house:room", "house:carry")
 
 
 def _house_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Sample]:
     from vlm_rewards.envs import house
+    from vlm_rewards.envs.house_solver import Explorer
 
     env = house.HouseEnv(goal_split="all", render_mode="rgb_array", render_size=image_size)
     # Scripted episodes head for their goal's objects: goals about held-out objects would
     # only yield frames that are dropped.
     episode_goals = [g for g in house.goals("all") if not set(house.parse_goal(g).objects) & holdout]
 
-    def sample() -> Sample | None:
+    def sample(policy: str) -> Sample | None:
         caption = house_caption(env, rng, holdout)
         if caption is None or (caption[1] == "house:room" and rng.random() >= _HOUSE_KEEP_EMPTY):
+            return None
+        if policy == "solver" and caption[1].startswith(_HOUSE_WALK_LABELS) and rng.random() >= _HOUSE_KEEP_WALK:
             return None
         return (env.render(), *caption)
 
@@ -286,36 +292,32 @@ def _house_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
         obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"goal": _pick(rng, episode_goals)})
         policy = _pick(rng, ("random", "explore", "solver", "solver"))
         solver = house.make_solver(env)
+        explorer = Explorer(rng)
         # The solver needs up to ~200 steps; the others would mostly see walls by then.
         steps = 200 if policy == "solver" else int(rng.integers(8, 40))
         look_around = 0
-        blocked = 0
         for t in range(steps + 1):
             if t:
-                if look_around:  # after success: glance about the goal's surroundings
-                    action = _pick(rng, (0, 1, 3))
+                if look_around:  # after success: turn and step about the goal, mostly near objects
+                    action = _pick(rng, (0, 1, 2, 3))
                     look_around -= 1
                 elif policy == "solver":
                     action = solver(obs)
                 elif policy == "random":
                     action = int(rng.integers(env.action_space.n))
-                elif blocked:  # explore: walk, turning away from walls
-                    action = blocked - 1
                 else:
-                    action = 2 if rng.random() < 0.7 else int(rng.integers(2))
+                    action = explorer.act()
                 before = env.agent.pos.copy()
                 obs, _, terminated, truncated, _ = env.step(action)
-                if policy == "explore" and action == 2 and np.allclose(before, env.agent.pos):
-                    blocked = int(rng.integers(2)) + 1
-                elif blocked and rng.random() < 0.3:
-                    blocked = 0
+                if policy == "explore":
+                    explorer.observe(action, moved=not np.allclose(before, env.agent.pos))
                 if truncated:
                     break
                 if terminated and not look_around:
                     if policy != "solver" or not t:
                         break
-                    look_around = int(rng.integers(3, 10))
-            item = sample()
+                    look_around = int(rng.integers(6, 16))
+            item = sample(policy)
             if item is not None:
                 yield item
             if look_around == 0 and t and terminated:

@@ -241,6 +241,7 @@ def house_labels(env: Any, goals: Sequence[Any]) -> np.ndarray:
 
 def _house_source(section: str, split: str, rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
     from vlm_rewards.envs import house
+    from vlm_rewards.envs.house_solver import Explorer
 
     family = section.partition(":")[2]
     all_goals, _ = section_goals(section)
@@ -257,7 +258,7 @@ def _house_source(section: str, split: str, rng: np.random.Generator, image_size
         name = HOUSE_POLICIES[policy]
         steps = 250 if name in ("solver", "noisy") else int(rng.integers(8, 40))
         look_around = -1  # steps left after success; -1: not yet reached
-        blocked = 0
+        explorer = Explorer(rng)
         pursued = all_goals.index(goal)
         for t in range(steps + 1):
             if t:
@@ -267,16 +268,12 @@ def _house_source(section: str, split: str, rng: np.random.Generator, image_size
                     action = int(rng.integers(env.action_space.n))
                 elif name in ("solver", "noisy"):
                     action = solver(obs)
-                elif blocked:
-                    action = blocked - 1
                 else:
-                    action = 2 if rng.random() < 0.7 else int(rng.integers(2))
+                    action = explorer.act()
                 before = env.agent.pos.copy()
                 obs, _, _, _, info = env.step(action)
-                if name == "explore" and action == 2 and np.allclose(before, env.agent.pos):
-                    blocked = int(rng.integers(2)) + 1
-                elif blocked and rng.random() < 0.3:
-                    blocked = 0
+                if name == "explore":
+                    explorer.observe(action, moved=not np.allclose(before, env.agent.pos))
                 if look_around > 0:
                     look_around -= 1
                 elif look_around < 0 and name in ("solver", "noisy") and info["ground_truth_success"]:

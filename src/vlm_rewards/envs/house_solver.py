@@ -38,7 +38,7 @@ import numpy as np
 from vlm_rewards.envs.house_goals import FIND_MARGIN, PLACE_MARGIN
 from vlm_rewards.envs.house_nav import CELL, NEIGHBOURS, FloorGrid, cost_to_go, wall_distances
 
-__all__ = ["HouseSolver", "make_solver"]
+__all__ = ["Explorer", "HouseSolver", "make_solver"]
 
 # Action ids of HouseEnv.Actions, repeated here to keep this module free of OpenGL imports.
 TURN_LEFT, TURN_RIGHT, MOVE_FORWARD, MOVE_BACK, PICKUP, DROP = range(6)
@@ -519,3 +519,28 @@ def make_solver(env) -> Callable[[Any], int]:
     if not isinstance(env.unwrapped, HouseEnv):
         raise TypeError(f"env must be a HouseEnv, got {type(env.unwrapped).__name__}")
     return HouseSolver(env)
+
+
+class Explorer:
+    """The corpus's and eval set's ``explore`` policy: mostly forward, turning away from walls.
+
+    After a forward step that did not move the agent it turns one way for a few steps
+    (each step ends the turn with probability 0.3). All randomness comes from ``rng``, in a
+    fixed order, so datasets built with it are deterministic.
+    """
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.blocked = 0  # 0: walking; 1 or 2: turning (action blocked - 1)
+
+    def act(self) -> int:
+        if self.blocked:
+            return self.blocked - 1
+        return 2 if self.rng.random() < 0.7 else int(self.rng.integers(2))
+
+    def observe(self, action: int, moved: bool) -> None:
+        """Tell the walker whether ``action`` moved the agent."""
+        if action == 2 and not moved:
+            self.blocked = int(self.rng.integers(2)) + 1
+        elif self.blocked and self.rng.random() < 0.3:
+            self.blocked = 0

@@ -164,6 +164,27 @@ def _split_metrics(scores: np.ndarray, labels: np.ndarray, goals: list[str]) -> 
     }
 
 
+def _retrieval(scorer: _SectionScorer, template: str) -> dict[str, Any]:
+    """Goal retrieval per split: on frames where exactly one goal of the section holds and
+    that goal is of the split, whether it is the most similar of *all* the section's goals."""
+    sec = scorer.section
+    out: dict[str, Any] = {}
+    for split in SPLITS:
+        labels = sec.splits[split].labels
+        truth = labels.argmax(1)
+        hit = scorer.sims(split, template).argmax(1) == truth
+        cols = [sec.goals.index(g) for g in sec.split_goals(split)]
+        keep = (labels.sum(1) == 1) & np.isin(truth, cols)
+        per_goal = {}
+        for j in cols:
+            m = keep & (truth == j)
+            if m.any():
+                per_goal[sec.goals[j]] = {"frames": int(m.sum()), "top1": float(hit[m].mean())}
+        out[split] = {"frames": int(keep.sum()), "top1": float(hit[keep].mean()) if keep.any() else None,
+                      "per_goal": per_goal}
+    return out
+
+
 def _calibrate(scorer: _SectionScorer, spec: RewardSpec, base_tau: float,
                tau_factors: Sequence[float]) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
     """τ and β maximising pooled F1 on train; held-out metrics at them."""
@@ -313,6 +334,7 @@ def evaluate(
             result["splits"][split] = _split_metrics(scores, labels, goals)
             curves[name][split] = (scores, labels)
         result["calibration"], curves[name]["calibrated_heldout"] = _calibrate(scorer, spec, base_tau, tau_factors)
+        result["retrieval"] = _retrieval(scorer, spec.template)
         t_metrics += time.perf_counter() - t
         t = time.perf_counter()
         if templates is not None:
@@ -413,6 +435,8 @@ def scaling_study(
                 "ap": held["pooled"]["ap"], "best_f1": held["pooled"]["best_f1"], "mean_ap": held["mean_ap"],
                 "roc_auc": held["pooled"]["roc_auc"],
                 "calibrated_f1": cal["heldout"]["f1"] if cal["heldout"] else None,
+                "calibrated_ap": cal["heldout"]["ap"] if cal["heldout"] else None,
+                "top1": res["retrieval"]["heldout"]["top1"],
                 "templates": res.get("templates"),
             }
         rows.append(row)

@@ -52,6 +52,15 @@ def _calibration_table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _retrieval_table(metrics: dict[str, Any]) -> list[str]:
+    lines = ["| section | split | frames with one goal achieved | top-1 among all goals of the section |", "|---|---|---:|---:|"]
+    for name, res in metrics["sections"].items():
+        for split in ("heldout", "train"):
+            r = res["retrieval"][split]
+            lines.append(f"| {name} | {split} | {r['frames']} | {_f(r['top1'])} |")
+    return lines
+
+
 def _per_goal_table(metrics: dict[str, Any]) -> list[str]:
     lines = ["| section | goal | positives | AP | ROC-AUC | best F1 |", "|---|---|---:|---:|---:|---:|"]
     for name, res in metrics["sections"].items():
@@ -120,6 +129,13 @@ def write_report(ev: Any, out_dir: str | os.PathLike) -> Path:
         "",
         "![Reward histograms](histograms.png)",
         "",
+        "## Goal retrieval",
+        "",
+        "On frames where exactly one goal of the section is achieved (and it is a goal of the split): how often",
+        "that goal's prompt is the most similar of all the section's goals.",
+        "",
+        *_retrieval_table(m),
+        "",
     ]
     if any(r.get("templates") for r in m["sections"].values()):
         atomic_write_bytes(out / "templates.png", plots.templates_png(ev))
@@ -139,6 +155,11 @@ def scaling_markdown(result: dict[str, Any]) -> list[str]:
     for r in result["models"]:
         cells = " | ".join(f"{_f(r['sections'][s]['ap'])} | {_f(r['sections'][s]['best_f1'])}" for s in sections)
         lines.append(f"| `{r['model']}` | {r['num_parameters']:,} | {cells} |")
+    lines += ["", "Goal retrieval: top-1 among all goals of the section, on held-out frames where exactly one "
+              "(held-out) goal is achieved.", "",
+              "| model | " + " | ".join(f"{s} top-1" for s in sections) + " |", "|---|" + "---:|" * len(sections)]
+    for r in result["models"]:
+        lines.append(f"| `{r['model']}` | " + " | ".join(_f(r["sections"][s].get("top1")) for s in sections) + " |")
     return lines
 
 
