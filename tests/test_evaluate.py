@@ -128,6 +128,21 @@ def test_goal_retrieval_counts_frames_with_one_goal_achieved(tiny_model, dataset
         assert set(r[split]["per_goal"]) <= ours
 
 
+def test_compositional_holdout_summary_on_house(tiny_model, dataset, tmp_path):
+    from vlm_rewards.data import COMPOSITIONAL_HOLDOUT
+
+    data = collect_evalset(tmp_path, sections=("house:find",), frames=160, heldout_frames=16, seed=2)
+    res = evaluate(tiny_model, data).metrics["sections"]["house:find"]
+    comp = res["compositional"]
+    assert sorted(comp["goals"]) == sorted(f"go near the {o}" for o in COMPOSITIONAL_HOLDOUT)
+    per_goal = res["splits"]["train"]["per_goal"]  # all three are training goals of the agent
+    aps = [per_goal[g]["ap"] for g in comp["goals"] if per_goal[g]["ap"] is not None]
+    assert comp["mean_ap"] == (pytest.approx(np.mean(aps)) if aps else None)
+    ret = res["retrieval"]["train"]["per_goal"]
+    assert comp["retrieval_frames"] == sum(ret[g]["frames"] for g in comp["goals"] if g in ret)
+    assert evaluate(tiny_model, dataset).metrics["sections"]["phone:common"]["compositional"] is None
+
+
 def test_goal_set_and_section_checks(tiny_model, dataset):
     from vlm_rewards.envs import goals
 

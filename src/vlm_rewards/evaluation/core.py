@@ -185,6 +185,32 @@ def _retrieval(scorer: _SectionScorer, template: str) -> dict[str, Any]:
     return out
 
 
+def _compositional(sec: EvalSection, result: dict[str, Any]) -> dict[str, Any] | None:
+    """AP and top-1 on the House goals whose object is a colour-object combination that the
+    built-in corpus never names (:data:`~vlm_rewards.data.corpus.COMPOSITIONAL_HOLDOUT`):
+    compositional generalisation, for models trained on that corpus."""
+    if sec.domain != "house":
+        return None
+    from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT
+    from vlm_rewards.envs.house import parse_goal
+
+    aps, frames, hits, goals = [], 0, 0.0, []
+    for split in SPLITS:
+        for g in sec.split_goals(split):
+            if parse_goal(g).target not in COMPOSITIONAL_HOLDOUT:
+                continue
+            goals.append(g)
+            ap = result["splits"][split]["per_goal"][g]["ap"]
+            if ap is not None:
+                aps.append(ap)
+            r = result["retrieval"][split]["per_goal"].get(g)
+            if r:
+                frames += r["frames"]
+                hits += r["frames"] * r["top1"]
+    return {"goals": goals, "mean_ap": float(np.mean(aps)) if aps else None,
+            "retrieval_frames": frames, "top1": hits / frames if frames else None}
+
+
 def _calibrate(scorer: _SectionScorer, spec: RewardSpec, base_tau: float,
                tau_factors: Sequence[float]) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
     """τ and β maximising pooled F1 on train; held-out metrics at them."""
@@ -335,6 +361,7 @@ def evaluate(
             curves[name][split] = (scores, labels)
         result["calibration"], curves[name]["calibrated_heldout"] = _calibrate(scorer, spec, base_tau, tau_factors)
         result["retrieval"] = _retrieval(scorer, spec.template)
+        result["compositional"] = _compositional(sec, result)
         t_metrics += time.perf_counter() - t
         t = time.perf_counter()
         if templates is not None:
@@ -437,6 +464,7 @@ def scaling_study(
                 "calibrated_f1": cal["heldout"]["f1"] if cal["heldout"] else None,
                 "calibrated_ap": cal["heldout"]["ap"] if cal["heldout"] else None,
                 "top1": res["retrieval"]["heldout"]["top1"],
+                "compositional": res["compositional"],
                 "templates": res.get("templates"),
             }
         rows.append(row)

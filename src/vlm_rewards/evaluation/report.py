@@ -58,6 +58,12 @@ def _retrieval_table(metrics: dict[str, Any]) -> list[str]:
         for split in ("heldout", "train"):
             r = res["retrieval"][split]
             lines.append(f"| {name} | {split} | {r['frames']} | {_f(r['top1'])} |")
+    for name, res in metrics["sections"].items():
+        c = res.get("compositional")
+        if c:
+            lines += ["", f"{name}, goals on the colour-object combinations the built-in corpus never names "
+                      f"({', '.join(c['goals'])}): mean per-goal AP {_f(c['mean_ap'])}, top-1 {_f(c['top1'])} "
+                      f"on {c['retrieval_frames']} frames."]
     return lines
 
 
@@ -160,6 +166,13 @@ def scaling_markdown(result: dict[str, Any]) -> list[str]:
               "| model | " + " | ".join(f"{s} top-1" for s in sections) + " |", "|---|" + "---:|" * len(sections)]
     for r in result["models"]:
         lines.append(f"| `{r['model']}` | " + " | ".join(_f(r["sections"][s].get("top1")) for s in sections) + " |")
+    comp = [s for s in sections if any(r["sections"][s].get("compositional") for r in result["models"])]
+    if comp:
+        lines += ["", "Compositional hold-out (goals on colour-object combinations the built-in corpus never names):", "",
+                  "| model | " + " | ".join(f"{s} mean AP | {s} top-1" for s in comp) + " |", "|---|" + "---:|---:|" * len(comp)]
+        for r in result["models"]:
+            cs = [r["sections"][s].get("compositional") or {} for s in comp]
+            lines.append(f"| `{r['model']}` | " + " | ".join(f"{_f(c.get('mean_ap'))} | {_f(c.get('top1'))}" for c in cs) + " |")
     return lines
 
 
