@@ -2,7 +2,8 @@
 # Reproduce the shipped built-in model (src/vlm_rewards/assets/models/default) on CPU.
 # Usage: scripts/train_default_model.sh [WORK_DIR]
 # WORK_DIR keeps the corpus and the checkpoints: re-running resumes an interrupted run.
-# About 1 minute for the corpus and 8 minutes of training on 2 idle CPU cores.
+# About 1 minute for the corpus and 7 minutes of training on 2 CPU cores; the same as
+# scripts/train_model.sh s WORK_DIR.
 set -euo pipefail
 WORK="${1:-/tmp/vlm_rewards_default}"
 BIN="${BIN:-.venv/bin}"
