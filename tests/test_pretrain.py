@@ -61,6 +61,35 @@ def test_resume_after_interruption_matches_uninterrupted_run(corpus, tmp_path):
     assert log_full == log_cut
 
 
+def test_sigkill_mid_run_resumes_to_the_same_weights(corpus, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = dict(size="xs", steps=400, batch_size=16, seed=2, checkpoint_every=20, threads=1)
+    cut = tmp_path / "cut"
+    code = f"from vlm_rewards.pretrain import pretrain; pretrain({str(corpus)!r}, {str(cut)!r}, **{args!r})"
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 240
+    while not (cut / "checkpoint.pt").is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # let it get past the first checkpoint, into the next steps
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (cut / "model.safetensors").exists()
+    state = torch.load(cut / "checkpoint.pt", weights_only=True)  # never half-written
+    assert 0 < state["step"] < args["steps"] and state["step"] % args["checkpoint_every"] == 0
+    seen = []
+    resumed = pretrain(corpus, cut, callback=lambda s, _: seen.append(s), **args)
+    assert seen[0] == state["step"] + 1 and seen[-1] == args["steps"]
+    full = pretrain(corpus, tmp_path / "full", **args)
+    a, b = _weights(full), _weights(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_bad_arguments(corpus, tmp_path):
     with pytest.raises(ValueError, match="size"):
         pretrain(corpus, tmp_path / "m", size="huge", steps=1)
