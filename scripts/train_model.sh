@@ -5,7 +5,7 @@
 # WORK_DIR keeps the corpus (shared by all sizes) and WORK_DIR/SIZE the model and its
 # checkpoints: re-running resumes an interrupted run. Measured on this project's 2-core CPU
 # (AVX-512 BF16, no AMX): the corpus about 1 minute; training 2 (xs), 7 (s), 25 (m) and
-# L_MINUTES (l) minutes. DEVICE=cuda trains on a GPU instead (not byte-identical to CPU).
+# 50 (l) minutes. DEVICE=cuda trains on a GPU instead (not byte-identical to CPU).
 set -euo pipefail
 SIZE="${1:?usage: scripts/train_model.sh SIZE [WORK_DIR]  (SIZE: xs, s, m or l)}"
 WORK="${2:-/tmp/vlm_rewards_family}"
