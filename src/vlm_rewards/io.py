@@ -53,3 +53,26 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def read_json_file(path: Path, error: type[Exception]) -> Any:
+    """Parsed JSON of ``path``; ``error`` naming the file when it is not valid JSON."""
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise error(f"{path} is not valid JSON ({exc})") from exc
+
+
+def read_verified_shard(path: Path, entry: dict[str, Any], what: str, error: type[Exception]) -> bytes:
+    """The bytes of a dataset shard, checked against the size and SHA-256 its manifest
+    ``entry`` recorded; ``error`` naming the file (``what``: e.g. "corpus shard") otherwise."""
+    import hashlib
+
+    if not path.is_file():
+        raise error(f"{what} {path} is missing")
+    data = path.read_bytes()
+    if len(data) != entry["bytes"]:
+        raise error(f"{what} {path} is truncated or altered: {len(data)} bytes on disk, manifest says {entry['bytes']}")
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise error(f"{what} {path} is corrupted: its SHA-256 does not match the manifest")
+    return data

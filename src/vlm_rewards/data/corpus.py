@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import math
 import os
 import zipfile
@@ -47,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from vlm_rewards.io import atomic_write_bytes, atomic_write_json
+from vlm_rewards.io import atomic_write_bytes, atomic_write_json, read_json_file, read_verified_shard
 
 __all__ = [
     "COMPOSITIONAL_HOLDOUT",
@@ -473,11 +472,8 @@ def read_manifest(corpus_dir: str | os.PathLike) -> dict[str, Any]:
     path = Path(corpus_dir) / "manifest.json"
     if not path.is_file():
         raise CorpusError(f"{path} is missing: {corpus_dir} is not a complete corpus (run collect_corpus)")
-    try:
-        manifest = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"{path} is not valid JSON ({exc})") from exc
-    if manifest.get("format") != FORMAT or manifest.get("version") != VERSION or not isinstance(manifest.get("shards"), list):
+    manifest = read_json_file(path, CorpusError)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION or not isinstance(manifest.get("shards"), list):
         raise CorpusError(f"{path} is not a {FORMAT} v{VERSION} manifest")
     return manifest
 
@@ -485,13 +481,7 @@ def read_manifest(corpus_dir: str | os.PathLike) -> dict[str, Any]:
 def load_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any]) -> tuple[np.ndarray, list[str], list[str]]:
     """(frames, captions, labels) of one manifest shard entry, verified against the manifest."""
     path = Path(corpus_dir) / entry["file"]
-    if not path.is_file():
-        raise CorpusError(f"corpus shard {path} is missing")
-    data = path.read_bytes()
-    if len(data) != entry["bytes"]:
-        raise CorpusError(f"corpus shard {path} is truncated or altered: {len(data)} bytes on disk, manifest says {entry['bytes']}")
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise CorpusError(f"corpus shard {path} is corrupted: its SHA-256 does not match the manifest")
+    data = read_verified_shard(path, entry, "corpus shard", CorpusError)
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         frames, captions, labels = npz["frames"], npz["captions"].tolist(), npz["labels"].tolist()
     if len(frames) != entry["frames"] or len(captions) != len(frames):

@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import zlib
@@ -59,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.data.corpus import _npz_bytes, _progress
-from vlm_rewards.io import atomic_write_bytes, atomic_write_json
+from vlm_rewards.io import atomic_write_bytes, atomic_write_json, read_json_file, read_verified_shard
 
 __all__ = [
     "DEFAULT_SECTIONS",
@@ -504,10 +503,7 @@ def read_evalset_manifest(path: str | os.PathLike) -> dict[str, Any]:
     file = root / "manifest.json"
     if not file.is_file():
         raise EvalSetError(f"{file} is missing: {root} is not a complete evaluation dataset (run `vlm-rewards collect`)")
-    try:
-        manifest = json.loads(file.read_text())
-    except json.JSONDecodeError as exc:
-        raise EvalSetError(f"{file} is not valid JSON ({exc})") from exc
+    manifest = read_json_file(file, EvalSetError)
     if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION
             or not isinstance(manifest.get("shards"), list) or not isinstance(manifest.get("sections"), dict)):
         raise EvalSetError(f"{file} is not a {FORMAT} v{VERSION} manifest")
@@ -516,13 +512,7 @@ def read_evalset_manifest(path: str | os.PathLike) -> dict[str, Any]:
 
 def _load_shard(root: Path, entry: dict[str, Any], num_goals: int) -> dict[str, np.ndarray]:
     path = root / entry["file"]
-    if not path.is_file():
-        raise EvalSetError(f"dataset shard {path} is missing")
-    data = path.read_bytes()
-    if len(data) != entry["bytes"]:
-        raise EvalSetError(f"dataset shard {path} is truncated or altered: {len(data)} bytes on disk, manifest says {entry['bytes']}")
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise EvalSetError(f"dataset shard {path} is corrupted: its SHA-256 does not match the manifest")
+    data = read_verified_shard(path, entry, "dataset shard", EvalSetError)
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in _SHARD_KEYS}
     if any(len(a) != entry["frames"] for a in arrays.values()) or arrays["labels"].shape[1:] != (num_goals,):
