@@ -24,8 +24,9 @@ def steps_per_second(recipe: Path, overrides: list[str], steps: int) -> tuple[fl
     import torch
 
     from vlm_rewards.agents.config import load_config
-    from vlm_rewards.agents.envs import goal_table, make_scorer, make_train_venv
-    from vlm_rewards.agents.trainer import build_agent
+    from vlm_rewards.agents.envs import goal_table, make_scorer
+    from vlm_rewards.agents.venvs import make_train_venv
+    from vlm_rewards.agents.algos import build_agent
 
     cfg = load_config(recipe, overrides)
     torch.set_num_threads(cfg.agent.torch_threads or torch.get_num_threads())

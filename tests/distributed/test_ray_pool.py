@@ -269,8 +269,9 @@ def test_collect_on_ray_is_byte_identical(runtime, tmp_path):
 
 def test_training_config_runs_ppo_on_ray(runtime):
     from vlm_rewards.agents import load_config
-    from vlm_rewards.agents.envs import goal_table, make_scorer, make_train_venv
-    from vlm_rewards.agents.trainer import build_agent
+    from vlm_rewards.agents.envs import goal_table, make_scorer
+    from vlm_rewards.agents.venvs import make_train_venv
+    from vlm_rewards.agents.algos import build_agent
 
     # No CPUs reserved: the module's pool and env workers already hold both.
     cfg = load_config(None, ["env.vec_env=ray", "env.n_envs=2", "env.obs_size=32", "agent.n_steps=8",

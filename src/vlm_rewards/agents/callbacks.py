@@ -20,7 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-__all__ = ["CSV_FIELDS", "CheckpointCallback", "EvalCallback", "EpisodeStatsCallback", "read_csv", "write_csv"]
+__all__ = ["CSV_FIELDS", "PeriodicCheckpoint", "PeriodicEvaluation", "EpisodeStatsCallback", "read_csv", "write_csv"]
 
 CSV_FIELDS = (
     "step",
@@ -98,8 +98,11 @@ class EpisodeStatsCallback(BaseCallback):
                 self.logger.record(f"rollout/{k.removeprefix('train_')}", v)
 
 
-class EvalCallback(BaseCallback):
+class PeriodicEvaluation(BaseCallback):
     """Every ``every`` env steps, ``evaluate()`` the agent; append a row to the CSV and log it.
+
+    Unlike SB3's ``EvalCallback`` it owns no eval env: the run's own evaluation function
+    (held-out goals, ground truth, the VLM reward step) is passed in.
 
     Args:
         evaluate: ``evaluate(model, index) -> dict`` of metrics (see :mod:`evaluation`).
@@ -169,8 +172,11 @@ class EvalCallback(BaseCallback):
         return row
 
 
-class CheckpointCallback(BaseCallback):
+class PeriodicCheckpoint(BaseCallback):
     """Every ``every`` env steps, save the model atomically and record the step in ``state.json``.
+
+    Unlike SB3's ``CheckpointCallback`` it keeps only the newest checkpoints and writes the
+    resume state (step, wall time) that ``train(resume=True)`` reads.
 
     Keeps the newest ``keep`` checkpoints. ``state.json`` is written after the checkpoint file
     is in place, so it always names a complete checkpoint.

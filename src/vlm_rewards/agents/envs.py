@@ -1,11 +1,11 @@
-"""Build the training and evaluation envs of a run from its :class:`TrainConfig`.
+"""The building blocks of a run's envs, from its :class:`TrainConfig`: one sub-env, the scorer.
 
 Training (``reward.kind="vlm"``, the paper's setting)::
 
     gym.make(id, goal_split="train", terminate_on_success=False)   # ground truth never ends it
       -> GoalEmbeddingObservation(table)   # {"image", "goal"}: goal text embedded by the same VLM
       -> RenderFrameInfo                   # frame for the VLM travels in info
-    DummyVecEnv/SubprocVecEnv -> VecVLMReward(scorer) -> VecMonitor
+    DummyVecEnv/SubprocVecEnv -> VecVLMReward(scorer) -> VecMonitor   (agents.venvs)
 
 The oracle (``reward.kind="ground_truth"``) keeps the env's own reward and termination and
 needs no VLM while training (the evaluation still scores its episodes with the VLM).
@@ -13,12 +13,13 @@ needs no VLM while training (the evaluation still scores its episodes with the V
 Example:
     >>> cfg = TrainConfig()  # doctest: +SKIP
     >>> scorer = make_scorer(cfg.reward, cfg.env)  # doctest: +SKIP
-    >>> venv = make_train_venv(cfg, scorer)  # doctest: +SKIP
+    >>> env = make_env(cfg.env, goal_table(scorer, cfg.env))  # doctest: +SKIP
+
+The vector env the agent trains in is assembled in :mod:`vlm_rewards.agents.venvs`.
 """
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import gymnasium as gym
@@ -26,7 +27,7 @@ import numpy as np
 
 from vlm_rewards.agents.config import EnvConfig, RewardConfig, TrainConfig
 
-__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "make_train_venv"]
+__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "scorer_settings", "torch_dtype"]
 
 #: the env keyword that selects a domain's goal set (passed on to ``goals()``)
 _GOAL_KEYWORD = {"phone": "goal_set", "house": "family", "babyai": "level"}
@@ -100,7 +101,7 @@ def make_env(
     return wrapped
 
 
-def _torch_dtype(name: str):
+def torch_dtype(name: str):
     import torch
 
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
@@ -117,14 +118,10 @@ def _negative_pool(reward: RewardConfig, env: EnvConfig) -> list[str]:
     return own + [g for g in extra if g not in set(own)]
 
 
-def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
-    """The run's :class:`~vlm_rewards.RewardScorer`; negatives come from all the domain's goals."""
-    from vlm_rewards.models import load_model
-    from vlm_rewards.scoring import RewardScorer
-
-    model = load_model(reward.model, device=reward.device, dtype=_torch_dtype(reward.dtype))
-    return RewardScorer(
-        model,
+def scorer_settings(reward: RewardConfig, env: EnvConfig, *, seed: int = 0) -> dict[str, Any]:
+    """The :class:`~vlm_rewards.RewardScorer` keyword arguments of a run (its reward section),
+    shared by the in-process scorer and the Ray pool's actors so both score alike."""
+    return dict(
         # RL frames repeat a lot (the same home screen, an agent standing still): each
         # distinct frame is encoded once. Exact, since the model is deterministic.
         cache_size=reward.frame_cache,
@@ -139,31 +136,17 @@ def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
     )
 
 
+def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
+    """The run's :class:`~vlm_rewards.RewardScorer`; negatives come from all the domain's goals."""
+    from vlm_rewards.models import load_model
+    from vlm_rewards.scoring import RewardScorer
+
+    model = load_model(reward.model, device=reward.device, dtype=torch_dtype(reward.dtype))
+    return RewardScorer(model, **scorer_settings(reward, env, seed=seed))
+
+
 def goal_table(scorer, env: EnvConfig) -> dict[str, np.ndarray]:
     """Text embeddings of every goal of the domain (train and held out), from the run's VLM."""
     from vlm_rewards.wrappers import goal_embedding_table
 
     return goal_embedding_table(scorer, domain_goals(env, "all"))
-
-
-def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | None = None, *, seed: int | None = None):
-    """The SB3 vector env the agent trains in (see the module docstring)."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
-
-    from vlm_rewards.wrappers import VecVLMReward
-
-    table = goal_table(scorer, config.env) if table is None else table
-    if config.env.vec_env == "ray":
-        from vlm_rewards.distributed.training import make_ray_train_venv
-
-        return make_ray_train_venv(config, table, seed=seed)
-    vlm = config.reward.kind == "vlm"
-    factory = functools.partial(
-        make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm
-    )
-    fns = [factory] * config.env.n_envs
-    venv = SubprocVecEnv(fns, start_method="spawn") if config.env.vec_env == "subproc" else DummyVecEnv(fns)
-    venv.seed(config.seed if seed is None else seed)
-    if vlm:
-        venv = VecVLMReward(venv, scorer, terminate_on_success=config.reward.terminate_on_success)
-    return VecMonitor(venv)

@@ -230,7 +230,7 @@ def evaluate_run(
 
     from vlm_rewards.agents.config import validate_config
     from vlm_rewards.agents.envs import goal_table, make_scorer
-    from vlm_rewards.agents.trainer import _algo_class
+    from vlm_rewards.agents.algos import load_agent
     from vlm_rewards.io import atomic_write_json
 
     run_dir = Path(run_dir)
@@ -245,8 +245,7 @@ def evaluate_run(
 
     if config.agent.torch_threads is not None:
         torch.set_num_threads(config.agent.torch_threads)
-    cls, _ = _algo_class(config)
-    model = cls.load(path, device=config.agent.device)
+    model = load_agent(path, config)
     scorer = make_scorer(config.reward, config.env, seed=config.seed)
     table = goal_table(scorer, config.env)
     result = evaluate_agent(model, config, scorer, table, episodes=episodes, split=split, deterministic=deterministic, seed=seed)

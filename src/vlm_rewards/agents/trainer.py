@@ -32,10 +32,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from vlm_rewards.agents.algos import build_agent, load_agent
 from vlm_rewards.agents.config import ConfigError, TrainConfig, dump_config
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-__all__ = ["RunExistsError", "TrainResult", "build_agent", "train"]
+__all__ = ["RunExistsError", "TrainResult", "train"]
 
 
 class RunExistsError(ValueError):
@@ -61,65 +62,6 @@ def _tensorboard_available() -> bool:
     except ImportError:
         return False
     return True
-
-
-def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
-    from vlm_rewards.agents.policy import GoalImageExtractor
-
-    a = config.agent
-    kwargs: dict[str, Any] = {
-        "features_extractor_class": GoalImageExtractor,
-        "features_extractor_kwargs": {
-            "cnn_channels": list(a.cnn_channels),
-            "features_dim": a.features_dim,
-            "goal_hidden": a.goal_hidden,
-            "fusion": a.fusion,
-            "spatial_grid": list(a.spatial_grid) if a.spatial_grid else None,
-        },
-        "net_arch": {"pi": list(a.net_arch), "vf": list(a.net_arch)},
-    }
-    if a.algo == "recurrent_ppo":
-        kwargs.update(lstm_hidden_size=a.lstm_hidden, n_lstm_layers=1, shared_lstm=False, enable_critic_lstm=True)
-    return kwargs
-
-
-def _algo_class(config: TrainConfig):
-    if config.agent.algo == "ppo":
-        from stable_baselines3 import PPO
-
-        return PPO, "MultiInputPolicy"
-    try:
-        from sb3_contrib import RecurrentPPO
-    except ImportError:
-        raise ConfigError(
-            "agent.algo='recurrent_ppo' needs sb3-contrib: pip install 'vlm-rewards[train]'"
-        ) from None
-    return RecurrentPPO, "MultiInputLstmPolicy"
-
-
-def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
-    """A fresh SB3 agent for ``config`` on ``venv``."""
-    cls, policy = _algo_class(config)
-    a = config.agent
-    return cls(
-        policy,
-        venv,
-        learning_rate=a.learning_rate,
-        n_steps=a.n_steps,
-        batch_size=a.batch_size,
-        n_epochs=a.n_epochs,
-        gamma=a.gamma,
-        gae_lambda=a.gae_lambda,
-        clip_range=a.clip_range,
-        ent_coef=a.ent_coef,
-        vf_coef=a.vf_coef,
-        max_grad_norm=a.max_grad_norm,
-        policy_kwargs=_policy_kwargs(config),
-        tensorboard_log=tensorboard_log,
-        seed=config.seed,
-        device=a.device,
-        verbose=0,
-    )
 
 
 def _check_resume_config(config: TrainConfig, run_dir: Path) -> None:
@@ -163,14 +105,15 @@ def train(
     from stable_baselines3.common.logger import configure
 
     from vlm_rewards.agents.callbacks import (
-        CheckpointCallback,
+        PeriodicCheckpoint,
         EpisodeStatsCallback,
-        EvalCallback,
+        PeriodicEvaluation,
         read_csv,
         save_checkpoint,
         write_csv,
     )
-    from vlm_rewards.agents.envs import goal_table, make_scorer, make_train_venv
+    from vlm_rewards.agents.envs import goal_table, make_scorer
+    from vlm_rewards.agents.venvs import make_train_venv
     from vlm_rewards.agents.evaluation import evaluate_agent
 
     if not isinstance(config, TrainConfig):
@@ -205,8 +148,7 @@ def train(
     tb_dir = str(run_dir / "tb") if config.tensorboard and _tensorboard_available() else None
 
     if ckpt is not None:
-        cls, _ = _algo_class(config)
-        model = cls.load(ckpt, env=venv, device=config.agent.device)
+        model = load_agent(ckpt, config, env=venv)
         model.set_random_seed(config.seed + start_step)
         say(f"resuming {run_dir} from step {start_step:,} ({ckpt.name})")
     else:
@@ -224,8 +166,8 @@ def train(
         return result.metrics()
 
     stats = EpisodeStatsCallback()
-    evaluator = EvalCallback(evaluate, config.eval.every, csv_path, stats, start_time=wall_offset, log=say)
-    checkpoints = CheckpointCallback(run_dir, config.checkpoint_every, keep=config.keep_checkpoints, wall_offset=wall_offset)
+    evaluator = PeriodicEvaluation(evaluate, config.eval.every, csv_path, stats, start_time=wall_offset, log=say)
+    checkpoints = PeriodicCheckpoint(run_dir, config.checkpoint_every, keep=config.keep_checkpoints, wall_offset=wall_offset)
     remaining = config.total_steps - model.num_timesteps
     t0 = time.monotonic()
     if remaining > 0:

@@ -1,10 +1,12 @@
-"""Training on Ray: the run's vector env as env-worker actors rewarded by a reward pool.
+"""The vector env a run trains in: SB3's DummyVecEnv / SubprocVecEnv, or Ray workers.
 
-With ``env.vec_env: ray`` in a training config, :func:`vlm_rewards.agents.envs.make_train_venv`
-builds its env here: the same sub-envs as in-process (``make_env``: goal embedding in
-the observation), stepped by :class:`RayVecEnv` workers that send their frames to a
-:class:`RayRewardPool` whose actors hold a scorer with the run's reward settings. The
-learner (SB3 PPO) and the evaluation stay in the training process.
+:func:`make_train_venv` wraps the in-process vector env in ``VecVLMReward``. With
+``env.vec_env: ray``, :func:`make_ray_train_venv` builds it from the same sub-envs
+(``make_env``: goal embedding in the observation), stepped by :class:`RayVecEnv` workers
+that send their frames to a :class:`RayRewardPool` whose actors hold a scorer with the
+run's reward settings. The learner (SB3 PPO) and the evaluation stay in the training
+process. This module is the agents' side of :mod:`vlm_rewards.distributed`, which knows
+nothing of training configs.
 
 Example:
     >>> config = load_config("configs/phone_common.yaml", ["env.vec_env=ray", "ray.reward_actors=2"])  # doctest: +SKIP
@@ -16,29 +18,24 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-__all__ = ["make_ray_train_venv", "pool_scorer_kwargs"]
+import numpy as np
+
+from vlm_rewards.agents.config import TrainConfig
+from vlm_rewards.agents.envs import goal_table, make_env, scorer_settings, torch_dtype
+
+__all__ = ["make_ray_train_venv", "make_train_venv", "pool_scorer_kwargs"]
 
 
 def pool_scorer_kwargs(config: Any) -> dict[str, Any]:
-    """The :class:`RewardScorer` settings of the run (as ``agents.envs.make_scorer`` uses
-    them), for the pool's actors."""
-    from vlm_rewards.agents.envs import _negative_pool, _torch_dtype
+    """The run's scorer settings (:func:`~vlm_rewards.agents.envs.scorer_settings`) for the
+    pool's actors, which load the model themselves (hence dtype and device here)."""
     from vlm_rewards.distributed.pool import _SCORER_ARGS
 
     reward = config.reward
-    kwargs: dict[str, Any] = dict(
-        reward=reward.function,
-        temperature=reward.temperature,
-        threshold=reward.threshold,
-        goal_set=_negative_pool(reward, config.env) if reward.function in ("contrastive", "mineclip") else None,
-        num_negatives=reward.num_negatives,
-        alpha=reward.alpha,
-        baseline=reward.baseline,
-        seed=config.seed,
-        dtype=_torch_dtype(reward.dtype),
-    )
-    if "cache_size" in _SCORER_ARGS:
-        kwargs["cache_size"] = reward.frame_cache
+    kwargs = scorer_settings(reward, config.env, seed=config.seed)
+    kwargs["dtype"] = torch_dtype(reward.dtype)
+    if "cache_size" not in _SCORER_ARGS:
+        kwargs.pop("cache_size")
     if reward.device is not None:
         kwargs["device"] = reward.device
     return kwargs
@@ -51,7 +48,6 @@ def make_ray_train_venv(config: Any, table: dict[str, Any], *, seed: int | None 
     """
     from stable_baselines3.common.vec_env import VecMonitor
 
-    from vlm_rewards.agents.envs import make_env
     from vlm_rewards.distributed.pool import RayRewardPool
     from vlm_rewards.distributed.runtime import ensure_ray
     from vlm_rewards.distributed.vec_env import RayVecEnv
@@ -85,4 +81,25 @@ def make_ray_train_venv(config: Any, table: dict[str, Any], *, seed: int | None 
             (obj.close if hasattr(obj, "close") else obj.shutdown)()
         raise
     venv.seed(config.seed if seed is None else seed)
+    return VecMonitor(venv)
+
+
+def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | None = None, *, seed: int | None = None):
+    """The SB3 vector env the agent trains in (see :mod:`vlm_rewards.agents.envs`)."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+
+    from vlm_rewards.wrappers import VecVLMReward
+
+    table = goal_table(scorer, config.env) if table is None else table
+    if config.env.vec_env == "ray":
+        return make_ray_train_venv(config, table, seed=seed)
+    vlm = config.reward.kind == "vlm"
+    factory = functools.partial(
+        make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm
+    )
+    fns = [factory] * config.env.n_envs
+    venv = SubprocVecEnv(fns, start_method="spawn") if config.env.vec_env == "subproc" else DummyVecEnv(fns)
+    venv.seed(config.seed if seed is None else seed)
+    if vlm:
+        venv = VecVLMReward(venv, scorer, terminate_on_success=config.reward.terminate_on_success)
     return VecMonitor(venv)

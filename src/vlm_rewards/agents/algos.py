@@ -1,0 +1,83 @@
+"""The SB3 algorithm of a run: which class, its policy network, a fresh agent or a saved one.
+
+Shared by training and agent evaluation, so both build and load agents the same way.
+
+Example:
+    >>> from vlm_rewards.agents.config import TrainConfig
+    >>> algo_class(TrainConfig())[1]  # doctest: +SKIP
+    'MultiInputPolicy'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from vlm_rewards.agents.config import ConfigError, TrainConfig
+
+__all__ = ["algo_class", "build_agent", "load_agent"]
+
+
+def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
+    from vlm_rewards.agents.policy import GoalImageExtractor
+
+    a = config.agent
+    kwargs: dict[str, Any] = {
+        "features_extractor_class": GoalImageExtractor,
+        "features_extractor_kwargs": {
+            "cnn_channels": list(a.cnn_channels),
+            "features_dim": a.features_dim,
+            "goal_hidden": a.goal_hidden,
+            "fusion": a.fusion,
+            "spatial_grid": list(a.spatial_grid) if a.spatial_grid else None,
+        },
+        "net_arch": {"pi": list(a.net_arch), "vf": list(a.net_arch)},
+    }
+    if a.algo == "recurrent_ppo":
+        kwargs.update(lstm_hidden_size=a.lstm_hidden, n_lstm_layers=1, shared_lstm=False, enable_critic_lstm=True)
+    return kwargs
+
+
+def algo_class(config: TrainConfig):
+    if config.agent.algo == "ppo":
+        from stable_baselines3 import PPO
+
+        return PPO, "MultiInputPolicy"
+    try:
+        from sb3_contrib import RecurrentPPO
+    except ImportError:
+        raise ConfigError(
+            "agent.algo='recurrent_ppo' needs sb3-contrib: pip install 'vlm-rewards[train]'"
+        ) from None
+    return RecurrentPPO, "MultiInputLstmPolicy"
+
+
+def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
+    """A fresh SB3 agent for ``config`` on ``venv``."""
+    cls, policy = algo_class(config)
+    a = config.agent
+    return cls(
+        policy,
+        venv,
+        learning_rate=a.learning_rate,
+        n_steps=a.n_steps,
+        batch_size=a.batch_size,
+        n_epochs=a.n_epochs,
+        gamma=a.gamma,
+        gae_lambda=a.gae_lambda,
+        clip_range=a.clip_range,
+        ent_coef=a.ent_coef,
+        vf_coef=a.vf_coef,
+        max_grad_norm=a.max_grad_norm,
+        policy_kwargs=_policy_kwargs(config),
+        tensorboard_log=tensorboard_log,
+        seed=config.seed,
+        device=a.device,
+        verbose=0,
+    )
+
+
+def load_agent(path: str | Path, config: TrainConfig, env=None):
+    """A saved agent (SB3 zip) of a run with ``config``, on ``env`` if given."""
+    cls, _ = algo_class(config)
+    return cls.load(path, env=env, device=config.agent.device)
