@@ -8,7 +8,10 @@ import pytest
 pytest.importorskip("ray")
 
 
-@pytest.mark.parametrize("module", ["vlm_rewards.distributed.env_worker", "vlm_rewards.distributed.pool", "vlm_rewards.wrappers.core"])
+# pool: the worker unpickles its RewardPoolClient, which imports that module.
+@pytest.mark.parametrize(
+    "module", ["vlm_rewards.distributed.env_worker", "vlm_rewards.distributed.pool", "vlm_rewards.wrappers.core"]
+)
 def test_import_loads_neither_torch_nor_sb3(module):
     # A fresh interpreter: this test process has torch and SB3 loaded already.
     code = (

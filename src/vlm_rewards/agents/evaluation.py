@@ -176,7 +176,9 @@ def evaluate_agent(
             for j, i in enumerate(live):
                 if frames[i] is not None:
                     gt = bool(infos[i].get("ground_truth_success", False))
-                    caption = f"t={len(frames[i])} vlm r={float(out.rewards[i]):g} p={out.probs[i]:.2f} gt={'yes' if gt else 'no'}"
+                    # t: frames[i] holds the start frame and one per step so far
+                    r, p = float(out.rewards[i]), out.probs[i]
+                    caption = f"t={len(frames[i])} vlm r={r:g} p={p:.2f} gt={'yes' if gt else 'no'}"
                     frames[i].append((rendered[j], caption))
                 if i in out.episodes:
                     rec = _finish(slot_ep[i], out.episodes[i])

@@ -314,7 +314,9 @@ class RewardStep:
         trunc = self._flags(truncated, "truncated")
         env_rewards = np.asarray(env_rewards, dtype=np.float64).reshape(-1)
         if env_rewards.shape != (self.num_envs,):
-            raise ValueError(f"env_rewards must have one entry per env ({self.num_envs}), got shape {env_rewards.shape}")
+            raise ValueError(
+                f"env_rewards must have one entry per env ({self.num_envs}), got shape {env_rewards.shape}"
+            )
         gt = self._ground_truth(infos)
         scored = self.due(term | trunc, active)
         rows = np.flatnonzero(scored)

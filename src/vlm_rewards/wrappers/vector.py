@@ -51,7 +51,8 @@ def _overwrite_rows(dst: dict[str, Any], src: dict[str, Any], rows: np.ndarray) 
         else:
             target = out[key]
             # A reset value of another type (e.g. a string where the step had a number) must fit.
-            target = target.astype(object) if isinstance(target, np.ndarray) and target.dtype != value.dtype else target.copy()
+            retype = isinstance(target, np.ndarray) and target.dtype != value.dtype
+            target = target.astype(object) if retype else target.copy()
             target[mask] = value[mask]
             out[key] = target
             out[f"_{key}"] = out.get(f"_{key}", np.zeros(len(rows), dtype=bool)) | mask
