@@ -146,7 +146,7 @@ class _OneGoalModel:
     image_size = (64, 64)
 
     def __init__(self):
-        from vlm_rewards.envs.house_goals import goals
+        from vlm_rewards.envs.house.vocabulary import goals
 
         self.goals = goals("all", family="find")
 

@@ -503,7 +503,7 @@ def evaluate_house(
     Frames come from :func:`house_find_frames`. For each frame, the goal "go near the
     {object}" of the object reached should be the most similar of all 24 house find goals.
     ``groups`` maps a group name to its objects; by default: the agent's held-out goal
-    objects (``house_goals.HELDOUT_OBJECTS``, named in the corpus), the corpus's
+    objects (``house.vocabulary.HELDOUT_OBJECTS``, named in the corpus), the corpus's
     compositional hold-out (:data:`vlm_rewards.data.corpus.COMPOSITIONAL_HOLDOUT`, never
     named in the corpus) and the remaining training objects.
 
@@ -512,7 +512,7 @@ def evaluate_house(
         0.85
     """
     from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT
-    from vlm_rewards.envs.house_goals import HELDOUT_OBJECTS, OBJECTS, goals
+    from vlm_rewards.envs.house.vocabulary import HELDOUT_OBJECTS, OBJECTS, goals
     from vlm_rewards.models import load_model
 
     if isinstance(model, (str, os.PathLike)):

@@ -11,7 +11,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import vlm_rewards.envs as envs
-from vlm_rewards.envs import phone_apps
+from vlm_rewards.envs.phone import apps as phone_apps
 from vlm_rewards.envs.phone import (
     BACK,
     HOME,

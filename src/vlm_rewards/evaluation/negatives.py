@@ -42,7 +42,7 @@ def _check_k(k: int | str | None, pool: int, goal: str) -> int:
 
 def _phone_hardness(goal: str, other: str) -> tuple[float, float]:
     from vlm_rewards.envs.phone import parse_goal
-    from vlm_rewards.envs.phone_apps import APPS
+    from vlm_rewards.envs.phone.apps import APPS
 
     a, b = APPS[parse_goal(goal, "diverse")[1]], APPS[parse_goal(other, "diverse")[1]]
     rgb = [np.array([int(c.color[i : i + 2], 16) for i in (1, 3, 5)], float) for c in (a, b)]

@@ -50,7 +50,7 @@ _BABYAI = re.compile(r"^(?:go to|pick up|open) (?:the|a) (\w+) (\w+)$")
 
 
 def _house_object(name: str, prefix: str = "") -> dict[str, str]:
-    from vlm_rewards.envs.house_goals import OBJECTS
+    from vlm_rewards.envs.house.vocabulary import OBJECTS
 
     spec = OBJECTS[name]
     return {f"{prefix}name" if prefix else "name": name, f"{prefix}colour": spec.colour or "", f"{prefix}object": spec.kind}
@@ -64,7 +64,7 @@ def goal_fields(domain: str, goal: str) -> dict[str, str]:
         app = parse_goal(goal, "diverse")[1]
         return {"goal": goal, "task": app, "app": app}
     if domain == "house":
-        from vlm_rewards.envs.house_goals import parse_goal
+        from vlm_rewards.envs.house.vocabulary import parse_goal
 
         parsed = parse_goal(goal)
         fields = {"goal": goal, **_house_object(parsed.target)}
