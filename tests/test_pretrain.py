@@ -136,7 +136,7 @@ def test_builtin_default_ranks_the_open_app_first(default_model):
 
 
 def test_builtin_default_heldout_metrics(default_model):
-    metrics = evaluate_phone(default_model, goal_set="common", split="heldout", episodes=1)
+    metrics = evaluate_phone(default_model, apps="common", split="heldout", episodes=1)
     assert metrics["top1_split"] >= 0.9 and metrics["ap"] >= 0.85
 
 

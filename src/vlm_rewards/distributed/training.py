@@ -30,7 +30,7 @@ def pool_scorer_kwargs(config: Any) -> dict[str, Any]:
         reward=reward.function,
         temperature=reward.temperature,
         threshold=reward.threshold,
-        goal_set=_negative_pool(reward, config.env) if reward.function in ("contrastive", "mineclip") else None,
+        goal_set=_negative_pool(reward, config.env) if reward.spec.needs_negatives else None,
         num_negatives=reward.num_negatives,
         alpha=reward.alpha,
         baseline=reward.baseline,

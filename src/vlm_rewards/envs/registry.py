@@ -82,6 +82,9 @@ class Domain:
         evalset: ``"module:attribute"`` naming an :class:`EvalSource`.
         eval_variants: goal-set variants that are evaluation-set sections ("" for the
             domain's default goals, a section named like the domain).
+        corpus_hides_compositions: the corpus hook drops every frame that may show a
+            held-out colour-object combination (not only its caption), so retrieval of goals
+            about those objects measures composition (the evaluation reports it).
     """
 
     name: str
@@ -98,6 +101,7 @@ class Domain:
     corpus: str | None = None
     evalset: str | None = None
     eval_variants: tuple[str, ...] = ()
+    corpus_hides_compositions: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -249,6 +253,7 @@ register_domain(Domain(
     corpus="vlm_rewards.envs.house.samples:corpus_samples",
     evalset="vlm_rewards.envs.house.samples:EVALSET",
     eval_variants=("find", "lift", "place"),
+    corpus_hides_compositions=True,
 ))
 register_domain(Domain(
     name="babyai",
