@@ -26,7 +26,7 @@ import numpy as np
 
 from vlm_rewards.agents.config import EnvConfig, RewardConfig, TrainConfig
 
-__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "make_train_venv"]
+__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "make_train_venv", "pool_scorer_kwargs"]
 
 def domain_goals(env: EnvConfig, split: str) -> list[str]:
     """The goal texts of the configured domain for ``split`` ("train", "heldout", "all")."""
@@ -134,6 +134,30 @@ def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
     )
 
 
+def pool_scorer_kwargs(config: TrainConfig) -> dict[str, Any]:
+    """The :class:`RewardScorer` settings of the run (as :func:`make_scorer` uses them), for
+    the actors of a Ray reward pool."""
+    from vlm_rewards.distributed.pool import _SCORER_ARGS
+
+    reward = config.reward
+    kwargs: dict[str, Any] = dict(
+        reward=reward.function,
+        temperature=reward.temperature,
+        threshold=reward.threshold,
+        goal_set=_negative_pool(reward, config.env) if reward.spec.needs_negatives else None,
+        num_negatives=reward.num_negatives,
+        alpha=reward.alpha,
+        baseline=reward.baseline,
+        seed=config.seed,
+        dtype=_torch_dtype(reward.dtype),
+    )
+    if "cache_size" in _SCORER_ARGS:
+        kwargs["cache_size"] = reward.frame_cache
+    if reward.device is not None:
+        kwargs["device"] = reward.device
+    return kwargs
+
+
 def goal_table(scorer, env: EnvConfig) -> dict[str, np.ndarray]:
     """Text embeddings of every goal of the domain (train and held out), from the run's VLM."""
     from vlm_rewards.wrappers import goal_embedding_table
@@ -148,11 +172,15 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
     from vlm_rewards.wrappers import VecVLMReward
 
     table = goal_table(scorer, config.env) if table is None else table
+    vlm = config.reward.kind == "vlm"
     if config.env.vec_env == "ray":
         from vlm_rewards.distributed.training import make_ray_train_venv
 
-        return make_ray_train_venv(config, table, seed=seed)
-    vlm = config.reward.kind == "vlm"
+        # The worker renders the frame itself before an auto-reset: no RenderFrameInfo.
+        factory = functools.partial(
+            make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm, frame_info=False
+        )
+        return make_ray_train_venv(config, factory, pool_scorer_kwargs(config) if vlm else {}, seed=seed)
     factory = functools.partial(
         make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm
     )

@@ -13,45 +13,24 @@ Example:
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from typing import Any
 
-__all__ = ["make_ray_train_venv", "pool_scorer_kwargs"]
+__all__ = ["make_ray_train_venv"]
 
 
-def pool_scorer_kwargs(config: Any) -> dict[str, Any]:
-    """The :class:`RewardScorer` settings of the run (as ``agents.envs.make_scorer`` uses
-    them), for the pool's actors."""
-    from vlm_rewards.agents.envs import _negative_pool, _torch_dtype
-    from vlm_rewards.distributed.pool import _SCORER_ARGS
-
-    reward = config.reward
-    kwargs: dict[str, Any] = dict(
-        reward=reward.function,
-        temperature=reward.temperature,
-        threshold=reward.threshold,
-        goal_set=_negative_pool(reward, config.env) if reward.spec.needs_negatives else None,
-        num_negatives=reward.num_negatives,
-        alpha=reward.alpha,
-        baseline=reward.baseline,
-        seed=config.seed,
-        dtype=_torch_dtype(reward.dtype),
-    )
-    if "cache_size" in _SCORER_ARGS:
-        kwargs["cache_size"] = reward.frame_cache
-    if reward.device is not None:
-        kwargs["device"] = reward.device
-    return kwargs
-
-
-def make_ray_train_venv(config: Any, table: dict[str, Any], *, seed: int | None = None):
+def make_ray_train_venv(config: Any, env_factory: Callable[[], Any], scorer_kwargs: dict[str, Any], *,
+                        seed: int | None = None):
     """``VecMonitor(RayVecEnv)`` for ``config`` (a :class:`~vlm_rewards.agents.TrainConfig`
-    with ``env.vec_env == "ray"``); closing it stops the workers, the pool and a local
-    Ray instance started for it.
+    with ``env.vec_env == "ray"``): ``env.n_envs`` copies of ``env_factory``'s env, rewarded by a
+    pool whose scorers take ``scorer_kwargs``; closing it stops the workers, the pool and a
+    local Ray instance started for it.
+
+    The caller (:mod:`vlm_rewards.agents.envs`) builds the factory and the scorer settings,
+    so this layer needs nothing from the agents package.
     """
     from stable_baselines3.common.vec_env import VecMonitor
 
-    from vlm_rewards.agents.envs import make_env
     from vlm_rewards.distributed.pool import RayRewardPool
     from vlm_rewards.distributed.runtime import ensure_ray
     from vlm_rewards.distributed.vec_env import RayVecEnv
@@ -69,15 +48,11 @@ def make_ray_train_venv(config: Any, table: dict[str, Any], *, seed: int | None 
             pool = RayRewardPool(
                 config.reward.model, num_actors=rc.reward_actors, num_cpus=rc.reward_actor_cpus,
                 num_gpus=rc.reward_actor_gpus, max_batch_frames=rc.max_batch_frames, batch_wait_ms=rc.batch_wait_ms,
-                **pool_scorer_kwargs(config),
+                **scorer_kwargs,
             )
             owned.insert(0, pool)  # closed before the runtime
-        # The worker renders the frame itself before an auto-reset: no RenderFrameInfo.
-        factory = functools.partial(
-            make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm, frame_info=False
-        )
         venv = RayVecEnv(
-            [factory] * config.env.n_envs, pool, num_workers=rc.env_workers, worker_num_cpus=rc.env_worker_cpus,
+            [env_factory] * config.env.n_envs, pool, num_workers=rc.env_workers, worker_num_cpus=rc.env_worker_cpus,
             terminate_on_success=config.reward.terminate_on_success, close_with=owned,
         )
     except BaseException:
