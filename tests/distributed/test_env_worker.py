@@ -23,7 +23,17 @@ def test_import_loads_neither_torch_nor_sb3(module):
     assert result.returncode == 0, result.stderr
 
 
-def test_core_imports_no_gymnasium():
-    code = "import sys, vlm_rewards.wrappers.core\nassert 'gymnasium' not in sys.modules\n"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
+def test_core_imports_no_gym_api():
+    """The reward step's core names no Gymnasium or SB3 API: adapters bring those.
+
+    (``import vlm_rewards`` itself registers the env ids with Gymnasium, so the module
+    list of a fresh process cannot tell; the core's own imports can.)
+    """
+    import ast
+
+    import vlm_rewards.wrappers.core as core
+
+    tree = ast.parse(open(core.__file__).read())
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    imported |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not {m for m in imported if m.split(".")[0] in ("gymnasium", "stable_baselines3")}
