@@ -20,9 +20,9 @@ import time
 
 import numpy as np
 
-from vlm_rewards.envs.house_env import HouseEnv
-from vlm_rewards.envs.house_goals import FAMILIES
-from vlm_rewards.envs.house_solver import make_solver
+from vlm_rewards.envs.house.env import HouseEnv
+from vlm_rewards.envs.house.vocabulary import FAMILIES
+from vlm_rewards.envs.house.solver import make_solver
 
 
 def random_steps_per_second(env: HouseEnv, steps: int, render: bool, seed: int = 0) -> tuple[float, float]:

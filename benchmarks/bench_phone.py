@@ -20,12 +20,12 @@ import gymnasium as gym
 import vlm_rewards.envs  # noqa: F401  (registers the ids)
 
 
-def steps_per_second(action_mode: str, goal_set: str, obs_size: int, render_size: int | None, steps: int) -> float:
+def steps_per_second(action_mode: str, app_set: str, obs_size: int, render_size: int | None, steps: int) -> float:
     """Random-action steps/s; ``render_size`` None means ``render()`` is never called."""
     env = gym.make(
         "vlm_rewards/Phone-v0",
         action_mode=action_mode,
-        goal_set=goal_set,
+        apps=app_set,
         obs_size=obs_size,
         render_mode=None if render_size is None else "rgb_array",
         render_size=render_size or 224,
@@ -52,14 +52,14 @@ def main() -> None:
     args = parser.parse_args()
 
     print(f"Phone-v0 random-action throughput ({args.steps} steps each, {platform.processor() or platform.machine()})")
-    header = f"{'action_mode':<12}{'goal_set':<10}{'obs':>6}{'render':>8}{'steps/s':>10}"
+    header = f"{'action_mode':<12}{'apps':<10}{'obs':>6}{'render':>8}{'steps/s':>10}"
     print(header)
     print("-" * len(header))
-    for mode, goal_set, render in itertools.product(
+    for mode, app_set, render in itertools.product(
         ("touch", "discrete"), ("common", "diverse"), (None, args.render_size)
     ):
-        sps = steps_per_second(mode, goal_set, args.obs_size, render, args.steps)
-        print(f"{mode:<12}{goal_set:<10}{args.obs_size:>6}{render or '-':>8}{sps:>10.0f}")
+        sps = steps_per_second(mode, app_set, args.obs_size, render, args.steps)
+        print(f"{mode:<12}{app_set:<10}{args.obs_size:>6}{render or '-':>8}{sps:>10.0f}")
 
 
 if __name__ == "__main__":

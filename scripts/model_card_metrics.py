@@ -20,10 +20,10 @@ def main() -> None:
     print(f"model: {model.name} ({model.num_parameters:,} parameters)\n")
     print("| Phone goals | frames | top-1 (split) | top-1 (all goals of set) | AP |")
     print("|---|---:|---:|---:|---:|")
-    for goal_set in ("common", "diverse"):
+    for app_set in ("common", "diverse"):
         for split in ("heldout", "train"):
-            r = evaluate_phone(model, goal_set=goal_set, split=split, episodes=3)
-            print(f"| {goal_set}, {split} ({r['num_goals_split']}) | {r['num_frames']} | {r['top1_split']:.2f} "
+            r = evaluate_phone(model, apps=app_set, split=split, episodes=3)
+            print(f"| {app_set}, {split} ({r['num_goals_split']}) | {r['num_frames']} | {r['top1_split']:.2f} "
                   f"| {r['top1_all']:.2f} (of {r['num_goals_all']}) | {r['ap']:.2f} |")
     print("\n| House find goals | frames | top-1 (of 24) | top-1 (within group) |")
     print("|---|---:|---:|---:|")

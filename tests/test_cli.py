@@ -79,11 +79,11 @@ def test_negatives_from_builtin_goal_set(tiny_clip_dir, images):
     from vlm_rewards import goals
 
     result = runner.invoke(
-        app, ["score", "-m", str(tiny_clip_dir), "-g", "open the clock app", "--goal-set", "phone", images[0]]
+        app, ["score", "-m", str(tiny_clip_dir), "-g", "open the clock app", "--goals", "phone", images[0]]
     )
     assert result.exit_code == 0, result.output
     settings = json.loads(result.stdout)["settings"]
-    assert settings["goal_set"] == "phone" and settings["goal_set_size"] == 10 and settings["negatives"] is None
+    assert settings["goals_spec"] == "phone" and settings["goal_set_size"] == 10 and settings["negatives"] is None
     result = runner.invoke(
         app, ["score", "-m", str(tiny_clip_dir), "-g", "open the clock app", "--goal-set", "nowhere", images[0]]
     )

@@ -149,7 +149,7 @@ def test_goal_set_and_section_checks(tiny_model, dataset):
     ev = evaluate(tiny_model, dataset, goal_set=goals("phone", "all"), reward="cosine")
     assert list(ev.metrics["sections"]) == ["phone:common"]
     with pytest.raises(ValueError, match="goal_set .*does not match.*phone:common"):
-        evaluate(tiny_model, dataset, goal_set=goals("phone", "all", goal_set="diverse"))
+        evaluate(tiny_model, dataset, goal_set=goals("phone", "all", apps="diverse"))
     with pytest.raises(ValueError, match="no section 'house:find'"):
         evaluate(tiny_model, dataset, sections=["house:find"])
     with pytest.raises(ValueError, match=r"\{task\}.*babyai"):

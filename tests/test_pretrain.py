@@ -117,7 +117,7 @@ def default_model():
 def test_builtin_default_ranks_the_open_app_first(default_model):
     from vlm_rewards.envs import phone
 
-    env = phone.PhoneEnv(goal_set="common", render_mode="rgb_array", render_size=64)
+    env = phone.PhoneEnv(apps="common", render_mode="rgb_array", render_size=64)
     apps = ["calendar", "clock", "maps", "gallery", "calculator"]  # calendar, maps, gallery are held-out goals
     frames = []
     for i, app in enumerate(apps):
@@ -126,7 +126,7 @@ def test_builtin_default_ranks_the_open_app_first(default_model):
         frames.append(env.render())
     env.reset(seed=7)
     frames.append(env.render())  # the home screen matches no app goal best
-    goals = phone.goals("all", goal_set="common")
+    goals = phone.goals("all", apps="common")
     sims = default_model.encode_images(np.stack(frames)) @ default_model.encode_texts(goals).t()
     best = [goals[j] for j in sims.argmax(1).tolist()]
     assert best[: len(apps)] == [phone.goal_text(a) for a in apps]
@@ -136,7 +136,7 @@ def test_builtin_default_ranks_the_open_app_first(default_model):
 
 
 def test_builtin_default_heldout_metrics(default_model):
-    metrics = evaluate_phone(default_model, goal_set="common", split="heldout", episodes=1)
+    metrics = evaluate_phone(default_model, apps="common", split="heldout", episodes=1)
     assert metrics["top1_split"] >= 0.9 and metrics["ap"] >= 0.85
 
 
@@ -146,7 +146,7 @@ class _OneGoalModel:
     image_size = (64, 64)
 
     def __init__(self):
-        from vlm_rewards.envs.house_goals import goals
+        from vlm_rewards.envs.house.vocabulary import goals
 
         self.goals = goals("all", family="find")
 

@@ -119,3 +119,13 @@ def test_sb3_async_scoring_equals_sync(tiny_model):
 def test_async_scoring_needs_subproc(scorer):
     with pytest.raises(ValueError, match="SubprocVecEnv"):
         VecVLMReward(DummyVecEnv([lambda: RenderFrameInfo(ColourSquareEnv())]), scorer, async_scoring=True)
+
+
+def test_vector_fixed_goal_restarts_score_every_per_episode(scorer):
+    # A fixed goal must not carry the score_every count (or the frame window) into the next episode.
+    venv = VLMRewardVectorWrapper(SyncVectorEnv([ColourSquareEnv], autoreset_mode=AutoresetMode.DISABLED), scorer,
+                                  goal=GOALS[0], terminate_on_success=False, score_every=5)
+    venv.reset(seed=0)
+    scored = [bool(venv.step(np.array([1]))[4]["vlm_scored"][0]) for _ in range(24)]  # two 12-step episodes
+    per_episode = [t % 5 == 0 or t == 12 for t in range(1, 13)]
+    assert scored == per_episode * 2

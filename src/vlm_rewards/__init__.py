@@ -2,7 +2,9 @@
 
 Implements *Vision-Language Models as a Source of Rewards* (Baumli et al., 2023).
 Heavy dependencies (torch, transformers, stable-baselines3) load on first use, so
-``import vlm_rewards`` stays fast.
+``import vlm_rewards`` stays fast. Importing it registers the Gymnasium ids
+(``vlm_rewards/Phone-v0``, ...) without importing any env, so ``gym.make`` works after
+``import vlm_rewards`` and ``gym.make("vlm_rewards:vlm_rewards/Phone-v0")`` with no import.
 
 Example:
     >>> from vlm_rewards import load_model, RewardScorer  # doctest: +SKIP
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 import importlib
 from typing import Any
+
+# Registers every domain's env ids with Gymnasium (entry points are strings: nothing heavy loads).
+import vlm_rewards.envs.registry  # noqa: E402, F401
 
 __version__ = "0.1.0"
 

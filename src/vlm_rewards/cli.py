@@ -10,6 +10,10 @@ from typing import Optional
 
 import typer
 
+from vlm_rewards.data.corpus import corpus_domains
+from vlm_rewards.data.evalset import eval_sections
+from vlm_rewards.rewards import REWARDS, get_reward
+
 app = typer.Typer(
     name="vlm-rewards",
     help="Vision-language models as rewards for language-goal RL agents.",
@@ -19,11 +23,8 @@ app = typer.Typer(
 )
 
 
-class RewardName(str, Enum):
-    contrastive = "contrastive"
-    cosine = "cosine"
-    goal_baseline = "goal_baseline"
-    mineclip = "mineclip"
+#: --reward choices: every registered reward function
+RewardName = Enum("RewardName", {name: name for name in REWARDS}, type=str)
 
 
 class DType(str, Enum):
@@ -50,14 +51,16 @@ def score(
     negative: Optional[list[str]] = typer.Option(
         None, "--negative", "-n", help="A negative text for the contrastive reward (repeatable)."
     ),
-    goal_set: Optional[str] = typer.Option(
+    goals_spec: Optional[str] = typer.Option(
         None,
+        "--goals",
         "--goal-set",
-        help="Draw the negatives from a built-in goal set: 'phone', 'phone:diverse', 'house:find', 'babyai'.",
+        help="Draw the negatives from a domain's goals, named by a goals spec: 'phone', 'phone:diverse', "
+        "'house:find', 'babyai' (--goal-set is the former name).",
     ),
-    num_negatives: Optional[int] = typer.Option(None, help="With --goal-set: negatives per goal (default: all)."),
+    num_negatives: Optional[int] = typer.Option(None, help="With --goals: negatives per goal (default: all)."),
     model: str = typer.Option("builtin:default", "--model", "-m", help="'hf:<id>', a model directory or 'builtin:<name>'."),
-    reward: RewardName = typer.Option(RewardName.contrastive, "--reward", "-r", help="Reward function."),
+    reward: RewardName = typer.Option("contrastive", "--reward", "-r", help="Reward function."),
     temperature: Optional[float] = typer.Option(None, help="Softmax temperature τ (default: the model's learned one)."),
     threshold: float = typer.Option(0.5, help="Threshold β: reward = 1[p > β]."),
     alpha: float = typer.Option(0.5, help="goal_baseline: regularisation strength α in [0, 1]."),
@@ -73,10 +76,10 @@ def score(
     try:
         frames = [load_image(p) for p in images]
         goal_texts = None
-        if goal_set is not None:
+        if goals_spec is not None:
             from vlm_rewards.envs import goals_from_spec
 
-            goal_texts = goals_from_spec(goal_set)
+            goal_texts = goals_from_spec(goals_spec)
         vlm = load_model(model, device=device, dtype=_torch_dtype(dtype))
         scorer = RewardScorer(
             vlm,
@@ -91,10 +94,11 @@ def score(
         )
         settings = scorer.settings()
         settings["dtype"] = dtype.value
-        settings["goal_set"] = goal_set
+        settings["goals_spec"] = goals_spec
+        # Rewards scored against negatives report the softmax probability p.
+        key = "probability" if get_reward(reward.value).needs_negatives else "score"
         for path, frame in zip(images, frames):
             out = scorer.score(frame[None], [goal])
-            key = "probability" if reward in (RewardName.contrastive, RewardName.mineclip) else "score"
             record = {"image": str(path), "goal": goal, "reward": float(out.reward[0]), key: float(out.score[0])}
             typer.echo(json.dumps({**record, "settings": settings}))
     except (ValueError, TypeError, ModelNotAvailableError, ModelLoadError) as exc:
@@ -120,9 +124,7 @@ def _parse_names(value: str, allowed: Sequence[str], option: str) -> list[str]:
 
 
 def _parse_domains(value: str) -> list[str]:
-    from vlm_rewards.data.corpus import CORPUS_DOMAINS
-
-    return _parse_names(value, CORPUS_DOMAINS, "--domains")
+    return _parse_names(value, corpus_domains(), "--domains")
 
 
 def _positive(value: float) -> float:
@@ -134,7 +136,7 @@ def _positive(value: float) -> float:
 @app.command()
 def corpus(
     out_dir: Path = typer.Argument(..., help="Directory to write the corpus to (manifest.json and .npz shards)."),
-    domains: str = typer.Option("phone,babyai", help="Comma-separated domains: phone, babyai, house."),
+    domains: str = typer.Option("phone,babyai", help="Comma-separated domains: " + ", ".join(corpus_domains()) + "."),
     frames_per_domain: int = typer.Option(4096, min=1, help="Frames rendered and captioned per domain."),
     seed: int = typer.Option(0, min=0, help="Seed of every random choice (same seed, same corpus bytes)."),
     image_size: int = typer.Option(64, min=32, max=1024, help="Frame size in pixels (the VLM's input size)."),
@@ -189,9 +191,7 @@ def pretrain(
 
 
 def _parse_sections(value: str) -> list[str]:
-    from vlm_rewards.data.evalset import EVAL_SECTIONS
-
-    return _parse_names(value, EVAL_SECTIONS, "--sections")
+    return _parse_names(value, eval_sections(), "--sections")
 
 
 def _parse_negatives(value: str) -> int | str:
@@ -206,10 +206,8 @@ def _parse_negatives(value: str) -> int | str:
     return k
 
 
-class EvalReward(str, Enum):
-    contrastive = "contrastive"
-    cosine = "cosine"
-    goal_baseline = "goal_baseline"
+#: evaluate --reward choices: the rewards the offline evaluation can score
+EvalReward = Enum("EvalReward", {name: name for name, r in REWARDS.items() if r.offline}, type=str)
 
 
 class NegativeChoice(str, Enum):
@@ -235,7 +233,7 @@ def collect(
     out_dir: Path = typer.Argument(..., help="Directory to write the labelled dataset to (manifest.json and .npz shards)."),
     sections: str = typer.Option(
         "phone:common,phone:diverse,house:find",
-        help="Comma-separated sections: phone:common, phone:diverse, house:find, house:lift, house:place, babyai.",
+        help="Comma-separated sections: " + ", ".join(eval_sections()) + ".",
     ),
     frames: int = typer.Option(768, min=1, help="Frames per section in the train split."),
     heldout_frames: Optional[int] = typer.Option(None, min=1, help="Frames per section in the held-out split (default: --frames)."),
@@ -277,14 +275,17 @@ def evaluate(
     model: str = typer.Option("builtin:default", "--model", "-m", help="'hf:<id>', a model directory or 'builtin:<name>'."),
     dataset: Path = typer.Option(..., "--dataset", "-d", help="A dataset written by 'vlm-rewards collect'."),
     out: Path = typer.Option(Path("evaluation"), "--out", "-o", help="Directory for metrics.json, the plots and report.md."),
-    reward: EvalReward = typer.Option(EvalReward.contrastive, "--reward", "-r", help="Reward function."),
+    reward: EvalReward = typer.Option("contrastive", "--reward", "-r", help="Reward function."),
     negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
     negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper) or hard ones."),
     template: str = typer.Option("{goal}", help="Prompt template, e.g. 'Screenshot of {task} on Android'."),
     templates: Optional[list[str]] = typer.Option(None, "--templates", help=_TEMPLATES_HELP),
     negatives_study: bool = typer.Option(False, "--negatives-study", help="Also compare 1, 3, 7 and all negatives, uniform and hard."),
     sections: Optional[str] = typer.Option(None, help="Comma-separated sections to evaluate (default: all of the dataset)."),
-    goal_set: Optional[str] = typer.Option(None, "--goal-set", help="Expected goal set, e.g. 'phone:diverse'; must match a section."),
+    goals_spec: Optional[str] = typer.Option(
+        None, "--goals", "--goal-set", help="Expected goals, as a goals spec, e.g. 'phone:diverse'; must match a section "
+        "(--goal-set is the former name)."
+    ),
     temperature: Optional[float] = typer.Option(None, help="τ (default: the model's learned one)."),
     alpha: float = typer.Option(0.5, help="goal_baseline: regularisation strength α in [0, 1]."),
     baseline: Optional[str] = typer.Option(None, help="goal_baseline: baseline prompt (default: one per domain)."),
@@ -304,10 +305,10 @@ def evaluate(
     try:
         options = _eval_options(reward, negatives, negative_choice, template, temperature, alpha, baseline, seed)
         expected = None
-        if goal_set is not None:
+        if goals_spec is not None:
             from vlm_rewards.envs import goals_from_spec
 
-            expected = goals_from_spec(goal_set)
+            expected = goals_from_spec(goals_spec)
         study = None if not templates else ("builtin" if templates == ["builtin"] else templates)
         if ray:
             from vlm_rewards.distributed.datasets import evaluate_on_ray
@@ -342,7 +343,7 @@ def scaling(
     models: list[str] = typer.Option(..., "--model", "-m", help="Model spec (repeatable): 'builtin:default', a directory, 'hf:<id>'."),
     dataset: Path = typer.Option(..., "--dataset", "-d", help="A dataset written by 'vlm-rewards collect'."),
     out: Path = typer.Option(Path("scaling"), "--out", "-o", help="Directory for scaling.json, scaling.png and scaling.md."),
-    reward: EvalReward = typer.Option(EvalReward.contrastive, "--reward", "-r", help="Reward function."),
+    reward: EvalReward = typer.Option("contrastive", "--reward", "-r", help="Reward function."),
     negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
     negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper) or hard ones."),
     template: str = typer.Option("{goal}", help="Prompt template."),

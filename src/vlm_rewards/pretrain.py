@@ -392,16 +392,17 @@ def _progress(enabled: bool, total: int, start: int) -> _Bar:
 # --- Evaluation ----------------------------------------------------------------------------
 
 
-def evaluate_phone(model: Any, goal_set: str = "common", split: str = "heldout", episodes: int = 3, seed: int = 12345) -> dict[str, float]:
+def evaluate_phone(model: Any, apps: str = "common", split: str = "heldout", episodes: int = 3, seed: int = 12345,
+                   **legacy: Any) -> dict[str, float]:
     """Goal retrieval and contrastive-reward quality of ``model`` on Phone goals of ``split``.
 
-    Frames: for ``episodes`` seeded layouts, the home pages and every app of ``goal_set``
-    opened. Reports top-1 retrieval of the open app among the ``split`` goals and among all
+    Frames: for ``episodes`` seeded layouts, the home pages and every app of the app set
+    ``apps`` ("common" or "diverse") opened. Reports top-1 retrieval of the open app among the ``split`` goals and among all
     goals of the set, and the mean average precision (scikit-learn) of the paper's
     contrastive probability (negatives: the other goals of the set) against ground truth.
 
     Example:
-        >>> evaluate_phone(load_model("builtin:default"), goal_set="diverse")  # doctest: +SKIP
+        >>> evaluate_phone(load_model("builtin:default"), apps="diverse")  # doctest: +SKIP
         {'top1_split': 1.0, 'top1_all': 0.97, 'ap': 0.99, ...}
     """
     import torch
@@ -411,12 +412,17 @@ def evaluate_phone(model: Any, goal_set: str = "common", split: str = "heldout",
     from vlm_rewards.models import load_model
     from vlm_rewards.rewards import contrastive_probability
 
+    if "goal_set" in legacy:
+        raise TypeError(f"evaluate_phone takes apps='common' or apps='diverse', not goal_set={legacy['goal_set']!r}; "
+                        "goal_set was renamed apps")
+    if legacy:
+        raise TypeError(f"evaluate_phone got unexpected keyword arguments {sorted(legacy)}")
     if isinstance(model, (str, os.PathLike)):
         model = load_model(model)
     size = model.image_size[0]
-    env = phone.PhoneEnv(goal_set=goal_set, goal_split="all", render_mode="rgb_array", render_size=size)
-    all_apps = phone.goal_apps("all", goal_set)
-    split_apps = phone.goal_apps(split, goal_set)
+    env = phone.PhoneEnv(apps=apps, goal_split="all", render_mode="rgb_array", render_size=size)
+    all_apps = phone.goal_apps("all", apps)
+    split_apps = phone.goal_apps(split, apps)
     frames, fg = [], []
     for e in range(episodes):
         for app in all_apps:
@@ -503,7 +509,7 @@ def evaluate_house(
     Frames come from :func:`house_find_frames`. For each frame, the goal "go near the
     {object}" of the object reached should be the most similar of all 24 house find goals.
     ``groups`` maps a group name to its objects; by default: the agent's held-out goal
-    objects (``house_goals.HELDOUT_OBJECTS``, named in the corpus), the corpus's
+    objects (``house.vocabulary.HELDOUT_OBJECTS``, named in the corpus), the corpus's
     compositional hold-out (:data:`vlm_rewards.data.corpus.COMPOSITIONAL_HOLDOUT`, never
     named in the corpus) and the remaining training objects.
 
@@ -512,7 +518,7 @@ def evaluate_house(
         0.85
     """
     from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT
-    from vlm_rewards.envs.house_goals import HELDOUT_OBJECTS, OBJECTS, goals
+    from vlm_rewards.envs.house.vocabulary import HELDOUT_OBJECTS, OBJECTS, goals
     from vlm_rewards.models import load_model
 
     if isinstance(model, (str, os.PathLike)):

@@ -27,8 +27,9 @@ Example:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -47,26 +48,23 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TEMPERATURE",
     "DEFAULT_THRESHOLD",
+    "REWARDS",
     "REWARD_NAMES",
+    "RewardFunction",
     "RewardOutput",
     "contrastive",
     "contrastive_probability",
     "cosine",
+    "get_reward",
     "goal_baseline",
     "mean_embedding",
     "mineclip",
+    "register_reward",
     "sample_negatives",
 ]
 
 DEFAULT_TEMPERATURE = 0.01
 DEFAULT_THRESHOLD = 0.5
-#: reward name -> whether it is binary (and so may end an episode when it fires)
-REWARD_NAMES: dict[str, bool] = {
-    "contrastive": True,
-    "cosine": False,
-    "goal_baseline": False,
-    "mineclip": False,
-}
 
 
 @dataclass(frozen=True)
@@ -243,3 +241,78 @@ def sample_negatives(goal: str, goal_set: Sequence[str], k: int | str | None, se
     rng = np.random.default_rng(_goal_seed(seed, goal))
     idx = rng.choice(len(pool), size=int(k), replace=False)
     return [pool[i] for i in sorted(idx)]
+
+
+# --- Registry ----------------------------------------------------------------------------------
+
+#: the settings a reward function may take, as the scorer passes them (``baseline_emb``: the
+#: embedding of the scorer's baseline prompt)
+REWARD_PARAMS: tuple[str, ...] = ("temperature", "threshold", "alpha", "baseline_emb")
+
+
+@dataclass(frozen=True)
+class RewardFunction:
+    """A reward function and what it needs, so callers ask the record rather than the name.
+
+    ``fn(image_emb, goal_emb, [negative_emb,] **{p: ... for p in params})`` returns a
+    :class:`RewardOutput`; ``negative_emb`` is passed iff ``needs_negatives``.
+
+    Attributes:
+        binary: rewards are 0/1, so the reward firing may end an episode.
+        needs_negatives: scored against each goal's negatives (a goal set or explicit list).
+        params: keyword settings ``fn`` takes, from :data:`REWARD_PARAMS`.
+        offline: the offline evaluation (``vlm_rewards.evaluation``) has a vectorised form.
+    """
+
+    name: str
+    fn: Callable[..., RewardOutput]
+    binary: bool = False
+    needs_negatives: bool = False
+    params: tuple[str, ...] = ()
+    offline: bool = False
+
+    def __post_init__(self) -> None:
+        bad = [p for p in self.params if p not in REWARD_PARAMS]
+        if bad:
+            raise ValueError(f"params must be names from {REWARD_PARAMS}, got {bad}")
+
+    @property
+    def needs_baseline(self) -> bool:
+        """Whether a baseline prompt must be given (goal-baseline regularisation)."""
+        return "baseline_emb" in self.params
+
+
+_REWARDS: dict[str, RewardFunction] = {}
+#: reward name -> :class:`RewardFunction`, read-only and in registration order
+REWARDS: Mapping[str, RewardFunction] = MappingProxyType(_REWARDS)
+
+
+def register_reward(spec: RewardFunction) -> RewardFunction:
+    """Add a reward function to :data:`REWARDS` (so scorers, configs and the CLI accept its name)."""
+    if not isinstance(spec, RewardFunction):
+        raise TypeError(f"spec must be a RewardFunction, got {type(spec).__name__}")
+    if spec.name in _REWARDS:
+        raise ValueError(f"reward {spec.name!r} is already registered")
+    _REWARDS[spec.name] = spec
+    return spec
+
+
+def get_reward(name: str) -> RewardFunction:
+    """The :class:`RewardFunction` named ``name``; ``ValueError`` listing the registered names."""
+    if not isinstance(name, str) or name not in _REWARDS:
+        raise ValueError(f"reward must be one of {sorted(_REWARDS)}, got {name!r}")
+    return _REWARDS[name]
+
+
+register_reward(RewardFunction("contrastive", contrastive, binary=True, needs_negatives=True,
+                               params=("temperature", "threshold"), offline=True))
+register_reward(RewardFunction("cosine", cosine, offline=True))
+register_reward(RewardFunction("goal_baseline", goal_baseline, params=("alpha", "baseline_emb"), offline=True))
+register_reward(RewardFunction("mineclip", mineclip, needs_negatives=True, params=("temperature",)))
+
+
+def __getattr__(name: str) -> Any:
+    # Kept for callers of the former name -> is-binary dict.
+    if name == "REWARD_NAMES":
+        return {n: r.binary for n, r in _REWARDS.items()}
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -47,7 +47,8 @@ class RewardScorer:
 
     Args:
         model: a :class:`~vlm_rewards.models.VisionLanguageModel` (see ``load_model``).
-        reward: ``"contrastive"`` (the paper's), ``"cosine"``, ``"goal_baseline"`` or ``"mineclip"``.
+        reward: a name from :data:`vlm_rewards.rewards.REWARDS`: ``"contrastive"`` (the
+            paper's), ``"cosine"``, ``"goal_baseline"`` or ``"mineclip"``.
         temperature: τ of the softmax; ``None`` uses the model's learned ``1/logit_scale``.
         threshold: β; the contrastive reward is ``1[p > β]``.
         goal_set: the task's goals; each goal's negatives are drawn from the others once
@@ -105,8 +106,7 @@ class RewardScorer:
 
         if not isinstance(model, VisionLanguageModel):
             raise TypeError(f"model must implement encode_images/encode_texts (see load_model), got {type(model).__name__}")
-        if reward not in R.REWARD_NAMES:
-            raise ValueError(f"reward must be one of {sorted(R.REWARD_NAMES)}, got {reward!r}")
+        spec = R.get_reward(reward)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive integer or None, got threads={threads!r}")
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 0:
@@ -134,6 +134,7 @@ class RewardScorer:
         self._executor_lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self.reward_name = reward
+        self.reward_spec = spec
         self.temperature = (
             check_temperature(temperature) if temperature is not None else 1.0 / float(model.logit_scale)
         )
@@ -148,9 +149,9 @@ class RewardScorer:
         if num_negatives is not None and num_negatives != "all":
             check_positive_int(num_negatives, "num_negatives")
         self.num_negatives = num_negatives
-        if reward in ("contrastive", "mineclip") and goal_set is None and negatives is None:
+        if spec.needs_negatives and goal_set is None and negatives is None:
             raise ValueError(f"reward={reward!r} needs negatives: pass goal_set=[...] or negatives=[...]")
-        if reward == "goal_baseline":
+        if spec.needs_baseline:
             self.baseline = check_goal(baseline, "baseline")
         else:
             self.baseline = baseline
@@ -163,7 +164,7 @@ class RewardScorer:
     @property
     def is_binary(self) -> bool:
         """Whether the reward is 0/1 (and so can end an episode when it fires)."""
-        return R.REWARD_NAMES[self.reward_name]
+        return self.reward_spec.binary
 
     def settings(self) -> dict[str, Any]:
         """The settings that determine every reward, e.g. for logs and reports."""
@@ -175,8 +176,8 @@ class RewardScorer:
             "goal_set_size": len(self.goal_set) if self.goal_set is not None else None,
             "num_negatives": self.num_negatives if self.goal_set is not None else None,
             "negatives": self.negatives,
-            "alpha": self.alpha if self.reward_name == "goal_baseline" else None,
-            "baseline": self.baseline if self.reward_name == "goal_baseline" else None,
+            "alpha": self.alpha if "alpha" in self.reward_spec.params else None,
+            "baseline": self.baseline if self.reward_spec.needs_baseline else None,
             "seed": self.seed,
         }
 
@@ -299,19 +300,23 @@ class RewardScorer:
             raise ValueError(f"goals must have one entry per frame: got {len(goals)} goals for {len(image_emb)} frames")
         with torch.inference_mode():
             goal_emb = self.text_embeddings(goals)
-            name = self.reward_name
-            if name == "cosine":
-                out = R.cosine(image_emb, goal_emb)
-            elif name == "goal_baseline":
-                out = R.goal_baseline(image_emb, goal_emb, self.text_embeddings([self.baseline])[0], alpha=self.alpha)
+            spec = self.reward_spec
+            if spec.needs_negatives:
+                out = self._reward_with_negatives(image_emb, goal_emb, goals)
             else:
-                out = self._softmax_reward(image_emb, goal_emb, goals)
+                out = spec.fn(image_emb, goal_emb, **self._reward_kwargs())
         return ScoreResult(
             reward=out.reward.float().cpu().numpy().astype(np.float32),
             score=out.score.float().cpu().numpy().astype(np.float32),
         )
 
-    def _softmax_reward(self, image_emb, goal_emb, goals: list[str]) -> R.RewardOutput:
+    def _reward_kwargs(self) -> dict[str, Any]:
+        """The reward function's settings (its spec's ``params``), as this scorer fixes them."""
+        settings = {"temperature": self.temperature, "threshold": self.threshold, "alpha": self.alpha}
+        return {p: self.text_embeddings([self.baseline])[0] if p == "baseline_emb" else settings[p]
+                for p in self.reward_spec.params}
+
+    def _reward_with_negatives(self, image_emb, goal_emb, goals: list[str]) -> R.RewardOutput:
         import torch
 
         negs = [self.negatives_for(g) for g in goals]
@@ -322,14 +327,12 @@ class RewardScorer:
             groups.setdefault(len(n), []).append(i)
         reward = torch.empty(len(goals))
         score = torch.empty(len(goals))
+        kwargs = self._reward_kwargs()
         for k, rows in groups.items():
             neg_emb = self.text_embeddings([t for i in rows for t in negs[i]]).view(len(rows), k, -1)
             idx = torch.tensor(rows)
             img, goal = image_emb[idx.to(image_emb.device)], goal_emb[idx.to(goal_emb.device)]
-            if self.reward_name == "contrastive":
-                out = R.contrastive(img, goal, neg_emb, temperature=self.temperature, threshold=self.threshold)
-            else:
-                out = R.mineclip(img, goal, neg_emb, temperature=self.temperature)
+            out = self.reward_spec.fn(img, goal, neg_emb, **kwargs)
             reward[idx], score[idx] = out.reward.float().cpu(), out.score.float().cpu()
         return R.RewardOutput(reward=reward, score=score)
 

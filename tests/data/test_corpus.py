@@ -116,7 +116,7 @@ def house_corpus(tmp_path_factory):
 
 def test_compositional_holdout_is_never_named(house_corpus):
     from vlm_rewards.data import COMPOSITIONAL_HOLDOUT
-    from vlm_rewards.envs.house_goals import HELDOUT_OBJECTS
+    from vlm_rewards.envs.house.vocabulary import HELDOUT_OBJECTS
 
     assert read_manifest(house_corpus)["holdout"] == sorted(COMPOSITIONAL_HOLDOUT)
     assert not COMPOSITIONAL_HOLDOUT & HELDOUT_OBJECTS  # documented: disjoint from the agent's held-out goals
@@ -143,7 +143,7 @@ def test_house_corpus_is_mostly_objects_up_close_or_in_view(house_corpus):
 
 
 def test_explorer_turns_away_from_walls_deterministically():
-    from vlm_rewards.envs.house_solver import Explorer
+    from vlm_rewards.envs.house.solver import Explorer
 
     a, b = Explorer(np.random.default_rng(3)), Explorer(np.random.default_rng(3))
     actions = []
@@ -171,7 +171,7 @@ def test_house_corpus_is_deterministic(house_corpus, tmp_path):
 
 def test_house_caption_drops_frames_showing_a_held_out_object():
     from vlm_rewards.data.corpus import house_caption
-    from vlm_rewards.envs.house_env import HouseEnv
+    from vlm_rewards.envs.house.env import HouseEnv
 
     env = HouseEnv(render_mode="rgb_array", render_size=64, goal="go near the yellow ball", num_rooms=(2, 2))
     rng = np.random.default_rng(0)

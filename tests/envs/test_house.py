@@ -13,8 +13,8 @@ from PIL import Image
 
 import vlm_rewards.envs as envs
 from vlm_rewards.envs import house
-from vlm_rewards.envs.house_env import Actions, HouseEnv
-from vlm_rewards.envs.house_goals import (
+from vlm_rewards.envs.house.env import Actions, HouseEnv
+from vlm_rewards.envs.house.vocabulary import (
     COLOURS,
     FAMILIES,
     FIND_MARGIN,
@@ -22,8 +22,8 @@ from vlm_rewards.envs.house_goals import (
     OBJECTS,
     parse_goal,
 )
-from vlm_rewards.envs.house_layout import CEILING_TEXTURES, FLOOR_TEXTURES, WALL_TEXTURES, sample_house
-from vlm_rewards.envs.house_solver import make_solver
+from vlm_rewards.envs.house.layout import CEILING_TEXTURES, FLOOR_TEXTURES, WALL_TEXTURES, sample_house
+from vlm_rewards.envs.house.solver import make_solver
 
 
 @pytest.fixture(scope="module")

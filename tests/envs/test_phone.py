@@ -11,7 +11,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import vlm_rewards.envs as envs
-from vlm_rewards.envs import phone_apps
+from vlm_rewards.envs.phone import apps as phone_apps
 from vlm_rewards.envs.phone import (
     BACK,
     HOME,
@@ -55,28 +55,37 @@ def run_solver(env: gym.Env, goal: str, seed: int) -> tuple[bool, int]:
 # --- Goal sets --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("goal_set", "n_all", "n_heldout"), [("common", 10, 3), ("diverse", 60, 15)])
-def test_goal_sets_have_fixed_disjoint_splits(goal_set, n_all, n_heldout):
-    train, heldout, every = (goals(s, goal_set=goal_set) for s in ("train", "heldout", "all"))
+@pytest.mark.parametrize(("app_set", "n_all", "n_heldout"), [("common", 10, 3), ("diverse", 60, 15)])
+def test_app_sets_have_fixed_disjoint_splits(app_set, n_all, n_heldout):
+    train, heldout, every = (goals(s, apps=app_set) for s in ("train", "heldout", "all"))
     assert len(every) == len(set(every)) == n_all
     assert len(heldout) == n_heldout
     assert set(train).isdisjoint(heldout)
     assert set(train) | set(heldout) == set(every)
     assert all(g.startswith("open the ") and g.endswith(" app") for g in every)
-    assert envs.goals("phone", "heldout", goal_set=goal_set) == heldout
+    assert envs.goals("phone", "heldout", apps=app_set) == heldout
+    assert envs.goals_from_spec(f"phone:{app_set}", "heldout") == heldout
 
 
 def test_common_goals_are_in_the_diverse_set_with_the_same_held_out_side():
-    assert set(goals("all")) <= set(goals("all", goal_set="diverse"))
-    assert set(goals("heldout")) <= set(goals("heldout", goal_set="diverse"))
-    assert set(goals("train")).isdisjoint(goals("heldout", goal_set="diverse"))
+    assert set(goals("all")) <= set(goals("all", apps="diverse"))
+    assert set(goals("heldout")) <= set(goals("heldout", apps="diverse"))
+    assert set(goals("train")).isdisjoint(goals("heldout", apps="diverse"))
 
 
-def test_bad_split_or_goal_set_is_rejected():
+def test_bad_split_or_app_set_is_rejected():
     with pytest.raises(ValueError, match="split"):
         goals("test")
-    with pytest.raises(ValueError, match="goal_set"):
-        goals("train", goal_set="all-apps")
+    with pytest.raises(ValueError, match="apps"):
+        goals("train", apps="all-apps")
+
+
+def test_the_former_goal_set_keyword_names_apps():
+    # goal_set means a list of goal texts everywhere else; the app set is apps=.
+    for call in (lambda: goals("train", goal_set="diverse"), lambda: PhoneEnv(goal_set="diverse"),
+                 lambda: envs.goals("phone", "all", goal_set="diverse")):
+        with pytest.raises(TypeError, match="apps='common' or apps='diverse'.*goal_set was renamed apps"):
+            call()
 
 
 # --- API checkers ----------------------------------------------------------------------------
@@ -85,7 +94,7 @@ def test_bad_split_or_goal_set_is_rejected():
 @pytest.mark.parametrize("action_mode", ["discrete", "touch"])
 def test_gymnasium_env_checker_passes(action_mode):
     # Made through gym.make so the checker can also try the other render modes from the spec.
-    env = gym.make(ENV_ID, action_mode=action_mode, render_mode="rgb_array", goal_set="diverse")
+    env = gym.make(ENV_ID, action_mode=action_mode, render_mode="rgb_array", apps="diverse")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped)
@@ -123,7 +132,7 @@ def test_touch_action_space_mirrors_android_env():
 @pytest.mark.parametrize("action_mode", ["discrete", "touch"])
 def test_same_seed_same_episode(action_mode):
     def rollout(seed: int):
-        env = PhoneEnv(action_mode=action_mode, goal_set="diverse", render_mode="rgb_array")
+        env = PhoneEnv(action_mode=action_mode, apps="diverse", render_mode="rgb_array")
         obs, info = env.reset(seed=seed)
         env.action_space.seed(123)
         observations, frames, goals_seen = [obs], [env.render()], [info["goal"]]
@@ -145,7 +154,7 @@ def test_same_seed_same_episode(action_mode):
 
 
 def test_layouts_shuffle_across_episodes_and_hold_every_goal_app():
-    env = PhoneEnv(goal_set="common")
+    env = PhoneEnv(apps="common")
     positions = set()
     for seed in range(6):
         env.reset(seed=seed)
@@ -156,7 +165,7 @@ def test_layouts_shuffle_across_episodes_and_hold_every_goal_app():
         positions.add(layout.locate("clock"))
     assert len(positions) > 1
 
-    env = PhoneEnv(goal_set="diverse")
+    env = PhoneEnv(apps="diverse")
     env.reset(seed=0)
     installed = [a for a in itertools.chain(env.layout.dock, *env.layout.pages) if a is not None]
     assert sorted(installed) == sorted(phone_apps.DIVERSE_APPS)
@@ -167,20 +176,20 @@ def test_layouts_shuffle_across_episodes_and_hold_every_goal_app():
 
 
 @pytest.mark.parametrize(
-    ("goal_set", "action_mode"), list(itertools.product(["common", "diverse"], ["discrete", "touch"]))
+    ("app_set", "action_mode"), list(itertools.product(["common", "diverse"], ["discrete", "touch"]))
 )
-def test_scripted_solver_reaches_every_goal_within_the_time_limit(goal_set, action_mode):
-    env = gym.make(ENV_ID, goal_set=goal_set, action_mode=action_mode)
-    results = [run_solver(env, goal, seed) for seed, goal in enumerate(goals("all", goal_set=goal_set))]
+def test_scripted_solver_reaches_every_goal_within_the_time_limit(app_set, action_mode):
+    env = gym.make(ENV_ID, apps=app_set, action_mode=action_mode)
+    results = [run_solver(env, goal, seed) for seed, goal in enumerate(goals("all", apps=app_set))]
     success = np.mean([ok for ok, _ in results])
     assert success >= 0.95
     assert max(steps for _, steps in results) <= (4 if action_mode == "discrete" else 10)
 
 
 def test_solver_works_through_the_discrete_wrapper_and_from_inside_a_wrong_app():
-    env = DiscretePhoneActions(gym.make(ENV_ID, goal_set="diverse", action_mode="touch"))
+    env = DiscretePhoneActions(gym.make(ENV_ID, apps="diverse", action_mode="touch"))
     assert env.action_space == gym.spaces.Discrete(28)
-    for seed, goal in enumerate(goals("heldout", goal_set="diverse")):
+    for seed, goal in enumerate(goals("heldout", apps="diverse")):
         env.reset(seed=seed, options={"goal": goal})
         base = env.unwrapped
         wrong = next(a for a in base.layout.pages[0] if a is not None and a != base.target)
@@ -211,7 +220,7 @@ def test_touch_solver_lifts_a_finger_left_down():
 
 
 def test_touch_gestures_tap_swipe_back_home():
-    env = PhoneEnv(action_mode="touch", goal_set="diverse")
+    env = PhoneEnv(action_mode="touch", apps="diverse")
     env.reset(seed=1, options={"goal": "open the clock app"})
     layout = env.layout
     app = layout.pages[1][0]
@@ -257,7 +266,7 @@ def test_touch_gestures_tap_swipe_back_home():
 
 
 def test_discrete_actions_swipe_tap_dock_home():
-    env = PhoneEnv(goal_set="diverse")
+    env = PhoneEnv(apps="diverse")
     env.reset(seed=2, options={"goal": "open the clock app"})
     layout = env.layout
     env.step(SWIPE_RIGHT)
@@ -309,14 +318,14 @@ def test_goal_option_is_normalised_and_overrides_the_fixed_goal():
 
 
 def test_goal_split_controls_sampled_goals():
-    env = PhoneEnv(goal_split="heldout", goal_set="diverse")
+    env = PhoneEnv(goal_split="heldout", apps="diverse")
     seen = {env.reset(seed=s)[1]["goal"] for s in range(40)}
-    assert seen <= set(goals("heldout", goal_set="diverse")) and len(seen) > 5
+    assert seen <= set(goals("heldout", apps="diverse")) and len(seen) > 5
 
 
 @pytest.mark.parametrize("goal", ["open the fax app", "launch the clock app", "open the weather app"])
 def test_unknown_goal_raises_value_error_listing_the_form(goal):
-    env = PhoneEnv(goal_set="common")  # weather is only in the diverse set
+    env = PhoneEnv(apps="common")  # weather is only in the diverse set
     with pytest.raises(ValueError, match=r'goal must look like "open the \{app\} app".*clock'):
         env.reset(seed=0, options={"goal": goal})
     with pytest.raises(ValueError, match="goal must look like"):
@@ -365,7 +374,7 @@ def test_invalid_touch_action_raises(action, error):
 
 def test_bad_constructor_arguments_raise():
     for kwargs, name in [
-        ({"goal_set": "rare"}, "goal_set"),
+        ({"apps": "rare"}, "apps"),
         ({"goal_split": "test"}, "goal_split"),
         ({"action_mode": "mouse"}, "action_mode"),
         ({"render_mode": "human"}, "render_mode"),
@@ -407,7 +416,7 @@ def test_render_without_mode_returns_none():
 
 
 def test_observations_distinguish_screens_and_are_copies():
-    env = PhoneEnv(goal_set="diverse", obs_size=64)
+    env = PhoneEnv(apps="diverse", obs_size=64)
     home, _ = env.reset(seed=0, options={"goal": "open the clock app"})
     home[:] = 0  # mutating a returned observation must not leak into later ones
     assert env.step(SWIPE_RIGHT)[0].any()

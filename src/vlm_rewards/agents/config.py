@@ -23,6 +23,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from vlm_rewards.distributed.config import RayConfig
+from vlm_rewards.envs.registry import Domain, domains, get_domain
+from vlm_rewards.rewards import REWARDS, get_reward
 
 __all__ = [
     "AgentConfig",
@@ -36,12 +38,11 @@ __all__ = [
     "load_config",
 ]
 
-#: env ids that train agents: each has train / held-out goal splits.
-ENV_DOMAINS: dict[str, str] = {
-    "vlm_rewards/Phone-v0": "phone",
-    "vlm_rewards/House-v0": "house",
-    "vlm_rewards/BabyAI-v0": "babyai",
-}
+
+
+def train_env_ids() -> list[str]:
+    """Env ids that train agents (domains with ``trains_agents``: train / held-out goal splits)."""
+    return [env_id for d in domains().values() if d.trains_agents for env_id in d.env_ids]
 
 
 class ConfigError(ValueError):
@@ -55,10 +56,10 @@ class _Strict(BaseModel):
 class EnvConfig(_Strict):
     """The domain: a registered env id and its keyword arguments."""
 
-    id: str = Field("vlm_rewards/Phone-v0", description="Gymnasium id: " + ", ".join(ENV_DOMAINS))
+    id: str = Field("vlm_rewards/Phone-v0", description="Gymnasium id of a registered domain: " + ", ".join(train_env_ids()))
     kwargs: dict[str, Any] = Field(
         default_factory=dict,
-        description="Extra env keyword arguments, e.g. {goal_set: diverse} (phone), {family: find} (house), "
+        description="Extra env keyword arguments, e.g. {apps: diverse} (phone), {family: find} (house), "
         "{level: BabyAI-GoToLocal-v0} (babyai).",
     )
     obs_size: int | tuple[int, int] = Field(
@@ -74,8 +75,9 @@ class EnvConfig(_Strict):
     @field_validator("id")
     @classmethod
     def _known_env(cls, value: str) -> str:
-        if value not in ENV_DOMAINS:
-            raise ValueError(f"unknown env {value!r}; expected one of {sorted(ENV_DOMAINS)}")
+        ids = train_env_ids()
+        if value not in ids:
+            raise ValueError(f"unknown env {value!r}; expected one of {sorted(ids)}")
         return value
 
     @field_validator("obs_size")
@@ -87,9 +89,9 @@ class EnvConfig(_Strict):
         return value
 
     @model_validator(mode="after")
-    def _square_for_house(self) -> EnvConfig:
-        if self.domain == "house" and not isinstance(self.obs_size, int):
-            raise ValueError(f"obs_size for House must be one int (a square), got {list(self.obs_size)}")
+    def _square_if_needed(self) -> EnvConfig:
+        if self.record.square_obs and not isinstance(self.obs_size, int):
+            raise ValueError(f"obs_size for {self.domain} must be one int (a square), got {list(self.obs_size)}")
         return self
 
     @field_validator("kwargs")
@@ -102,8 +104,13 @@ class EnvConfig(_Strict):
         return value
 
     @property
+    def record(self) -> Domain:
+        """The env's :class:`~vlm_rewards.envs.registry.Domain` record."""
+        return get_domain(self.id)
+
+    @property
     def domain(self) -> str:
-        return ENV_DOMAINS[self.id]
+        return self.record.name
 
 
 class RewardConfig(_Strict):
@@ -113,7 +120,7 @@ class RewardConfig(_Strict):
         "vlm", description="'vlm': the VLM reward only (the paper); 'ground_truth': the oracle baseline."
     )
     model: str = Field("builtin:default", description="'builtin:<name>', a model directory or 'hf:<id>'.")
-    function: Literal["contrastive", "mineclip", "cosine", "goal_baseline"] = "contrastive"
+    function: str = Field("contrastive", description="Reward function: " + ", ".join(REWARDS) + ".")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="β: reward = 1[p > β].")
     temperature: float | None = Field(None, gt=0.0, description="τ (default: the model's learned one).")
     negatives_from: str | None = Field(
@@ -143,6 +150,12 @@ class RewardConfig(_Strict):
             raise ValueError(f"model not found: {exc}") from None
         return value
 
+    @field_validator("function")
+    @classmethod
+    def _known_function(cls, value: str) -> str:
+        get_reward(value)  # ValueError listing the registered rewards
+        return value
+
     @field_validator("negatives_from")
     @classmethod
     def _known_goal_set(cls, value: str | None) -> str | None:
@@ -153,14 +166,19 @@ class RewardConfig(_Strict):
         try:
             goals_from_spec(value)
         except (ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"expected a goal-set spec like 'phone:diverse' or 'house:find': {exc}") from None
+            raise ValueError(f"expected a goals spec like 'phone:diverse' or 'house:find': {exc}") from None
         return value
 
     @model_validator(mode="after")
     def _baseline_needed(self) -> RewardConfig:
-        if self.function == "goal_baseline" and not self.baseline:
-            raise ValueError("function='goal_baseline' needs reward.baseline (e.g. 'a phone screen')")
+        if self.spec.needs_baseline and not self.baseline:
+            raise ValueError(f"function={self.function!r} needs reward.baseline (e.g. 'a phone screen')")
         return self
+
+    @property
+    def spec(self):
+        """The reward function's :class:`~vlm_rewards.rewards.RewardFunction` record."""
+        return get_reward(self.function)
 
 
 class AgentConfig(_Strict):

@@ -23,7 +23,7 @@ DEMO_CONFIG: dict[str, Any] = {
     "seed": 0,
     "total_steps": 40_000,
     "checkpoint_every": 10_000,
-    "env": {"id": "vlm_rewards/Phone-v0", "kwargs": {"goal_set": "common"}, "n_envs": 8},
+    "env": {"id": "vlm_rewards/Phone-v0", "kwargs": {"apps": "common"}, "n_envs": 8},
     "reward": {
         "kind": "vlm",
         "model": "builtin:default",

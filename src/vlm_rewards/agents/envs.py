@@ -29,16 +29,14 @@ from vlm_rewards.agents.config import EnvConfig, RewardConfig, TrainConfig
 
 __all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "scorer_settings", "torch_dtype"]
 
-#: the env keyword that selects a domain's goal set (passed on to ``goals()``)
-_GOAL_KEYWORD = {"phone": "goal_set", "house": "family", "babyai": "level"}
-
 
 def domain_goals(env: EnvConfig, split: str) -> list[str]:
     """The goal texts of the configured domain for ``split`` ("train", "heldout", "all")."""
     from vlm_rewards.envs import goals
 
-    key = _GOAL_KEYWORD[env.domain]
-    extra = {key: env.kwargs[key]} if env.kwargs.get(key) is not None else {}
+    # The env keyword that picks the goal-set variant picks the same goals here.
+    key = env.record.goal_keyword
+    extra = {key: env.kwargs[key]} if key is not None and env.kwargs.get(key) is not None else {}
     found = goals(env.domain, split, **extra)
     if not found:
         raise ValueError(f"env {env.id} with {extra or 'default goals'} has no {split!r} goals")
@@ -55,17 +53,15 @@ def env_kwargs(env: EnvConfig, *, split: str, terminate_on_success: bool, render
         terminate_on_success=terminate_on_success,
         render_mode="rgb_array" if render else None,
     )
-    if env.max_episode_steps is not None:
-        # House and BabyAI count steps themselves too; keep their limit in step with TimeLimit's.
-        if env.domain == "house":
-            kwargs["max_episode_steps"] = env.max_episode_steps
-        elif env.domain == "babyai":
-            kwargs["max_steps"] = env.max_episode_steps
+    limit_kwarg = env.record.time_limit_kwarg
+    if env.max_episode_steps is not None and limit_kwarg is not None:
+        # Envs that count steps themselves (House, BabyAI) keep their limit in step with TimeLimit's.
+        kwargs[limit_kwarg] = env.max_episode_steps
     return kwargs
 
 
 def _gym_make(env: EnvConfig, kwargs: dict[str, Any]) -> gym.Env:
-    import vlm_rewards.envs  # noqa: F401  (registers the ids)
+    import vlm_rewards.envs.registry  # noqa: F401  (registers the ids)
 
     kwargs = dict(kwargs)
     if "max_episode_steps" in kwargs:
@@ -128,7 +124,7 @@ def scorer_settings(reward: RewardConfig, env: EnvConfig, *, seed: int = 0) -> d
         reward=reward.function,
         temperature=reward.temperature,
         threshold=reward.threshold,
-        goal_set=_negative_pool(reward, env) if reward.function in ("contrastive", "mineclip") else None,
+        goal_set=_negative_pool(reward, env) if reward.spec.needs_negatives else None,
         num_negatives=reward.num_negatives,
         alpha=reward.alpha,
         baseline=reward.baseline,

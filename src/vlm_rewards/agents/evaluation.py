@@ -1,9 +1,11 @@
 """Evaluate an agent on (held-out) goals: ground-truth success and return beside VLM return.
 
-Episodes run as in training (the VLM reward ends them for a VLM-reward agent; ground truth
-ends them for the oracle), several side by side with one VLM batch per step. Episode ``i``
-always gets goal ``goals[i % len(goals)]`` and seed ``seed + i``, so successive evaluations
-of one run, and runs compared with each other, see the same episodes.
+Episodes run through the reward step that trained the agent
+(:class:`~vlm_rewards.wrappers.core.RewardStep`: the VLM reward ends them for a VLM-reward
+agent; ground truth ends them for the oracle), several side by side with one VLM batch
+per step. Episode ``i`` always gets goal ``goals[i % len(goals)]`` and seed ``seed + i``,
+so successive evaluations of one run, and runs compared with each other, see the same
+episodes.
 
 Per episode: ``gt_success`` (ground truth held at some step), ``gt_return`` (sum of the
 env's ground-truth rewards over the episode as it ran), ``vlm_return``, ``vlm_fired`` and
@@ -28,6 +30,7 @@ import numpy as np
 
 from vlm_rewards.agents.config import TrainConfig
 from vlm_rewards.agents.envs import domain_goals, make_env
+from vlm_rewards.wrappers.core import RewardStep
 
 __all__ = ["EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
 
@@ -76,6 +79,14 @@ class EvalResult:
         return {"metrics": self.metrics(), "per_goal": self.per_goal(), "episodes": [asdict(e) for e in self.episodes]}
 
 
+def _finish(rec: EpisodeRecord, episode: dict[str, Any]) -> EpisodeRecord:
+    """Fill ``rec`` from the reward step's episode record (the env's reward is ground truth here)."""
+    rec.length, rec.vlm_return = episode["length"], episode["vlm_return"]
+    rec.gt_return, rec.gt_success = episode["env_return"], episode["ground_truth_success"]
+    rec.vlm_fired, rec.gt_at_fire = episode["vlm_fired"], episode["gt_at_fire"]
+    return rec
+
+
 def _stack(observations: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {k: np.stack([o[k] for o in observations]) for k in observations[0]}
 
@@ -110,11 +121,15 @@ def evaluate_agent(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     goal_list = domain_goals(config.env, split)
     oracle = config.reward.kind == "ground_truth"
-    vlm_ends = not oracle and config.reward.terminate_on_success and scorer.is_binary
     envs = [
         make_env(config.env, table, split=split, terminate_on_success=oracle, render=True, frame_info=False)
         for _ in range(n_slots)
     ]
+    # The training step itself: for a VLM-reward agent the VLM ends episodes as it did in
+    # training; the oracle's envs end on ground truth, and the VLM only scores its frames
+    # (for the VLM return and precision columns).
+    step = RewardStep(n_slots, scorer, terminate_on_success=not oracle and config.reward.terminate_on_success,
+                      owner="evaluate_agent")
     recurrent = hasattr(model.policy, "lstm_actor")
     result = EvalResult()
     next_episode = 0
@@ -133,6 +148,7 @@ def evaluate_agent(
         next_episode += 1
         rec = EpisodeRecord(goal=goal_list[k % len(goal_list)], seed=seed + k)
         o, _ = envs[i].reset(seed=rec.seed, options={"goal": rec.goal})
+        step.start_episode(i, {"goal": rec.goal})
         slot_ep[i], obs[i], starts[i] = rec, o, True
         frames[i] = [(envs[i].render(), "start")] if k < gif_episodes else None
         rec_index[i] = k
@@ -148,28 +164,24 @@ def evaluate_agent(
             else:
                 actions, _ = model.predict(batch, deterministic=deterministic)
             starts[:] = False
-            live = [i for i in range(n_slots) if slot_ep[i] is not None]
-            steps = {}
+            active = np.array([e is not None for e in slot_ep])
+            live = np.flatnonzero(active)
+            env_rewards = np.zeros(n_slots)
+            terminated, truncated = np.zeros(n_slots, dtype=bool), np.zeros(n_slots, dtype=bool)
+            infos: list[dict[str, Any]] = [{} for _ in range(n_slots)]
             for i in live:
-                steps[i] = envs[i].step(actions[i])
+                obs[i], env_rewards[i], terminated[i], truncated[i], infos[i] = envs[i].step(actions[i])
             rendered = np.stack([envs[i].render() for i in live])
-            out = scorer.score_embeddings(scorer.encode_frames(rendered), [slot_ep[i].goal for i in live])
+            out = step.apply(rendered, env_rewards, terminated, truncated, infos, active=active)
             for j, i in enumerate(live):
-                o, gt_reward, terminated, truncated, info = steps[i]
-                rec = slot_ep[i]
-                r = float(out.reward[j])
-                gt = bool(info.get("ground_truth_success", False))
-                rec.length += 1
-                rec.vlm_return += r
-                rec.gt_return += float(gt_reward)
-                rec.gt_success |= gt
-                fired = scorer.is_binary and r > 0
-                if fired and not rec.vlm_fired:
-                    rec.vlm_fired, rec.gt_at_fire = True, gt
                 if frames[i] is not None:
-                    frames[i].append((rendered[j], f"t={rec.length} vlm r={r:g} p={out.score[j]:.2f} gt={'yes' if gt else 'no'}"))
-                obs[i] = o
-                if terminated or truncated or (vlm_ends and fired):
+                    gt = bool(infos[i].get("ground_truth_success", False))
+                    # t: frames[i] holds the start frame and one per step so far
+                    r, p = float(out.rewards[i]), out.probs[i]
+                    caption = f"t={len(frames[i])} vlm r={r:g} p={p:.2f} gt={'yes' if gt else 'no'}"
+                    frames[i].append((rendered[j], caption))
+                if i in out.episodes:
+                    rec = _finish(slot_ep[i], out.episodes[i])
                     result.episodes.append(rec)
                     if frames[i] is not None and gif_dir is not None:
                         path = Path(gif_dir) / f"{gif_prefix}_ep{rec_index[i]:02d}.gif"

@@ -14,7 +14,7 @@ object may be on screen (or is carried) are dropped, so House pixels of these ob
 never seen either; BabyAI rooms hold eight objects, so dropping would lose most rooms:
 BabyAI frames are kept and their captions name only the other objects. The combinations
 are disjoint from the agent's held-out goal objects
-(:data:`vlm_rewards.envs.house_goals.HELDOUT_OBJECTS`), which the corpus does name: the two
+(:data:`vlm_rewards.envs.house.vocabulary.HELDOUT_OBJECTS`), which the corpus does name: the two
 hold-outs measure different things (unseen goals vs unseen compositions).
 
 On disk: ``manifest.json`` plus shards ``{domain}-{index:05d}.npz`` holding ``frames``
@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 import zipfile
 import zlib
@@ -51,6 +50,7 @@ from vlm_rewards.io import atomic_write_bytes, atomic_write_json, read_json_file
 __all__ = [
     "COMPOSITIONAL_HOLDOUT",
     "CORPUS_DOMAINS",
+    "corpus_domains",
     "DEFAULT_DOMAINS",
     "CorpusError",
     "collect_corpus",
@@ -61,7 +61,7 @@ __all__ = [
 
 FORMAT = "vlm_rewards.corpus"
 VERSION = 1
-CORPUS_DOMAINS: tuple[str, ...] = ("phone", "babyai", "house")
+# The cheap domains: a House corpus needs an OpenGL context and minutes of rendering.
 DEFAULT_DOMAINS: tuple[str, ...] = ("phone", "babyai")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -69,7 +69,6 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 #: kind and colour, each colour and kind still named in other combinations; none is a
 #: held-out goal object of the agent, and all are House training-goal objects.
 COMPOSITIONAL_HOLDOUT: frozenset[str] = frozenset({"yellow ball", "grey key", "green box"})
-_COLOURED_KINDS = ("ball", "box", "key")
 
 Sample = tuple[np.ndarray, str, str]  # frame, caption, label
 
@@ -79,255 +78,43 @@ class CorpusError(ValueError):
 
 
 # --- Domains -------------------------------------------------------------------------------
-
-
-def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
-    return options[int(rng.integers(len(options)))]
-
-
-def _join(things: Sequence[str]) -> str:
-    if len(things) == 1:
-        return things[0]
-    return ", ".join(things[:-1]) + " and " + things[-1]
-
-
-_APP_CAPTIONS = (
-    "the {a} app open on a phone",
-    "a phone showing the {a} app",
-    "the {a} app is open",
-    "{a} app screen",
-    "a screenshot of the {a} app",
-    "the {a} app",
-    "the phone has the {a} app open",
-)
-_HOME_CAPTIONS = (
-    "a phone home screen with app icons",
-    "the phone launcher showing app icons",
-    "home screen page {p} of a phone",
-    "a grid of app icons on a phone",
-    "the launcher of a phone",
-)
+# Each domain's frames and captions come from its own package (the ``corpus`` hook of its
+# registry record); the caption functions are re-exported here for existing callers.
 
 
 def phone_caption(foreground: str, page: int, rng: np.random.Generator) -> tuple[str, str]:
-    """(caption, label) for a phone frame with ``foreground`` ("home" or an app key) on ``page``."""
-    if foreground == "home":
-        return _pick(rng, _HOME_CAPTIONS).format(p=page + 1), "phone:home"
-    return _pick(rng, _APP_CAPTIONS).format(a=foreground), f"phone:app:{foreground}"
+    """(caption, label) for a phone frame; see :func:`vlm_rewards.envs.phone.samples.phone_caption`."""
+    from vlm_rewards.envs.phone.samples import phone_caption as caption
 
-
-def _phone_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Sample]:
-    del holdout  # app names carry no colour-object combinations
-    from vlm_rewards.envs import phone
-
-    env = phone.PhoneEnv(goal_set="diverse", goal_split="all", render_mode="rgb_array", render_size=image_size)
-    all_goals = phone.goals("all", goal_set="diverse")
-    n_cells = phone.N_TAP_CELLS
-    while True:
-        obs, info = env.reset(seed=int(rng.integers(2**31)), options={"goal": _pick(rng, all_goals)})
-        policy = _pick(rng, ("random", "explore", "explore", "solver"))
-        solver = phone.make_solver(env)
-        yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
-        for _ in range(int(rng.integers(4, 16))):
-            if policy == "solver":
-                action = solver(obs)
-            elif policy == "random":
-                action = int(rng.integers(env.action_space.n))
-            elif info["foreground"] == "home":  # explore: open apps, turn pages
-                action = int(rng.integers(n_cells)) if rng.random() < 0.7 else _pick(rng, (phone.SWIPE_LEFT, phone.SWIPE_RIGHT))
-            else:
-                action = phone.BACK if rng.random() < 0.5 else phone.HOME
-            obs, _, terminated, truncated, info = env.step(action)
-            yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
-            if terminated or truncated:
-                break
+    return caption(foreground, page, rng)
 
 
 def babyai_caption(level_env: Any, rng: np.random.Generator, holdout: Iterable[str] = ()) -> tuple[str, str]:
-    """(caption, label) from a MiniGrid level's state: objects in the room, what the agent faces or carries.
+    """(caption, label) for a BabyAI frame; see :func:`vlm_rewards.envs.babyai.samples.babyai_caption`."""
+    from vlm_rewards.envs.babyai.samples import babyai_caption as caption
 
-    Objects named in ``holdout`` (e.g. "yellow ball") are never named; with an empty
-    ``holdout`` the captions and random draws are those of corpus version 1.
-    """
-    holdout = frozenset(holdout)
-    objects = []
-    for obj in level_env.grid.grid:
-        if obj is not None and obj.type in _COLOURED_KINDS and f"{obj.color} {obj.type}" not in holdout:
-            objects.append(f"{obj.color} {obj.type}")
-    carrying = getattr(level_env, "carrying", None)
-    if carrying is not None and f"{carrying.color} {carrying.type}" not in holdout:
-        name = f"{carrying.color} {carrying.type}"
-        return _pick(rng, ("the agent carrying the {o}", "the agent holds the {o}")).format(o=name), f"babyai:carry:{name}"
-    front = level_env.grid.get(*level_env.front_pos)
-    if (front is not None and front.type in _COLOURED_KINDS and f"{front.color} {front.type}" not in holdout
-            and rng.random() < 0.8):
-        name = f"{front.color} {front.type}"
-        text = _pick(rng, ("the agent next to the {o}", "the agent in front of the {o}", "the agent facing the {o}", "the agent at the {o}"))
-        return text.format(o=name), f"babyai:near:{name}"
-    objects = list(dict.fromkeys(objects))  # a room can hold two identical objects
-    if not objects:
-        return "an empty grid room", "babyai:room"
-    k = int(rng.integers(1, min(4, len(objects)) + 1))
-    chosen = [objects[i] for i in sorted(rng.choice(len(objects), size=k, replace=False))]
-    start = _pick(rng, ("a grid with a {o}", "a grid room with a {o}", "a top-down grid world with a {o}"))
-    return start.format(o=_join(chosen).replace(" and ", " and a ").replace(", ", ", a ")), "babyai:room:" + ",".join(chosen)
-
-
-def _babyai_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Sample]:
-    from vlm_rewards.envs import babyai
-
-    env = babyai.BabyAIEnv(level="BabyAI-GoToLocal-v0", goal_split=None, render_size=image_size, render_mode="rgb_array")
-    level = env.level_env
-    while True:
-        obs, _ = env.reset(seed=int(rng.integers(2**31)))
-        policy = _pick(rng, ("random", "explore", "solver", "solver"))
-        solver = babyai.make_solver(env)
-        yield (env.render(), *babyai_caption(level, rng, holdout))
-        for _ in range(int(rng.integers(4, 24))):
-            if policy == "solver":
-                action = solver(obs)
-            elif policy == "random":
-                action = int(rng.integers(3))  # left, right, forward
-            else:
-                action = 2 if rng.random() < 0.7 else int(rng.integers(2))
-            obs, _, terminated, truncated, _ = env.step(action)
-            yield (env.render(), *babyai_caption(level, rng, holdout))
-            if terminated or truncated:
-                break
-
-
-def _a(name: str) -> str:
-    return ("an " if name[0] in "aeiou" else "a ") + name
-
-
-def _may_be_on_screen(env: Any, ent: Any) -> bool:
-    """Whether any part of ``ent`` may show in the agent's view: a looser test than
-    ``env.in_view`` (which wants the centre well inside the frame), widened by the
-    object's size and passing when the centre or either side is in the line of sight."""
-    from vlm_rewards.envs.house_nav import segments_cross_walls
-
-    agent = env.agent
-    fwd, right = agent.cam_dir, agent.right_vec
-    up = np.cross(right, fwd)
-    rel = ent.pos + np.array([0.0, ent.height / 2, 0.0]) - agent.cam_pos
-    depth = float(rel @ fwd)
-    extent = max(float(ent.radius), float(ent.height) / 2)
-    if depth + extent <= 0.0:
-        return False
-    tan_y = math.tan(math.radians(agent.cam_fov_y) / 2)
-    tan_x = tan_y * env.obs_fb.width / env.obs_fb.height
-    d = max(depth, 1e-3)
-    if abs(rel @ right) - extent > d * tan_x or abs(rel @ up) - extent > d * tan_y:
-        return False
-    side = right[[0, 2]] * ent.radius
-    centre = ent.pos[[0, 2]]
-    ends = (centre, centre + side, centre - side)
-    return any(not segments_cross_walls(agent.cam_pos[None, [0, 2]], end, env.wall_segs)[0] for end in ends)
-
-
-_HOUSE_CARRY = ("holding {o}", "the agent holds {o}", "carrying {o} in a house")
-_HOUSE_NEAR = ("{o} up close", "close to {o}", "right in front of {o}", "{o} just ahead in a house")
-_HOUSE_ROOM = ("{o} in a room", "a room with {o}", "a house room with {o}", "{o} in a house")
-_HOUSE_EMPTY = ("an empty room in a house", "a wall of a room", "a room of a house with nothing in it")
+    return caption(level_env, rng, holdout)
 
 
 def house_caption(env: Any, rng: np.random.Generator, holdout: Iterable[str] = ()) -> tuple[str, str] | None:
-    """(caption, label) for a House frame from simulator state, or None to drop the frame.
+    """(caption, label) for a House frame or None; see :func:`vlm_rewards.envs.house.samples.house_caption`."""
+    from vlm_rewards.envs.house.samples import house_caption as caption
 
-    Names what the agent carries ("holding a yellow key"), else, usually, an object it is
-    near ("a blue ball up close"), else up to three objects in view, nearest first ("a red
-    box and a green key in a room"). Returns None when an object named in ``holdout`` may
-    be on screen or is carried: such frames are left out of the corpus.
-    """
-    holdout = frozenset(holdout)
-    carrying = getattr(env.agent, "carrying", None)
-    if any(name in holdout and (ent is carrying or _may_be_on_screen(env, ent)) for name, ent in env.objects.items()):
-        return None
-    names = {id(ent): name for name, ent in env.objects.items()}
-    if carrying is not None and id(carrying) in names:
-        name = names[id(carrying)]
-        return _pick(rng, _HOUSE_CARRY).format(o=_a(name)), f"house:carry:{name}"
-    visible = [name for name, ent in env.objects.items() if env.in_view(ent)]
-    near = [name for name in visible if env.is_near(env.objects[name])]
-    if near and rng.random() < 0.8:
-        name = _pick(rng, near)
-        return _pick(rng, _HOUSE_NEAR).format(o=_a(name)), f"house:near:{name}"
-    if not visible:
-        return _pick(rng, _HOUSE_EMPTY), "house:room"
-    dist = {name: float(np.linalg.norm(env.objects[name].pos - env.agent.pos)) for name in visible}
-    chosen = sorted(visible, key=dist.__getitem__)[:3]
-    text = _pick(rng, _HOUSE_ROOM).format(o=_join([_a(name) for name in chosen]))
-    return text, "house:room:" + ",".join(sorted(chosen))
+    return caption(env, rng, holdout)
 
 
-# Frames with no object in view are mostly walls and floors: keep this fraction of them,
-# so that the House corpus is mostly about objects.
-_HOUSE_KEEP_EMPTY = 0.3
-# The solver spends most of an episode walking towards its goal, with objects far away or
-# in its hands: keep this fraction of those frames, so that frames of one object up close
-# (what a find reward has to recognise) are not a small minority of the corpus.
-_HOUSE_KEEP_WALK = 0.25
-_HOUSE_WALK_LABELS = ("house:room", "house:carry")
+def corpus_domains() -> tuple[str, ...]:
+    """Registered domains that offer corpus frames (their record's ``corpus`` hook)."""
+    from vlm_rewards.envs.registry import domains
+
+    return tuple(name for name, d in domains().items() if d.corpus is not None)
 
 
-def _house_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Sample]:
-    from vlm_rewards.envs import house
-    from vlm_rewards.envs.house_solver import Explorer
+def _source(domain: str) -> Callable[[np.random.Generator, int, frozenset[str]], Iterator[Sample]]:
+    from vlm_rewards.envs.registry import get_domain, load_hook
 
-    env = house.HouseEnv(goal_split="all", render_mode="rgb_array", render_size=image_size)
-    # Scripted episodes head for their goal's objects: goals about held-out objects would
-    # only yield frames that are dropped.
-    episode_goals = [g for g in house.goals("all") if not set(house.parse_goal(g).objects) & holdout]
+    return load_hook(get_domain(domain).corpus)
 
-    def sample(policy: str) -> Sample | None:
-        caption = house_caption(env, rng, holdout)
-        if caption is None or (caption[1] == "house:room" and rng.random() >= _HOUSE_KEEP_EMPTY):
-            return None
-        if policy == "solver" and caption[1].startswith(_HOUSE_WALK_LABELS) and rng.random() >= _HOUSE_KEEP_WALK:
-            return None
-        return (env.render(), *caption)
-
-    while True:
-        obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"goal": _pick(rng, episode_goals)})
-        policy = _pick(rng, ("random", "explore", "solver", "solver"))
-        solver = house.make_solver(env)
-        explorer = Explorer(rng)
-        # The solver needs up to ~200 steps; the others would mostly see walls by then.
-        steps = 200 if policy == "solver" else int(rng.integers(8, 40))
-        look_around = 0
-        for t in range(steps + 1):
-            if t:
-                if look_around:  # after success: turn and step about the goal, mostly near objects
-                    action = _pick(rng, (0, 1, 2, 3))
-                    look_around -= 1
-                elif policy == "solver":
-                    action = solver(obs)
-                elif policy == "random":
-                    action = int(rng.integers(env.action_space.n))
-                else:
-                    action = explorer.act()
-                before = env.agent.pos.copy()
-                obs, _, terminated, truncated, _ = env.step(action)
-                if policy == "explore":
-                    explorer.observe(action, moved=not np.allclose(before, env.agent.pos))
-                if truncated:
-                    break
-                if terminated and not look_around:
-                    if policy != "solver" or not t:
-                        break
-                    look_around = int(rng.integers(6, 16))
-            item = sample(policy)
-            if item is not None:
-                yield item
-            if look_around == 0 and t and terminated:
-                break
-
-
-_SOURCES: dict[str, Callable[[np.random.Generator, int, frozenset[str]], Iterator[Sample]]] = {
-    "phone": _phone_samples,
-    "babyai": _babyai_samples,
-    "house": _house_samples,
-}
 
 
 # --- Shards --------------------------------------------------------------------------------
@@ -354,9 +141,10 @@ def _check_int(value: Any, name: str, lo: int, hi: int | None = None) -> int:
 
 
 def _check_holdout(holdout: Any) -> frozenset[str]:
-    from vlm_rewards.envs.house_goals import COLOURS
+    from vlm_rewards.envs._sampling import COLOURED_KINDS
+    from vlm_rewards.envs.house.vocabulary import COLOURS
 
-    valid = [f"{colour} {kind}" for kind in _COLOURED_KINDS for colour in COLOURS]
+    valid = [f"{colour} {kind}" for kind in COLOURED_KINDS for colour in COLOURS]
     if isinstance(holdout, str) or not isinstance(holdout, Iterable):
         raise TypeError(f"holdout must be a collection of colour-object names such as {{'yellow ball'}}, got {holdout!r}")
     holdout = frozenset(holdout)
@@ -389,8 +177,9 @@ def collect_corpus(
     if isinstance(domains, str):
         raise TypeError(f"domains must be a sequence of domain names such as ('phone', 'babyai'), got the string {domains!r}")
     domains = list(domains)
-    if not domains or any(d not in _SOURCES for d in domains) or len(set(domains)) != len(domains):
-        raise ValueError(f"domains must be distinct names from {CORPUS_DOMAINS}, got {domains!r}")
+    offered = corpus_domains()
+    if not domains or any(d not in offered for d in domains) or len(set(domains)) != len(domains):
+        raise ValueError(f"domains must be distinct names from {offered}, got {domains!r}")
     frames_per_domain = _check_int(frames_per_domain, "frames_per_domain", 1)
     seed = _check_int(seed, "seed", 0)
     image_size = _check_int(image_size, "image_size", 32, 1024)
@@ -407,7 +196,7 @@ def collect_corpus(
             task = bar.add_task(f"corpus {domain}", total=frames_per_domain)
             # Each domain has its own stream, so adding a domain does not change the others.
             rng = np.random.default_rng([seed, zlib.crc32(domain.encode())])
-            source = _SOURCES[domain](rng, image_size, holdout)
+            source = _source(domain)(rng, image_size, holdout)
             done = 0
             while done < frames_per_domain:
                 n = min(shard_size, frames_per_domain - done)
@@ -503,3 +292,10 @@ def load_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = N
     if not frames:
         raise CorpusError(f"corpus {corpus_dir} has no frames for domains={domains!r}")
     return np.concatenate(frames), captions, labels
+
+
+def __getattr__(name: str) -> Any:
+    # CORPUS_DOMAINS follows the domain registry, so a domain registered later is included.
+    if name == "CORPUS_DOMAINS":
+        return corpus_domains()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

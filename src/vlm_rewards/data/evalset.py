@@ -48,9 +48,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +62,7 @@ from vlm_rewards.io import atomic_write_bytes, atomic_write_json, read_json_file
 __all__ = [
     "DEFAULT_SECTIONS",
     "EVAL_SECTIONS",
+    "eval_sections",
     "SPLITS",
     "EvalSection",
     "EvalSet",
@@ -77,13 +77,9 @@ __all__ = [
 FORMAT = "vlm_rewards.evalset"
 VERSION = 1
 SPLITS: tuple[str, ...] = ("train", "heldout")
-#: every section a dataset can hold
-EVAL_SECTIONS: tuple[str, ...] = ("phone:common", "phone:diverse", "house:find", "house:lift", "house:place", "babyai")
+# Cheap to collect and the paper's domains first; any registered section can be asked for.
 DEFAULT_SECTIONS: tuple[str, ...] = ("phone:common", "phone:diverse", "house:find")
-BABYAI_LEVEL = "BabyAI-GoToLocal-v0"
 
-_NOISE = 0.3  # probability of a random action for the noisy solver
-_HOUSE_KEEP_NEGATIVE = 0.3
 _SHARD_KEYS = ("frames", "labels", "episode", "step", "policy", "pursued")
 
 
@@ -91,260 +87,70 @@ class EvalSetError(ValueError):
     """An evaluation dataset is missing, incomplete or corrupted (the message names the file)."""
 
 
-@dataclass(frozen=True)
-class Sample:
-    frame: np.ndarray
-    labels: np.ndarray  # bool, one per goal of the section
-    episode: int
-    step: int
-    policy: int
-    pursued: int
-
 
 # --- Goal sets -------------------------------------------------------------------------------
 
 
+def eval_sections() -> tuple[str, ...]:
+    """Every section a dataset can hold: each registered domain's ``eval_sections``."""
+    from vlm_rewards.envs.registry import domains
+
+    return tuple(s for d in domains().values() if d.evalset is not None for s in d.eval_sections)
+
+
 def _check_section(name: Any) -> str:
-    if not isinstance(name, str) or name not in EVAL_SECTIONS:
-        raise ValueError(f"sections must name sections from {EVAL_SECTIONS}, got {name!r}")
+    sections = eval_sections()
+    if not isinstance(name, str) or name not in sections:
+        raise ValueError(f"sections must name sections from {sections}, got {name!r}")
     return name
 
 
 def section_goals(section: str) -> tuple[list[str], list[str]]:
     """``(goals, goal_splits)`` of a section: all its goals and, for each, "train" or "heldout".
 
+    A section is a goals spec ("phone:common"), so its goals are those of
+    :func:`~vlm_rewards.envs.goals_from_spec`.
+
     Example:
         >>> goals, splits = section_goals("phone:common")
         >>> len(goals), splits.count("heldout")
         (10, 3)
     """
-    from vlm_rewards.envs import goals as domain_goals
+    from vlm_rewards.envs import goals_from_spec
 
     section = _check_section(section)
-    domain, _, part = section.partition(":")
-    kwargs: dict[str, Any] = {}
-    if domain == "phone":
-        kwargs = {"goal_set": part}
-    elif domain == "house":
-        kwargs = {"family": part}
-    else:
-        kwargs = {"level": BABYAI_LEVEL}
-    all_goals = domain_goals(domain, "all", **kwargs)
-    heldout = set(domain_goals(domain, "heldout", **kwargs))
+    all_goals = goals_from_spec(section, "all")
+    heldout = set(goals_from_spec(section, "heldout"))
     return all_goals, ["heldout" if g in heldout else "train" for g in all_goals]
 
 
-# --- Sources: one generator of labelled frames per domain --------------------------------------
-
-
-def _pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:
-    return options[int(rng.integers(len(options)))]
-
-
-PHONE_POLICIES = ("random", "solver", "noisy", "near_miss")
-
-
-def _phone_plan(env: Any, app: str) -> int:
-    """Next discrete action towards having ``app`` in the foreground (public env state)."""
-    from vlm_rewards.envs import phone
-
-    if env.foreground == app:
-        return 0  # a tap on in-app content is inert: stay
-    if env.foreground is not None:
-        return phone.BACK
-    page, slot = env.layout.locate(app)
-    if page is None:
-        return phone.N_TAP_CELLS - phone.GRID_COLS + slot
-    if page == env.page:
-        return slot
-    return phone.SWIPE_LEFT if page > env.page else phone.SWIPE_RIGHT
-
-
-def _phone_neighbour(env: Any, app: str, rng: np.random.Generator) -> str:
-    """An app whose icon sits next to ``app``'s (same page or dock), for near misses."""
-    page, slot = env.layout.locate(app)
-    slots = env.layout.dock if page is None else env.layout.pages[page]
-    cols = len(env.layout.dock)
-    near = [slot - 1, slot + 1] if page is None else [slot - 1, slot + 1, slot - cols, slot + cols]
-    candidates = [slots[i] for i in near if 0 <= i < len(slots) and slots[i] not in (None, app)]
-    if not candidates:
-        candidates = [a for a in env.layout.dock if a != app]
-    return _pick(rng, candidates)
-
-
-def _phone_source(section: str, split: str, rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
-    from vlm_rewards.envs import phone
-
-    goal_set = section.partition(":")[2]
-    all_goals, _ = section_goals(section)
-    apps = [phone.parse_goal(g, goal_set)[1] for g in all_goals]
-    column = {app: i for i, app in enumerate(apps)}
-    pursue = phone.goals(split, goal_set)
-    env = phone.PhoneEnv(goal_set=goal_set, goal_split=split, render_mode="rgb_array", render_size=image_size,
-                         terminate_on_success=False)
-    episode = 0
-    while True:
-        goal = _pick(rng, pursue)
-        env.reset(seed=int(rng.integers(2**31)), options={"goal": goal})
-        policy = int(rng.integers(len(PHONE_POLICIES)))
-        name = PHONE_POLICIES[policy]
-        target = env.target if name != "near_miss" else _phone_neighbour(env, env.target, rng)
-        length, hold = int(rng.integers(4, 16)), int(rng.integers(1, 5))
-        pursued = all_goals.index(goal)
-        for t in range(length + 1):
-            if t:
-                if name == "random" or (name == "noisy" and rng.random() < _NOISE):
-                    action = int(rng.integers(phone.N_DISCRETE))
-                else:
-                    action = _phone_plan(env, target)
-                env.step(action)
-            labels = np.zeros(len(apps), dtype=bool)
-            if env.foreground in column:
-                labels[column[env.foreground]] = True
-            yield Sample(env.render(), labels, episode, t, policy, pursued)
-            if name != "random" and env.foreground == target:
-                hold -= 1
-                if hold < 0:
-                    break
-        episode += 1
-
-
-HOUSE_POLICIES = ("random", "explore", "solver", "noisy")
+# --- Sources: each domain's generator of labelled frames (its registry record's evalset hook) ---
 
 
 def house_labels(env: Any, goals: Sequence[Any]) -> np.ndarray:
-    """Ground-truth success of each parsed House goal (``house_goals.Goal``) in ``env``'s state.
+    """Ground-truth success of parsed House goals; see :func:`vlm_rewards.envs.house.samples.house_labels`."""
+    from vlm_rewards.envs.house.samples import house_labels as labels
 
-    The predicates are the env's own (``is_near`` and ``in_view`` / ``carrying`` /
-    ``objects_adjacent``); a goal about an object not in the house is False.
-    """
-    objects = env.objects
-    carrying = env.agent.carrying
-    near_in_view: dict[str, bool] = {}
-    out = np.zeros(len(goals), dtype=bool)
-    for i, goal in enumerate(goals):
-        target = objects.get(goal.target)
-        if target is None:
-            continue
-        if goal.family == "find":
-            if goal.target not in near_in_view:
-                near_in_view[goal.target] = env.is_near(target) and env.in_view(target)
-            out[i] = near_in_view[goal.target]
-        elif goal.family == "lift":
-            out[i] = carrying is target
-        else:
-            dest = objects.get(goal.dest)
-            out[i] = dest is not None and carrying is not target and env.objects_adjacent(target, dest)
-    return out
-
-
-def _house_source(section: str, split: str, rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
-    from vlm_rewards.envs import house
-    from vlm_rewards.envs.house_solver import Explorer
-
-    family = section.partition(":")[2]
-    all_goals, _ = section_goals(section)
-    parsed = [house.parse_goal(g) for g in all_goals]
-    pursue = house.goals(split, family=family)
-    env = house.HouseEnv(family=family, goal_split=split, render_mode="rgb_array", render_size=image_size,
-                         terminate_on_success=False, max_episode_steps=100_000)
-    episode = 0
-    while True:
-        goal = _pick(rng, pursue)
-        obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"goal": goal})
-        solver = house.make_solver(env)
-        policy = int(rng.integers(len(HOUSE_POLICIES)))
-        name = HOUSE_POLICIES[policy]
-        steps = 250 if name in ("solver", "noisy") else int(rng.integers(8, 40))
-        look_around = -1  # steps left after success; -1: not yet reached
-        explorer = Explorer(rng)
-        pursued = all_goals.index(goal)
-        for t in range(steps + 1):
-            if t:
-                if look_around > 0:  # after success: glance about, step back (in view but far, out of view)
-                    action = _pick(rng, (0, 1, 3))
-                elif name == "random" or (name == "noisy" and rng.random() < _NOISE):
-                    action = int(rng.integers(env.action_space.n))
-                elif name in ("solver", "noisy"):
-                    action = solver(obs)
-                else:
-                    action = explorer.act()
-                before = env.agent.pos.copy()
-                obs, _, _, _, info = env.step(action)
-                if name == "explore":
-                    explorer.observe(action, moved=not np.allclose(before, env.agent.pos))
-                if look_around > 0:
-                    look_around -= 1
-                elif look_around < 0 and name in ("solver", "noisy") and info["ground_truth_success"]:
-                    look_around = int(rng.integers(3, 10))
-            labels = house_labels(env, parsed)
-            if labels.any() or rng.random() < _HOUSE_KEEP_NEGATIVE:
-                yield Sample(env.render(), labels, episode, t, policy, pursued)
-            if look_around == 0:
-                break
-        episode += 1
-
-
-BABYAI_POLICIES = ("random", "explore", "solver", "noisy")
-_BABYAI_GOAL = re.compile(r"^go to the (\w+) (\w+)$")
+    return labels(env, goals)
 
 
 def babyai_labels(level_env: Any, goals: Sequence[tuple[str, str]]) -> np.ndarray:
-    """Success of each "go to the {colour} {object}" goal, as ``(colour, object)`` pairs: the
-    agent faces a matching object (what the level's ``GoToInstr`` verifies)."""
-    front = level_env.grid.get(*level_env.front_pos)
-    if front is None:
-        return np.zeros(len(goals), dtype=bool)
-    return np.array([front.color == c and front.type == o for c, o in goals], dtype=bool)
+    """Success of BabyAI go-to goals; see :func:`vlm_rewards.envs.babyai.samples.babyai_labels`."""
+    from vlm_rewards.envs.babyai.samples import babyai_labels as labels
+
+    return labels(level_env, goals)
 
 
-def _babyai_source(section: str, split: str, rng: np.random.Generator, image_size: int) -> Iterator[Sample]:
-    from vlm_rewards.envs import babyai
+def _source(section: str):
+    from vlm_rewards.envs.registry import EvalSource, get_domain, load_hook
 
-    all_goals, _ = section_goals(section)
-    pairs = [_BABYAI_GOAL.match(g).groups() for g in all_goals]  # type: ignore[union-attr]
-    env = babyai.BabyAIEnv(level=BABYAI_LEVEL, goal_split=split, render_mode="rgb_array", render_size=image_size,
-                           terminate_on_success=False)
-    level = env.level_env
-    episode = 0
-    while True:
-        env.reset(seed=int(rng.integers(2**31)))
-        policy = int(rng.integers(len(BABYAI_POLICIES)))
-        name = BABYAI_POLICIES[policy]
-        solver = babyai.make_solver(env)
-        steps = 64 if name in ("solver", "noisy") else int(rng.integers(4, 24))
-        after = -1
-        pursued = all_goals.index(env.goal)
-        for t in range(steps + 1):
-            if t:
-                if after > 0 or name == "random" or (name == "noisy" and rng.random() < _NOISE):
-                    action = int(rng.integers(3))  # left, right, forward
-                    if name == "noisy":
-                        # The bot assumes its own actions were taken: a fresh one replans from here.
-                        solver = babyai.make_solver(env)
-                elif name == "explore":
-                    action = 2 if rng.random() < 0.7 else int(rng.integers(2))
-                else:
-                    try:
-                        action = solver(None)
-                    except Exception:  # noqa: BLE001  (minigrid's bot can fail on states it did not plan for)
-                        break
-                _, _, terminated, truncated, info = env.step(action)
-                if after > 0:
-                    after -= 1
-                elif after < 0 and name in ("solver", "noisy") and info["ground_truth_success"]:
-                    after = int(rng.integers(1, 4))
-            yield Sample(env.render(), babyai_labels(level, pairs), episode, t, policy, pursued)
-            if after == 0 or (t and (terminated or truncated)):
-                break
-        episode += 1
+    domain, _, variant = section.partition(":")
+    hook = get_domain(domain).evalset
+    source = load_hook(hook)
+    if not isinstance(source, EvalSource):
+        raise TypeError(f"Domain.evalset of {domain!r} must name an EvalSource, got {type(source).__name__} at {hook!r}")
+    return variant, source
 
-
-_SOURCES: dict[str, tuple[Callable[..., Iterator[Sample]], tuple[str, ...]]] = {
-    "phone": (_phone_source, PHONE_POLICIES),
-    "house": (_house_source, HOUSE_POLICIES),
-    "babyai": (_babyai_source, BABYAI_POLICIES),
-}
 
 
 # --- Collection ------------------------------------------------------------------------------
@@ -386,7 +192,7 @@ def collect_evalset(
         raise TypeError(f"sections must be a sequence of section names such as ('phone:common',), got the string {sections!r}")
     sections = [_check_section(s) for s in sections]
     if not sections or len(set(sections)) != len(sections):
-        raise ValueError(f"sections must be distinct names from {EVAL_SECTIONS}, got {sections!r}")
+        raise ValueError(f"sections must be distinct names from {eval_sections()}, got {sections!r}")
     counts = {"train": _check_int(frames, "frames", 1),
               "heldout": _check_int(frames if heldout_frames is None else heldout_frames, "heldout_frames", 1)}
     seed = _check_int(seed, "seed", 0)
@@ -402,14 +208,15 @@ def collect_evalset(
     with bar:
         for section in sections:
             domain = section.partition(":")[0]
-            source_fn, policies = _SOURCES[domain]
+            variant, source_def = _source(section)
+            policies = source_def.policies
             goals, goal_splits = section_goals(section)
             meta[section] = {"domain": domain, "goals": goals, "goal_splits": goal_splits,
                              "policies": list(policies), "frames": dict(counts)}
             for split in SPLITS:
                 task = bar.add_task(f"evalset {section} {split}", total=counts[split])
                 rng = np.random.default_rng([seed, zlib.crc32(f"{section}/{split}".encode())])
-                source = source_fn(section, split, rng, image_size)
+                source = source_def.samples(variant, goals, split, rng, image_size)
                 done = index = 0
                 while done < counts[split]:
                     batch = [next(source) for _ in range(min(shard_size, counts[split] - done))]
@@ -554,3 +361,10 @@ def load_evalset(
         out[name] = EvalSection(name=name, domain=meta["domain"], goals=goals, goal_splits=tuple(meta["goal_splits"]),
                                 policies=tuple(meta["policies"]), splits=loaded)
     return EvalSet(path=root, manifest=manifest, sections=out)
+
+
+def __getattr__(name: str) -> Any:
+    # EVAL_SECTIONS follows the domain registry, so a domain registered later is included.
+    if name == "EVAL_SECTIONS":
+        return eval_sections()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

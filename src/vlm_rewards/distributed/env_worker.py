@@ -1,8 +1,16 @@
 """The Ray actor behind :class:`~vlm_rewards.distributed.RayVecEnv`: a few envs stepped
 together, rewarded by the pool.
 
-Kept free of Stable-Baselines3 and torch imports so that env workers start fast and
-stay small; the frames go straight from the worker to the reward actors.
+The reward step is the wrappers' own :class:`~vlm_rewards.wrappers.core.RewardStep`
+with the pool as its (remote) scorer, so an agent trained on Ray sees the rewards,
+terminations and episode records it would see under :class:`~vlm_rewards.VecVLMReward`.
+Kept free of Stable-Baselines3 and torch imports (``tests/distributed/test_env_worker.py``
+checks) so that env workers start fast and stay small; the frames go straight from the
+worker to the reward actors.
+
+Example:
+    >>> worker = ray.remote(EnvWorker).remote([make_env] * 4, pool.client(), None, True, "render")  # doctest: +SKIP
+    >>> obs, infos = ray.get(worker.reset.remote([0, 1, 2, 3], [{}] * 4))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -14,8 +22,7 @@ import gymnasium as gym
 import numpy as np
 import ray
 
-from vlm_rewards._validation import check_goal
-from vlm_rewards.wrappers import _frame_from_obs
+from vlm_rewards.wrappers.core import RewardStep, check_render_mode, frame_of
 
 __all__ = ["EnvWorker"]
 
@@ -28,8 +35,14 @@ class EnvWorker:
     once, its last observation goes to ``info["terminal_observation"]`` and
     ``info["TimeLimit.truncated"]`` says whether the episode was cut by a time limit.
     The VLM reward replaces the env's (kept in ``info["env_reward"]``), with
-    ``info["vlm_reward"]``, ``info["vlm_probability"]``, ``info["goal"]`` and, when an
-    episode ends, ``info["vlm_episode"]`` as :class:`~vlm_rewards.VecVLMReward` gives them.
+    ``info["vlm_reward"]``, ``info["vlm_probability"]``, ``info["goal"]``,
+    ``info["vlm_scored"]`` and, when an episode ends, ``info["vlm_episode"]`` as
+    :class:`~vlm_rewards.VecVLMReward` gives them (every step is scored; the pool has no
+    frame window).
+
+    Example:
+        >>> worker = ray.remote(EnvWorker).remote([make_env] * 2, pool.client(), None, True, "render")  # doctest: +SKIP
+        >>> obs, rewards, dones, infos, reset_infos = ray.get(worker.step.remote([0, 1]))  # doctest: +SKIP
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], pool: Any, goal: str | None,
@@ -40,19 +53,13 @@ class EnvWorker:
         for i, env in enumerate(self.envs):
             if not isinstance(env, gym.Env):
                 raise TypeError(f"env_fns[{i}] must return a gymnasium.Env, got {type(env).__name__}")
-            if pool is not None and frame_source == "render" and env.render_mode != "rgb_array":
-                raise ValueError(
-                    f"frame_source='render' needs envs made with render_mode='rgb_array', got {env.render_mode!r}"
-                )
+            if pool is not None:
+                check_render_mode(env.render_mode, frame_source)
         self.pool = pool  # None: the envs' own rewards (e.g. a ground-truth baseline)
         self.fixed_goal = goal
-        self.terminate_on_success = pool is not None and terminate_on_success and pool.is_binary
         self.frame_source = frame_source
-        n = len(self.envs)
-        self.goals: list[str | None] = [goal] * n
-        self._ep_return = np.zeros(n, dtype=np.float64)
-        self._ep_len = np.zeros(n, dtype=np.int64)
-        self._ep_gt = np.zeros(n, dtype=bool)
+        self._step = None if pool is None else RewardStep(
+            len(self.envs), pool, goal=goal, terminate_on_success=terminate_on_success, owner="RayVecEnv")
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
     def describe(self) -> dict[str, Any]:
@@ -64,13 +71,18 @@ class EnvWorker:
             "restarted": self.restarted,
         }
 
+    @property
+    def terminate_on_success(self) -> bool:
+        return self._step is not None and self._step.terminate_on_success
+
+    @property
+    def goals(self) -> list[str | None]:
+        """Each env's current goal."""
+        return self._step.goals if self._step is not None else [self.fixed_goal] * len(self.envs)
+
     def _new_episode(self, i: int, info: Mapping[str, Any]) -> None:
-        if self.fixed_goal is None and self.pool is not None:
-            goal = info.get("goal")
-            if goal is None:
-                raise ValueError("no goal: pass goal=... to RayVecEnv or use envs that set info['goal']")
-            self.goals[i] = check_goal(goal, f"info['goal'] of env {i}")
-        self._ep_return[i], self._ep_len[i], self._ep_gt[i] = 0.0, 0, False
+        if self._step is not None:
+            self._step.start_episode(i, info)
 
     def reset(self, seeds: Sequence[int | None], options: Sequence[dict[str, Any]]):
         obs, infos = [], []
@@ -83,45 +95,32 @@ class EnvWorker:
         return obs, infos
 
     def step(self, actions: Sequence[Any]):
-        if self.pool is None:
+        if self._step is None:
             return self._step_env_rewards(actions)
         results, frames = [], []
         for env, action in zip(self.envs, actions):
             obs, env_reward, terminated, truncated, info = env.step(action)
             # The worker renders before it resets a finished env, so the last frame of an
             # episode is the one scored (no RenderFrameInfo needed).
-            frame = env.render() if self.frame_source == "render" else _frame_from_obs(obs, self.frame_source)
-            frames.append(np.asarray(frame))
+            frames.append(frame_of(env, obs, self.frame_source))
             results.append((obs, float(env_reward), bool(terminated), bool(truncated), dict(info)))
-        out = self.pool.score(frames, list(self.goals))
-        rewards = np.asarray(out.reward, dtype=np.float32)
-        obs_out, dones, infos, reset_infos = [], np.zeros(len(self.envs), dtype=bool), [], []
-        for i, (obs, env_reward, terminated, truncated, info) in enumerate(results):
-            info.update(env_reward=env_reward, vlm_reward=float(rewards[i]),
-                        vlm_probability=float(out.score[i]), goal=self.goals[i])
-            self._ep_return[i] += rewards[i]
-            self._ep_len[i] += 1
-            self._ep_gt[i] |= bool(info.get("ground_truth_success", False))
-            if self.terminate_on_success and rewards[i] > 0:
-                terminated = True
-            dones[i] = terminated or truncated
-            info["TimeLimit.truncated"] = truncated and not terminated
+        env_rewards, terminated, truncated, infos = zip(*[r[1:] for r in results])
+        out = self._step.apply(frames, env_rewards, terminated, truncated, infos)
+        obs_out, dones, reset_infos = [], np.zeros(len(self.envs), dtype=bool), []
+        for i, (obs, env_reward, _, truncated_i, info) in enumerate(results):
+            info.update(env_reward=env_reward, **out.info(i))
+            terminated_i = bool(out.terminated[i])
+            dones[i] = terminated_i or truncated_i
+            info["TimeLimit.truncated"] = truncated_i and not terminated_i
             reset_info = None
             if dones[i]:
                 info["terminal_observation"] = obs
-                info["vlm_episode"] = {
-                    "vlm_return": float(self._ep_return[i]),
-                    "length": int(self._ep_len[i]),
-                    "vlm_success": bool(rewards[i] > 0) if self.pool.is_binary else None,
-                    "ground_truth_success": bool(self._ep_gt[i]),
-                    "goal": self.goals[i],
-                }
+                info["vlm_episode"] = out.episodes[i]
                 obs, reset_info = self.envs[i].reset()
                 self._new_episode(i, reset_info)
             obs_out.append(obs)
-            infos.append(info)
             reset_infos.append(reset_info)
-        return obs_out, rewards, dones, infos, reset_infos
+        return obs_out, out.rewards, dones, list(infos), reset_infos
 
     def _step_env_rewards(self, actions: Sequence[Any]):
         obs_out, rewards, dones, infos, reset_infos = [], [], [], [], []

@@ -29,12 +29,12 @@ import numpy as np
 import ray
 from ray import exceptions as rex
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvObs, VecEnvStepReturn
-from stable_baselines3.common.vec_env.subproc_vec_env import _stack_obs
 
 from vlm_rewards._validation import check_goal, check_positive_int
 from vlm_rewards.distributed.env_worker import EnvWorker
 from vlm_rewards.distributed.pool import RayRewardPool, RewardPoolClient
 from vlm_rewards.distributed.runtime import await_started
+from vlm_rewards.wrappers.sb3 import stack_obs
 
 __all__ = ["RayVecEnv"]
 
@@ -147,7 +147,7 @@ class RayVecEnv(VecEnv):
         self._reset_seeds()
         self._reset_options()
         self._last_obs = obs
-        return _stack_obs(obs, self.observation_space)
+        return stack_obs(obs, self.observation_space)
 
     def step_async(self, actions: np.ndarray) -> None:
         self._waiting = [w.step.remote(list(actions[a:b])) for w, (a, b) in zip(self.workers, self._slices)]
@@ -176,7 +176,7 @@ class RayVecEnv(VecEnv):
                 if reset_info is not None:
                     self.reset_infos[a + j] = reset_info
         self._last_obs = obs
-        return _stack_obs(obs, self.observation_space), np.concatenate(rewards), np.concatenate(dones), infos
+        return stack_obs(obs, self.observation_space), np.concatenate(rewards), np.concatenate(dones), infos
 
     def _recover(self, k: int):
         """Worker ``k`` died mid-step: wait for Ray to restart it, then start its envs afresh."""

@@ -18,87 +18,88 @@ Every env follows the same contract, which the reward wrappers rely on:
   ``render_size`` (the VLM's input), independent of the observation size ``obs_size``;
 - a scripted solver using privileged state (``make_solver(env)``) reaches any goal.
 
-Goal sets are data: ``goals("house", split="heldout")``.
+Goal sets are data: ``goals("house", split="heldout")``. Each domain is a package
+(``envs/house/``, ``envs/phone/``, ...) and one :class:`~vlm_rewards.envs.registry.Domain`
+record in :mod:`vlm_rewards.envs.registry`, which everything domain-specific reads.
 """
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Mapping
 from typing import Any
 
-import gymnasium
+from vlm_rewards.envs.registry import Domain, domain_of_env, domains, get_domain, register_domain
 
-__all__ = ["DOMAINS", "goals", "goals_from_spec", "make_solver", "register_envs"]
+__all__ = ["DOMAINS", "SPLITS", "Domain", "get_domain", "goals", "goals_from_spec", "make_solver", "register_domain", "register_envs"]
 
-#: domain name -> module holding ``goals(split, **kw)`` and ``make_solver(env)``.
-DOMAINS: dict[str, str] = {
-    "house": "vlm_rewards.envs.house",
-    "phone": "vlm_rewards.envs.phone",
-    "babyai": "vlm_rewards.envs.babyai",
-}
 
-_ENV_IDS: dict[str, dict] = {
-    "vlm_rewards/House-v0": {"entry_point": "vlm_rewards.envs.house:HouseEnv", "max_episode_steps": 250},
-    "vlm_rewards/Phone-v0": {"entry_point": "vlm_rewards.envs.phone:PhoneEnv", "max_episode_steps": 30},
-    # BabyAI levels carry their own time limits (64 steps for GoToLocal, 576 for GoTo).
-    "vlm_rewards/BabyAI-v0": {"entry_point": "vlm_rewards.envs.babyai:BabyAIEnv"},
-    # A real device cannot be seeded; only the goal choice is.
-    "vlm_rewards/AndroidEnv-v0": {
-        "entry_point": "vlm_rewards.envs.android:AndroidGoalEnv",
-        "max_episode_steps": 100,
-        "nondeterministic": True,
-    },
-}
+class _DomainModules(Mapping):
+    """Live view: domain name -> module with ``goals``/``make_solver``, for domains with a goal set."""
+
+    def _names(self) -> list[str]:
+        return [name for name, d in domains().items() if d.module is not None]
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._names():
+            raise KeyError(name)
+        return domains()[name].module
+
+    def __iter__(self):
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+#: domain name -> module holding ``goals(split, **kw)`` and ``make_solver(env)`` (follows the registry).
+DOMAINS: Mapping[str, str] = _DomainModules()
 
 SPLITS = ("train", "heldout", "all")
 
 
-def _domain_module(domain: str):
+def _goal_domain(domain: str) -> Domain:
     if not isinstance(domain, str) or domain not in DOMAINS:
         raise ValueError(f"domain must be one of {sorted(DOMAINS)}, got {domain!r}")
-    return importlib.import_module(DOMAINS[domain])
+    return get_domain(domain)
 
 
 def goals(domain: str, split: str = "train", **kwargs: Any) -> list[str]:
     """The goal texts of ``domain`` for ``split`` ("train", "heldout" or "all").
 
     Extra keyword arguments are domain specific (e.g. ``family="find"`` for the house,
-    ``goal_set="diverse"`` for the phone). The split is fixed: held-out goals are never
-    used as training goals.
+    ``apps="diverse"`` for the phone: the record's ``goal_keyword``). The split is fixed:
+    held-out goals are never used as training goals.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    return list(_domain_module(domain).goals(split, **kwargs))
-
-
-#: the keyword that the part after "domain:" sets in :func:`goals_from_spec`
-_SPEC_KEYWORD = {"house": "family", "phone": "goal_set", "babyai": "level"}
+    return list(_goal_domain(domain).goals_module().goals(split, **kwargs))
 
 
 def goals_from_spec(spec: str, split: str = "all") -> list[str]:
-    """Goals named by a short spec: ``"phone"``, ``"phone:diverse"``, ``"house:find"``,
-    ``"babyai:BabyAI-GoTo-v0"``. Used by the CLI to draw negatives from a domain's goal set.
+    """Goals named by a goal-set spec: ``"phone"``, ``"phone:diverse"``, ``"house:find"``,
+    ``"babyai:BabyAI-GoTo-v0"``: a domain, then optionally the value of its ``goal_keyword``.
+    Used by the CLI and configs to draw negatives from a domain's goal set.
     """
     if not isinstance(spec, str) or not spec:
-        raise ValueError(f"goal set spec must look like 'phone', 'phone:diverse' or 'house:find', got {spec!r}")
-    domain, _, part = spec.partition(":")
-    kwargs = {_SPEC_KEYWORD[domain]: part} if part and domain in _SPEC_KEYWORD else {}
-    return goals(domain, split, **kwargs)
+        raise ValueError(f"goals spec must look like 'phone', 'phone:diverse' or 'house:find', got {spec!r}")
+    name, _, part = spec.partition(":")
+    domain = _goal_domain(name)
+    return goals(name, split, **domain.goal_kwargs(part))
 
 
-def make_solver(env: gymnasium.Env):
+def make_solver(env: Any):
     """A scripted solver for ``env`` (privileged state): ``solver(obs) -> action``."""
-    module = importlib.import_module(type(env.unwrapped).__module__)
-    if not hasattr(module, "make_solver"):
-        raise TypeError(f"env must be one of the built-in domains, got {type(env.unwrapped).__name__}")
-    return module.make_solver(env)
+    return domain_of_env(env).goals_module().make_solver(env)
 
 
 def register_envs() -> None:
-    """Register the built-in env ids with Gymnasium (idempotent)."""
-    for env_id, spec in _ENV_IDS.items():
-        if env_id not in gymnasium.registry:
-            gymnasium.register(id=env_id, **spec)
+    """Register the built-in env ids with Gymnasium (idempotent; importing the registry already does)."""
+    import gymnasium
 
-
-register_envs()
+    for domain in domains().values():
+        for env_id, spec in domain.env_ids.items():
+            if env_id not in gymnasium.registry:
+                gymnasium.register(id=env_id, **spec)

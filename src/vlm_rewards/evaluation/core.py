@@ -37,6 +37,7 @@ from vlm_rewards.evaluation.metrics import best_f1, binary_metrics, curve_points
 from vlm_rewards.evaluation.negatives import NEGATIVE_CHOICES, negative_indices
 from vlm_rewards.evaluation.prompts import BASELINE_PROMPTS, BUILTIN_TEMPLATES, DEFAULT_TEMPLATE, render_templates
 from vlm_rewards.evaluation.scores import Encoder, contrastive_scores, cosine_scores, goal_baseline_scores
+from vlm_rewards.rewards import REWARDS, get_reward
 
 __all__ = [
     "EVAL_REWARDS",
@@ -48,7 +49,8 @@ __all__ = [
     "scaling_study",
 ]
 
-EVAL_REWARDS: tuple[str, ...] = ("contrastive", "cosine", "goal_baseline")
+#: rewards the offline evaluation can score: those whose registry record is ``offline``
+EVAL_REWARDS: tuple[str, ...] = tuple(name for name, r in REWARDS.items() if r.offline)
 #: calibration grid: the base temperature times these
 TAU_FACTORS: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 #: the negatives study's counts (paper: negatives drawn uniformly from the goal set)
@@ -86,11 +88,21 @@ class RewardSpec:
             check_temperature(self.temperature)
         check_unit_interval(self.alpha, "alpha")
 
+    @property
+    def function(self):
+        """The reward's :class:`~vlm_rewards.rewards.RewardFunction` record."""
+        return get_reward(self.reward)
+
+    @property
+    def tunes_temperature(self) -> bool:
+        """Whether τ changes the scores (and so is calibrated)."""
+        return "temperature" in self.function.params
+
     def settings(self) -> dict[str, Any]:
         out = {"reward": self.reward, "template": self.template, "seed": self.seed}
-        if self.reward == "contrastive":
+        if self.function.needs_negatives:
             out.update(negatives=self.negatives, negative_choice=self.negative_choice)
-        if self.reward == "goal_baseline":
+        if self.function.needs_baseline:
             out.update(alpha=self.alpha, baseline=self.baseline)
         return out
 
@@ -136,10 +148,12 @@ class _SectionScorer:
         cols = [sec.goals.index(g) for g in goals]
         labels = sec.splits[split].labels[:, cols]
         sims = self.sims(split, spec.template)
-        if spec.reward == "contrastive":
+        # The offline rewards (EVAL_REWARDS) differ in what they need: negatives (the
+        # contrastive probability), a baseline prompt (goal-baseline), or nothing (cosine).
+        if spec.function.needs_negatives:
             neg = negative_indices(goals, list(sec.goals), spec.negatives, spec.negative_choice, sec.domain, spec.seed)
             return contrastive_scores(sims, cols, neg, temperature), labels, goals
-        if spec.reward == "cosine":
+        if not spec.function.needs_baseline:
             return cosine_scores(sims, cols), labels, goals
         baseline = spec.baseline or BASELINE_PROMPTS[sec.domain]
         prompts = render_templates(spec.template, sec.domain, list(sec.goals))
@@ -189,15 +203,17 @@ def _compositional(sec: EvalSection, result: dict[str, Any]) -> dict[str, Any] |
     """AP and top-1 on the House goals whose object is a colour-object combination that the
     built-in corpus never names (:data:`~vlm_rewards.data.corpus.COMPOSITIONAL_HOLDOUT`):
     compositional generalisation, for models trained on that corpus."""
-    if sec.domain != "house":
+    from vlm_rewards.envs.registry import get_domain
+
+    if not get_domain(sec.domain).corpus_hides_compositions:
         return None
     from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT
-    from vlm_rewards.envs.house import parse_goal
+    from vlm_rewards.evaluation.prompts import goal_fields
 
     aps, frames, hits, goals = [], 0, 0.0, []
     for split in SPLITS:
         for g in sec.split_goals(split):
-            if parse_goal(g).target not in COMPOSITIONAL_HOLDOUT:
+            if goal_fields(sec.domain, g).get("name") not in COMPOSITIONAL_HOLDOUT:
                 continue
             goals.append(g)
             ap = result["splits"][split]["per_goal"][g]["ap"]
@@ -214,7 +230,7 @@ def _compositional(sec: EvalSection, result: dict[str, Any]) -> dict[str, Any] |
 def _calibrate(scorer: _SectionScorer, spec: RewardSpec, base_tau: float,
                tau_factors: Sequence[float]) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray]]:
     """τ and β maximising pooled F1 on train; held-out metrics at them."""
-    taus = [base_tau * f for f in tau_factors] if spec.reward == "contrastive" else [base_tau]
+    taus = [base_tau * f for f in tau_factors] if spec.tunes_temperature else [base_tau]
     grid = []
     best: tuple[float, float, float] | None = None  # (f1, tau, beta)
     for tau in taus:
@@ -231,7 +247,7 @@ def _calibrate(scorer: _SectionScorer, spec: RewardSpec, base_tau: float,
     train_scores, train_labels, _ = scorer.scores("train", spec, tau)
     pooled_held = binary_metrics(held_labels.ravel(), held_scores.ravel())
     out.update(
-        temperature=tau if spec.reward == "contrastive" else None,
+        temperature=tau if spec.tunes_temperature else None,
         threshold=beta,
         train=threshold_metrics(train_labels.ravel(), train_scores.ravel(), beta),
         heldout={**threshold_metrics(held_labels.ravel(), held_scores.ravel(), beta),
@@ -324,7 +340,7 @@ def evaluate(
     """
     t0 = time.perf_counter()
     spec = replace(spec or RewardSpec(), **spec_fields)
-    if negatives_study and spec.reward != "contrastive":
+    if negatives_study and not spec.function.needs_negatives:
         raise ValueError(f"negatives_study needs reward='contrastive' (only it uses negatives), got reward={spec.reward!r}")
     vlm = _load_model(model)
     data = dataset if isinstance(dataset, EvalSet) else load_evalset(dataset, sections)
@@ -340,7 +356,7 @@ def evaluate(
         "model": {"name": getattr(vlm, "name", type(vlm).__name__), "num_parameters": int(vlm.num_parameters),
                   "temperature": 1.0 / float(vlm.logit_scale)},
         "dataset": {"path": str(data.path), "seed": data.manifest.get("seed"), "image_size": data.manifest.get("image_size")},
-        "settings": {**spec.settings(), "temperature": base_tau if spec.reward == "contrastive" else None},
+        "settings": {**spec.settings(), "temperature": base_tau if spec.tunes_temperature else None},
         "sections": {},
     }
     curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}

@@ -2,11 +2,12 @@
 
 Hard negatives are the goals most easily confused with the goal:
 
-- house and BabyAI: goals whose objects share the most words with the goal's (the colour
-  or the kind: "go near the red ball" -> "go near the red box", "go near the blue ball"),
-  ties broken by a seeded shuffle;
-- phone: apps whose screen has the same layout (the clock's dial and the timer's), then
-  the nearest theme colour.
+- by default (house, BabyAI): goals whose objects share the most words with the goal's
+  (the colour or the kind: "go near the red ball" -> "go near the red box", "go near the
+  blue ball"), ties broken by a seeded shuffle;
+- a domain whose record has a ``hard_negative_key`` ranks by it; the phone's: apps whose
+  screen has the same layout (the clock's dial and the timer's), then the nearest theme
+  colour.
 
 Both are deterministic in ``(seed, goal, goal_set)``, and :func:`negative_indices` gives
 the ``(G, K)`` index matrix the vectorised scores use.
@@ -40,15 +41,6 @@ def _check_k(k: int | str | None, pool: int, goal: str) -> int:
     return int(k)
 
 
-def _phone_hardness(goal: str, other: str) -> tuple[float, float]:
-    from vlm_rewards.envs.phone import parse_goal
-    from vlm_rewards.envs.phone_apps import APPS
-
-    a, b = APPS[parse_goal(goal, "diverse")[1]], APPS[parse_goal(other, "diverse")[1]]
-    rgb = [np.array([int(c.color[i : i + 2], 16) for i in (1, 3, 5)], float) for c in (a, b)]
-    return (-float(a.screen == b.screen), float(np.linalg.norm(rgb[0] - rgb[1])))
-
-
 def choose_negatives(
     goal: str, goal_set: Sequence[str], k: int | str | None = "all", choice: str = "uniform",
     domain: str | None = None, seed: int = 0,
@@ -67,17 +59,21 @@ def choose_negatives(
         return R.sample_negatives(goal, goal_set, k, seed)
     pool = sorted(set(goal_set) - {goal})
     k = _check_k(k, len(pool), goal)
-    if domain == "phone":
-        ranked = sorted(pool, key=lambda other: (*_phone_hardness(goal, other), other))
-    elif domain in ("house", "babyai"):
+    if domain is None:
+        raise ValueError("domain must name a registered domain for hard negatives (choice='hard'), got None")
+    from vlm_rewards.envs.registry import get_domain, load_hook
+
+    record = get_domain(domain)
+    if record.hard_negative_key is not None:
+        key = load_hook(record.hard_negative_key)
+        ranked = sorted(pool, key=lambda other: (*key(goal, other), other))
+    else:
         # Words every goal shares ("go", "near", "the") say nothing about confusability.
         common = set.intersection(*(set(g.split()) for g in goal_set))
         words = set(goal.split()) - common
         rng = np.random.default_rng(R._goal_seed(seed, goal))
         tiebreak = dict(zip(pool, rng.permutation(len(pool)).tolist()))
         ranked = sorted(pool, key=lambda other: (-len(words & set(other.split())), tiebreak[other]))
-    else:
-        raise ValueError(f"domain must be 'phone', 'house' or 'babyai' for hard negatives, got {domain!r}")
     return sorted(ranked[:k])
 
 

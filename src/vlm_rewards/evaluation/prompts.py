@@ -2,7 +2,8 @@
 
 A template is a Python format string over fields parsed from the goal, so that the paper's
 prompt study ("Open [TASK]", "Screenshot of [TASK] on Android", ...) can be run on any
-domain. Fields per domain:
+domain. Fields per domain (each domain's ``goal_fields`` hook, see
+:mod:`vlm_rewards.envs.registry`):
 
 - every domain: ``{goal}`` (the goal text itself, the default template);
 - phone: ``{task}`` / ``{app}``, the app's name ("clock");
@@ -23,62 +24,56 @@ Example:
 
 from __future__ import annotations
 
-import re
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 __all__ = ["BASELINE_PROMPTS", "BUILTIN_TEMPLATES", "DEFAULT_TEMPLATE", "goal_fields", "render_template", "render_templates"]
 
 DEFAULT_TEMPLATE = "{goal}"
 
-#: the template study's prompts per domain: the paper's four for the phone (its Fig. 5),
-#: analogues for the house and BabyAI.
-BUILTIN_TEMPLATES: dict[str, tuple[str, ...]] = {
-    "phone": ("Open {task}", "Open the {task} app", "Screenshot of {task}", "Screenshot of {task} on Android"),
-    "house": ("{goal}", "a {colour} {object}", "a {colour} {object} up close", "a {colour} {object} in a room"),
-    "babyai": ("{goal}", "a {colour} {object}", "the agent facing the {colour} {object}", "a grid with a {colour} {object}"),
-}
 
-#: goal_baseline's baseline prompt per domain (VLM-RM: a description of the scene without the goal).
-BASELINE_PROMPTS: dict[str, str] = {
-    "phone": "a phone screen",
-    "house": "a room in a house",
-    "babyai": "a grid room",
-}
+class _ByDomain(Mapping):
+    """Live view of one :class:`~vlm_rewards.envs.registry.Domain` attribute, per domain name."""
 
-_BABYAI = re.compile(r"^(?:go to|pick up|open) (?:the|a) (\w+) (\w+)$")
+    def __init__(self, attr: str):
+        self._attr = attr
+
+    def _items(self) -> dict:
+        from vlm_rewards.envs.registry import domains
+
+        return {n: getattr(d, self._attr) for n, d in domains().items() if getattr(d, self._attr) is not None}
+
+    def __getitem__(self, name: str):
+        return self._items()[name]
+
+    def __iter__(self):
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __repr__(self) -> str:
+        return repr(self._items())
 
 
-def _house_object(name: str, prefix: str = "") -> dict[str, str]:
-    from vlm_rewards.envs.house_goals import OBJECTS
+#: the template study's prompts per domain (each record's ``templates``): the paper's four
+#: for the phone (its Fig. 5), analogues for the house and BabyAI.
+BUILTIN_TEMPLATES: Mapping[str, tuple[str, ...]] = _ByDomain("templates")
 
-    spec = OBJECTS[name]
-    return {f"{prefix}name" if prefix else "name": name, f"{prefix}colour": spec.colour or "", f"{prefix}object": spec.kind}
+#: goal_baseline's baseline prompt per domain (each record's ``baseline_prompt``; VLM-RM: a
+#: description of the scene without the goal).
+BASELINE_PROMPTS: Mapping[str, str] = _ByDomain("baseline_prompt")
 
 
 def goal_fields(domain: str, goal: str) -> dict[str, str]:
-    """The template fields of ``goal`` in ``domain`` ("phone", "house" or "babyai")."""
-    if domain == "phone":
-        from vlm_rewards.envs.phone import parse_goal
+    """The template fields of ``goal`` in ``domain`` (its record's ``goal_fields`` hook;
+    only ``{goal}`` for a domain without one)."""
+    from vlm_rewards.envs.registry import get_domain, load_hook
 
-        app = parse_goal(goal, "diverse")[1]
-        return {"goal": goal, "task": app, "app": app}
-    if domain == "house":
-        from vlm_rewards.envs.house_goals import parse_goal
-
-        parsed = parse_goal(goal)
-        fields = {"goal": goal, **_house_object(parsed.target)}
-        if parsed.dest is not None:
-            fields.update(_house_object(parsed.dest, "dest_"))
-            fields["dest"] = parsed.dest
-        return fields
-    if domain == "babyai":
-        match = _BABYAI.match(" ".join(goal.lower().split()))
-        if match is None:
-            raise ValueError(f"goal must look like 'go to the {{colour}} {{object}}' for babyai, got {goal!r}")
-        colour, obj = match.groups()
-        return {"goal": goal, "colour": colour, "object": obj, "name": f"{colour} {obj}"}
-    raise ValueError(f"domain must be one of ('phone', 'house', 'babyai'), got {domain!r}")
+    record = get_domain(domain)
+    if record.goal_fields is None:
+        return {"goal": goal}
+    return load_hook(record.goal_fields)(goal)
 
 
 def _check_template(template: object) -> str:

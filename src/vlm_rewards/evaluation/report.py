@@ -114,8 +114,8 @@ def write_report(ev: Any, out_dir: str | os.PathLike) -> Path:
         f"- model: `{m['model']['name']}`, {m['model']['num_parameters']:,} parameters, learned τ = {m['model']['temperature']:.4g}",
         f"- dataset: `{m['dataset']['path']}` (seed {m['dataset']['seed']}, {m['dataset']['image_size']} px frames)",
         f"- reward: {s['reward']}, template `{s['template']}`"
-        + (f", negatives: {s['negatives']} ({s['negative_choice']}), τ = {s['temperature']:.4g}" if s["reward"] == "contrastive" else "")
-        + (f", α = {s['alpha']}, baseline {s['baseline'] or 'per domain'}" if s["reward"] == "goal_baseline" else ""),
+        + (f", negatives: {s['negatives']} ({s['negative_choice']}), τ = {s['temperature']:.4g}" if "negatives" in s else "")
+        + (f", α = {s['alpha']}, baseline {s['baseline'] or 'per domain'}" if "alpha" in s else ""),
         "",
         "Every frame of a split is scored against every goal of that split (training goals on `train`, held-out",
         "goals on `heldout`); metrics are pooled over (frame, goal) pairs. β is the threshold of `1[score > β]`.",

@@ -3,9 +3,12 @@
 The goal set is importable without a renderer; ``HouseEnv`` (MiniWorld, OpenGL) loads on
 first use, so ``goals("heldout")`` works on machines that only score text.
 
-Modules: :mod:`~vlm_rewards.envs.house_goals` (vocabulary, goal texts, split),
-:mod:`~vlm_rewards.envs.house_layout` (floor plans), :mod:`~vlm_rewards.envs.house_env`
-(the Gymnasium env), :mod:`~vlm_rewards.envs.house_solver` (privileged scripted solver).
+Modules: :mod:`~vlm_rewards.envs.house.vocabulary` (vocabulary, goal texts, split),
+:mod:`~vlm_rewards.envs.house.layout` (floor plans), :mod:`~vlm_rewards.envs.house.nav`
+(walls and cost-to-go fields), :mod:`~vlm_rewards.envs.house.env` (the Gymnasium env),
+:mod:`~vlm_rewards.envs.house.solver` (privileged scripted solver; it depends on the env,
+never the reverse), :mod:`~vlm_rewards.envs.house.text` (prompt fields),
+:mod:`~vlm_rewards.envs.house.samples` (corpus and evaluation-set generators).
 
 Example:
     >>> from vlm_rewards.envs import house
@@ -21,10 +24,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from vlm_rewards.envs.house_goals import FAMILIES, GOAL_FORMS, HELDOUT_OBJECTS, OBJECTS, Goal, goals, parse_goal
+from vlm_rewards.envs.house.vocabulary import FAMILIES, GOAL_FORMS, HELDOUT_OBJECTS, OBJECTS, Goal, goals, parse_goal
 
 if TYPE_CHECKING:
-    from vlm_rewards.envs.house_env import HouseEnv
+    from vlm_rewards.envs.house.env import HouseEnv
 
 __all__ = [
     "FAMILIES",
@@ -41,14 +44,14 @@ __all__ = [
 
 def make_solver(env):
     """A scripted solver for a ``HouseEnv`` (privileged state): ``solver(obs) -> action``."""
-    from vlm_rewards.envs.house_solver import make_solver as _make_solver
+    from vlm_rewards.envs.house.solver import make_solver as _make_solver
 
     return _make_solver(env)
 
 
 def __getattr__(name: str) -> Any:
     if name == "HouseEnv":
-        from vlm_rewards.envs.house_env import HouseEnv
+        from vlm_rewards.envs.house.env import HouseEnv
 
         return HouseEnv
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,6 +1,6 @@
 """Floor plans of the 3D house: 2-4 rectangular rooms on a 2x2 grid, joined by doorways.
 
-The plan is plain data sampled from a seeded generator; :class:`~vlm_rewards.envs.house_env.HouseEnv`
+The plan is plain data sampled from a seeded generator; :class:`~vlm_rewards.envs.house.env.HouseEnv`
 turns it into MiniWorld rooms (``add_rect_room`` + ``connect_rooms``). Rooms sit in the
 cells of a 2x2 grid around the origin, separated by a wall ``wall_gap`` thick; each room
 has its own size, so neighbouring rooms share only part of a wall and the door is cut

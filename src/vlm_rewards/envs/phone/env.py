@@ -6,7 +6,7 @@ back / home / recents); tapping an icon opens that app's screen (title bar with 
 and distinctive content). The episode's goal is reached when the goal app is in the
 foreground (ground truth), which ends the episode with reward 1.
 
-Goal sets (fixed train / held-out split, see :func:`goals`):
+App sets (``apps=``; each with a fixed train / held-out goal split, see :func:`goals`):
 
 - ``"common"``: the paper's 10 common apps (3 held out). The home screen also holds 6-22
   distractor apps from the diverse set, so one or two pages.
@@ -64,9 +64,9 @@ import numpy as np
 from gymnasium import spaces
 from PIL import Image
 
-from vlm_rewards.envs import phone_apps as apps
+from vlm_rewards.envs.phone import apps as catalogue
 from vlm_rewards.envs._frames import size_arg
-from vlm_rewards.envs.phone_apps import (
+from vlm_rewards.envs.phone.apps import (
     CELL_H,
     CELL_W,
     DOCK_H,
@@ -85,7 +85,7 @@ from vlm_rewards.envs.phone_apps import (
 
 __all__ = [
     "ACTION_NAMES",
-    "GOAL_SETS",
+    "APP_SETS",
     "DiscretePhoneActions",
     "PhoneEnv",
     "PhoneLayout",
@@ -96,8 +96,8 @@ __all__ = [
 # AndroidEnv's ActionType values (android_env/components/action_type.py).
 TOUCH, LIFT, REPEAT = 0, 1, 2
 
-GOAL_SETS: dict[str, tuple[str, ...]] = {"common": apps.COMMON_APPS, "diverse": apps.DIVERSE_APPS}
-_HELDOUT: dict[str, tuple[str, ...]] = {"common": apps.HELDOUT_COMMON, "diverse": apps.HELDOUT_DIVERSE}
+APP_SETS: dict[str, tuple[str, ...]] = {"common": catalogue.COMMON_APPS, "diverse": catalogue.DIVERSE_APPS}
+_HELDOUT: dict[str, tuple[str, ...]] = {"common": catalogue.HELDOUT_COMMON, "diverse": catalogue.HELDOUT_DIVERSE}
 _SPLITS = ("train", "heldout", "all")
 _ACTION_MODES = ("discrete", "touch")
 _GOAL_RE = re.compile(r"^open the (.+) app$")
@@ -129,9 +129,20 @@ def _check_split(split: str) -> None:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}")
 
 
-def _check_goal_set(goal_set: str) -> None:
-    if goal_set not in GOAL_SETS:
-        raise ValueError(f"goal_set must be one of {tuple(GOAL_SETS)}, got {goal_set!r}")
+def _check_apps(apps: str) -> None:
+    if apps not in APP_SETS:
+        raise ValueError(f"apps must be one of {tuple(APP_SETS)}, got {apps!r}")
+
+
+def _reject_legacy(where: str, kwargs: dict[str, Any]) -> None:
+    # goal_set now always means a list of goal texts; the phone's app-set name moved to apps=.
+    if "goal_set" in kwargs:
+        raise TypeError(
+            f"{where} takes apps='common' or apps='diverse' (the app set), not goal_set={kwargs['goal_set']!r}; "
+            "goal_set was renamed apps"
+        )
+    if kwargs:
+        raise TypeError(f"{where} got unexpected keyword arguments {sorted(kwargs)}")
 
 
 def goal_text(app: str) -> str:
@@ -139,39 +150,41 @@ def goal_text(app: str) -> str:
     return f"open the {app} app"
 
 
-def goal_apps(split: str = "train", goal_set: str = "common") -> list[str]:
-    """App keys of ``goal_set`` in ``split`` (catalogue order)."""
+def goal_apps(split: str = "train", apps: str = "common", **legacy: Any) -> list[str]:
+    """App keys of the app set ``apps`` in ``split`` (catalogue order)."""
+    _reject_legacy("goal_apps()", legacy)
     _check_split(split)
-    _check_goal_set(goal_set)
-    heldout = set(_HELDOUT[goal_set])
-    return [a for a in GOAL_SETS[goal_set] if split == "all" or (a in heldout) == (split == "heldout")]
+    _check_apps(apps)
+    heldout = set(_HELDOUT[apps])
+    return [a for a in APP_SETS[apps] if split == "all" or (a in heldout) == (split == "heldout")]
 
 
-def goals(split: str = "train", goal_set: str = "common") -> list[str]:
-    """Goal texts of ``goal_set`` ("common": 10 apps, "diverse": 60) for ``split``.
+def goals(split: str = "train", apps: str = "common", **legacy: Any) -> list[str]:
+    """Goal texts of the app set ``apps`` ("common": 10 apps, "diverse": 60) for ``split``.
 
     The split is fixed: held-out goals ("train" vs "heldout") never overlap.
 
     Example:
-        >>> len(goals("all")), len(goals("heldout")), len(goals("all", goal_set="diverse"))
+        >>> len(goals("all")), len(goals("heldout")), len(goals("all", apps="diverse"))
         (10, 3, 60)
         >>> goals("heldout")[0]
         'open the calendar app'
     """
-    return [goal_text(a) for a in goal_apps(split, goal_set)]
+    _reject_legacy("goals()", legacy)
+    return [goal_text(a) for a in goal_apps(split, apps)]
 
 
-def parse_goal(goal: Any, goal_set: str) -> tuple[str, str]:
+def parse_goal(goal: Any, apps: str) -> tuple[str, str]:
     """``(canonical goal text, app key)`` for ``goal``; case and spacing are normalised."""
     if not isinstance(goal, str):
         raise TypeError(f"goal must be a str like 'open the clock app', got {type(goal).__name__}")
     text = " ".join(goal.lower().split())
     match = _GOAL_RE.match(text)
-    valid = GOAL_SETS[goal_set]
+    valid = APP_SETS[apps]
     if match is None or match.group(1) not in valid:
         raise ValueError(
             f'goal must look like "open the {{app}} app" with app one of {list(valid)} '
-            f"(goal_set={goal_set!r}), got {goal!r}"
+            f"(apps={apps!r}), got {goal!r}"
         )
     return text, match.group(1)
 
@@ -266,11 +279,11 @@ class PhoneLayout:
         raise ValueError(f"app must be on the home screen, got {app!r}")
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, goal_set: str) -> PhoneLayout:
-        """A seeded random layout holding every app of ``goal_set``."""
-        installed = list(GOAL_SETS[goal_set])
-        if goal_set == "common":
-            others = [a for a in apps.DIVERSE_APPS if a not in installed]
+    def sample(cls, rng: np.random.Generator, app_set: str) -> PhoneLayout:
+        """A seeded random layout holding every app of the app set ``app_set``."""
+        installed = list(APP_SETS[app_set])
+        if app_set == "common":
+            others = [a for a in catalogue.DIVERSE_APPS if a not in installed]
             n = int(rng.integers(_N_COMMON_DISTRACTORS[0], _N_COMMON_DISTRACTORS[1] + 1))
             installed += [others[i] for i in rng.choice(len(others), size=n, replace=False)]
         order = [installed[i] for i in rng.permutation(len(installed))]
@@ -282,7 +295,7 @@ class PhoneLayout:
         return cls(
             pages=pages,
             dock=tuple(dock),
-            wallpaper=int(rng.integers(len(apps.WALLPAPERS))),
+            wallpaper=int(rng.integers(len(catalogue.WALLPAPERS))),
             clock=f"{hour}:{minute:02d}",
             battery=int(rng.integers(5, 101)),
         )
@@ -292,7 +305,7 @@ class PhoneEnv(gymnasium.Env):
     """Simulated phone; goal "open the {app} app". See the module docstring.
 
     Args:
-        goal_set: "common" (10 apps) or "diverse" (60 apps).
+        apps: the app set, "common" (10 apps) or "diverse" (60 apps).
         goal_split: goals sampled at reset when no goal is given: "train", "heldout", "all".
         goal: a fixed goal for every episode (``reset(options={"goal": ...})`` overrides it).
         obs_size: observation size, an int (square) or ``(height, width)``; default 64.
@@ -305,7 +318,7 @@ class PhoneEnv(gymnasium.Env):
             does not leak into training through termination.
 
     Example:
-        >>> env = PhoneEnv(goal_set="diverse", action_mode="touch")
+        >>> env = PhoneEnv(apps="diverse", action_mode="touch")
         >>> obs, info = env.reset(seed=3)
         >>> int(env.action_space["action_type"].n), obs.dtype
         (3, dtype('uint8'))
@@ -315,7 +328,7 @@ class PhoneEnv(gymnasium.Env):
 
     def __init__(
         self,
-        goal_set: str = "common",
+        apps: str = "common",
         goal_split: str = "train",
         goal: str | None = None,
         obs_size: int | tuple[int, int] = 64,
@@ -324,17 +337,19 @@ class PhoneEnv(gymnasium.Env):
         action_mode: str = "discrete",
         show_touches: bool = True,
         terminate_on_success: bool = True,
+        **legacy: Any,
     ) -> None:
-        _check_goal_set(goal_set)
+        _reject_legacy("PhoneEnv", legacy)
+        _check_apps(apps)
         if goal_split not in _SPLITS:
             raise ValueError(f"goal_split must be one of {_SPLITS}, got {goal_split!r}")
         if action_mode not in _ACTION_MODES:
             raise ValueError(f"action_mode must be one of {_ACTION_MODES}, got {action_mode!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
-        self.goal_set = goal_set
+        self.apps = apps
         self.goal_split = goal_split
-        self.fixed_goal = None if goal is None else parse_goal(goal, goal_set)[0]
+        self.fixed_goal = None if goal is None else parse_goal(goal, apps)[0]
         self.obs_hw = size_arg("obs_size", obs_size, 8, 1024)
         render_hw = size_arg("render_size", render_size, 32, 1024)
         if render_hw[0] != render_hw[1]:
@@ -380,14 +395,14 @@ class PhoneEnv(gymnasium.Env):
         if unknown:
             raise ValueError(f"options must only hold 'goal', got unknown keys {sorted(unknown)}")
         if options.get("goal") is not None:
-            self.goal, self.target = parse_goal(options["goal"], self.goal_set)
+            self.goal, self.target = parse_goal(options["goal"], self.apps)
         elif self.fixed_goal is not None:
-            self.goal, self.target = parse_goal(self.fixed_goal, self.goal_set)
+            self.goal, self.target = parse_goal(self.fixed_goal, self.apps)
         else:
-            candidates = goal_apps(self.goal_split, self.goal_set)
+            candidates = goal_apps(self.goal_split, self.apps)
             self.target = candidates[int(self.np_random.integers(len(candidates)))]
             self.goal = goal_text(self.target)
-        self.layout = PhoneLayout.sample(self.np_random, self.goal_set)
+        self.layout = PhoneLayout.sample(self.np_random, self.apps)
         self.foreground, self.page, self._return_page = None, 0, 0
         self._down = self._pointer = None
         self._screens.clear()
@@ -508,7 +523,7 @@ class PhoneEnv(gymnasium.Env):
             assert layout is not None
             app, page = key
             if app is None:
-                img = apps.launcher_page(
+                img = catalogue.launcher_page(
                     layout.wallpaper,
                     list(layout.pages[page]),
                     list(layout.dock),
@@ -518,8 +533,8 @@ class PhoneEnv(gymnasium.Env):
                     layout.battery,
                 )
             else:
-                img = apps.app_screen_body(app).copy()
-                apps.draw_status_bar(img, layout.clock, layout.battery, apps.app_status_color(app))
+                img = catalogue.app_screen_body(app).copy()
+                catalogue.draw_status_bar(img, layout.clock, layout.battery, catalogue.app_status_color(app))
             self._screens[key] = img
         return img
 

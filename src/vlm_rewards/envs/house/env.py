@@ -1,9 +1,9 @@
 """``HouseEnv``: an egocentric 3D house on MiniWorld with find / lift / place language goals.
 
 This is the project's stand-in for DeepMind's Playhouse. Each episode builds a house of
-2-4 textured rooms joined by doorways (:mod:`~vlm_rewards.envs.house_layout`), scatters
+2-4 textured rooms joined by doorways (:mod:`~vlm_rewards.envs.house.layout`), scatters
 3-8 MiniWorld objects in it (coloured boxes, balls and keys, and mesh objects such as a
-rubber duck or a barrel; :mod:`~vlm_rewards.envs.house_goals`) and sets a language goal:
+rubber duck or a barrel; :mod:`~vlm_rewards.envs.house.vocabulary`) and sets a language goal:
 
 - find  "go near the {object}": the agent's bounding circle is within ``FIND_MARGIN`` m
   of the object's and the object's centre is inside the camera frustum with no wall
@@ -57,7 +57,7 @@ from PIL import Image  # noqa: E402
 import pyglet  # noqa: E402
 from pyglet import gl  # noqa: E402
 
-from vlm_rewards.envs.house_goals import (  # noqa: E402
+from vlm_rewards.envs.house.vocabulary import (  # noqa: E402
     FAMILIES,
     FIND_MARGIN,
     OBJECTS,
@@ -67,11 +67,10 @@ from vlm_rewards.envs.house_goals import (  # noqa: E402
     goals,
     parse_goal,
 )
-from vlm_rewards.envs.house_layout import HousePlan, sample_house  # noqa: E402
-from vlm_rewards.envs.house_nav import CELL, FloorGrid, cost_to_go, segments_cross_walls  # noqa: E402
-from vlm_rewards.envs.house_solver import make_solver  # noqa: E402
+from vlm_rewards.envs.house.layout import HousePlan, sample_house  # noqa: E402
+from vlm_rewards.envs.house.nav import CELL, FloorGrid, cost_to_go, segments_cross_walls  # noqa: E402
 
-__all__ = ["FIND_MARGIN", "PLACE_MARGIN", "Actions", "HouseEnv", "make_solver"]
+__all__ = ["FIND_MARGIN", "PLACE_MARGIN", "Actions", "HouseEnv"]
 
 # find: the object's centre must lie within this fraction of the image half-width/height,
 # so that most of the object is on screen rather than a sliver at the border.

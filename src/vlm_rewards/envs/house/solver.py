@@ -1,6 +1,6 @@
 """Scripted solver for the 3D house, using privileged state (positions, floor plan).
 
-Navigation is a cost-to-go field on a 0.2 m grid of the floor plan (``house_nav``):
+Navigation is a cost-to-go field on a 0.2 m grid of the floor plan (:mod:`~vlm_rewards.envs.house.nav`):
 walls and objects are soft obstacles whose cost rises as clearance falls, so routes keep
 to the middle of rooms and doorways. The field is followed with a short look-ahead,
 turning whenever the heading is off by more than half a turn step; close to the target,
@@ -16,7 +16,7 @@ simulating the motion, and puts the load down to lift it again elsewhere if it s
 gets wedged. Blocked moves back off and re-plan; repeated states break loops.
 
 Example:
-    >>> from vlm_rewards.envs.house_env import HouseEnv
+    >>> from vlm_rewards.envs.house.env import HouseEnv
     >>> env = HouseEnv(goal="pick up the yellow box")
     >>> solver = make_solver(env)
     >>> obs, info = env.reset(seed=3)
@@ -35,8 +35,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from vlm_rewards.envs.house_goals import FIND_MARGIN, PLACE_MARGIN
-from vlm_rewards.envs.house_nav import CELL, NEIGHBOURS, FloorGrid, cost_to_go, wall_distances
+from vlm_rewards.envs.house.vocabulary import FIND_MARGIN, PLACE_MARGIN
+from vlm_rewards.envs.house.nav import CELL, NEIGHBOURS, FloorGrid, cost_to_go, wall_distances
 
 __all__ = ["Explorer", "HouseSolver", "make_solver"]
 
@@ -55,7 +55,7 @@ def _wrap(angle: float) -> float:
 
 
 class HouseSolver:
-    """Callable ``solver(obs) -> action`` for a :class:`~vlm_rewards.envs.house_env.HouseEnv`.
+    """Callable ``solver(obs) -> action`` for a :class:`~vlm_rewards.envs.house.env.HouseEnv`.
 
     It reads the env's state, not ``obs``, and notices new episodes by itself, so one
     solver serves an env for any number of resets.
@@ -449,7 +449,7 @@ class HouseSolver:
     def _same_room(self, points: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Which floor points (..., 2) lie in the room of ``target`` (x, z), doorways excluded.
 
-        Rooms fill the quadrants around the origin (see ``house_layout``), so a room is a
+        Rooms fill the quadrants around the origin (see :mod:`~vlm_rewards.envs.house.layout`), so a room is a
         pair of coordinate signs.
         """
         half_gap = self.env.plan.wall_gap / 2
@@ -514,7 +514,7 @@ class HouseSolver:
 
 def make_solver(env) -> Callable[[Any], int]:
     """A scripted solver for a ``HouseEnv`` (or a wrapper of one): ``solver(obs) -> action``."""
-    from vlm_rewards.envs.house_env import HouseEnv
+    from vlm_rewards.envs.house.env import HouseEnv
 
     if not isinstance(env.unwrapped, HouseEnv):
         raise TypeError(f"env must be a HouseEnv, got {type(env.unwrapped).__name__}")

@@ -5,7 +5,7 @@ pixels; the env composes, caches and resizes these pictures. Fonts come from Pil
 bundled default font (``ImageFont.load_default(size=...)``), so no system font is needed.
 
 App names are generic (no trademarks). ``COMMON_APPS`` are the 10 apps of the paper's
-"common" goal set; ``DIVERSE_APPS`` adds 50 more for the 60-app "diverse" set.
+"common" app set; ``DIVERSE_APPS`` adds 50 more for the 60-app "diverse" set.
 
 Example:
     >>> icon = app_icon("calculator")

@@ -1,0 +1,142 @@
+"""Phone frames for datasets: captioned corpus frames and labelled evaluation-set frames.
+
+Referenced by the phone's :class:`~vlm_rewards.envs.registry.Domain` record; the writers
+(shards, manifests) are in :mod:`vlm_rewards.data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from vlm_rewards.envs._sampling import NOISE, LabelledFrame, pick
+from vlm_rewards.envs.registry import EvalSource
+
+__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "phone_caption"]
+
+
+_APP_CAPTIONS = (
+    "the {a} app open on a phone",
+    "a phone showing the {a} app",
+    "the {a} app is open",
+    "{a} app screen",
+    "a screenshot of the {a} app",
+    "the {a} app",
+    "the phone has the {a} app open",
+)
+_HOME_CAPTIONS = (
+    "a phone home screen with app icons",
+    "the phone launcher showing app icons",
+    "home screen page {p} of a phone",
+    "a grid of app icons on a phone",
+    "the launcher of a phone",
+)
+
+
+def phone_caption(foreground: str, page: int, rng: np.random.Generator) -> tuple[str, str]:
+    """(caption, label) for a phone frame with ``foreground`` ("home" or an app key) on ``page``."""
+    if foreground == "home":
+        return pick(rng, _HOME_CAPTIONS).format(p=page + 1), "phone:home"
+    return pick(rng, _APP_CAPTIONS).format(a=foreground), f"phone:app:{foreground}"
+
+
+def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Any]:
+    del holdout  # app names carry no colour-object combinations
+    from vlm_rewards.envs import phone
+
+    env = phone.PhoneEnv(apps="diverse", goal_split="all", render_mode="rgb_array", render_size=image_size)
+    all_goals = phone.goals("all", apps="diverse")
+    n_cells = phone.N_TAP_CELLS
+    while True:
+        obs, info = env.reset(seed=int(rng.integers(2**31)), options={"goal": pick(rng, all_goals)})
+        policy = pick(rng, ("random", "explore", "explore", "solver"))
+        solver = phone.make_solver(env)
+        yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
+        for _ in range(int(rng.integers(4, 16))):
+            if policy == "solver":
+                action = solver(obs)
+            elif policy == "random":
+                action = int(rng.integers(env.action_space.n))
+            elif info["foreground"] == "home":  # explore: open apps, turn pages
+                action = int(rng.integers(n_cells)) if rng.random() < 0.7 else pick(rng, (phone.SWIPE_LEFT, phone.SWIPE_RIGHT))
+            else:
+                action = phone.BACK if rng.random() < 0.5 else phone.HOME
+            obs, _, terminated, truncated, info = env.step(action)
+            yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
+            if terminated or truncated:
+                break
+
+
+POLICIES = ("random", "solver", "noisy", "near_miss")
+
+
+def _phone_plan(env: Any, app: str) -> int:
+    """Next discrete action towards having ``app`` in the foreground (public env state)."""
+    from vlm_rewards.envs import phone
+
+    if env.foreground == app:
+        return 0  # a tap on in-app content is inert: stay
+    if env.foreground is not None:
+        return phone.BACK
+    page, slot = env.layout.locate(app)
+    if page is None:
+        return phone.N_TAP_CELLS - phone.GRID_COLS + slot
+    if page == env.page:
+        return slot
+    return phone.SWIPE_LEFT if page > env.page else phone.SWIPE_RIGHT
+
+
+def _phone_neighbour(env: Any, app: str, rng: np.random.Generator) -> str:
+    """An app whose icon sits next to ``app``'s (same page or dock), for near misses."""
+    page, slot = env.layout.locate(app)
+    slots = env.layout.dock if page is None else env.layout.pages[page]
+    cols = len(env.layout.dock)
+    near = [slot - 1, slot + 1] if page is None else [slot - 1, slot + 1, slot - cols, slot + cols]
+    candidates = [slots[i] for i in near if 0 <= i < len(slots) and slots[i] not in (None, app)]
+    if not candidates:
+        candidates = [a for a in env.layout.dock if a != app]
+    return pick(rng, candidates)
+
+
+def evalset_samples(
+    variant: str, all_goals: list[str], split: str, rng: np.random.Generator, image_size: int
+) -> Iterator[Any]:
+    """Labelled frames of the ``variant`` app set ("common", "diverse"); see :class:`EvalSource`."""
+    from vlm_rewards.envs import phone
+
+    app_set = variant
+    apps = [phone.parse_goal(g, app_set)[1] for g in all_goals]
+    column = {app: i for i, app in enumerate(apps)}
+    pursue = phone.goals(split, app_set)
+    env = phone.PhoneEnv(apps=app_set, goal_split=split, render_mode="rgb_array", render_size=image_size,
+                         terminate_on_success=False)
+    episode = 0
+    while True:
+        goal = pick(rng, pursue)
+        env.reset(seed=int(rng.integers(2**31)), options={"goal": goal})
+        policy = int(rng.integers(len(POLICIES)))
+        name = POLICIES[policy]
+        target = env.target if name != "near_miss" else _phone_neighbour(env, env.target, rng)
+        length, hold = int(rng.integers(4, 16)), int(rng.integers(1, 5))
+        pursued = all_goals.index(goal)
+        for t in range(length + 1):
+            if t:
+                if name == "random" or (name == "noisy" and rng.random() < NOISE):
+                    action = int(rng.integers(phone.N_DISCRETE))
+                else:
+                    action = _phone_plan(env, target)
+                env.step(action)
+            labels = np.zeros(len(apps), dtype=bool)
+            if env.foreground in column:
+                labels[column[env.foreground]] = True
+            yield LabelledFrame(env.render(), labels, episode, t, policy, pursued)
+            if name != "random" and env.foreground == target:
+                hold -= 1
+                if hold < 0:
+                    break
+        episode += 1
+
+
+EVALSET = EvalSource(policies=POLICIES, samples=evalset_samples)

@@ -1,0 +1,222 @@
+"""VLM rewards for a Stable-Baselines3 ``VecEnv`` (:class:`VecVLMReward`).
+
+Each sub-env's info gets ``env_reward``, ``vlm_reward``, ``vlm_probability``, ``goal``,
+``vlm_scored`` and ``vlm_cache_hit_rate``; when an episode ends, ``info["vlm_episode"]``
+holds its record (VLM return, length, whether the VLM fired and whether ground truth
+counted it a success: the reward-hacking check).
+
+Example:
+    >>> venv = DummyVecEnv([lambda: RenderFrameInfo(make_env()) for _ in range(4)])  # doctest: +SKIP
+    >>> venv = VecMonitor(VecVLMReward(venv, scorer))  # doctest: +SKIP
+    >>> obs = venv.reset()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
+
+from vlm_rewards.scoring import RewardScorer
+from vlm_rewards.wrappers.core import FRAME_KEY, RewardStep, check_frame_source, check_scorer, frame_from_obs
+
+__all__ = ["VecVLMReward", "stack_obs"]
+
+
+def stack_obs(obs_list: Sequence[Any], space: spaces.Space) -> Any:
+    """One observation per env -> the batched observation of a ``VecEnv`` (env index first).
+
+    The same layout as ``SubprocVecEnv`` returns (a dict or tuple of arrays for Dict and
+    Tuple spaces), which the streaming step must reproduce exactly.
+
+    Example:
+        >>> stack_obs([np.zeros(2), np.ones(2)], spaces.Box(0, 1, (2,))).shape
+        (2, 2)
+    """
+    if not len(obs_list):
+        raise ValueError("obs_list must hold at least one observation")
+    if isinstance(space, spaces.Dict):
+        return {key: np.stack([o[key] for o in obs_list]) for key in space.spaces}
+    if isinstance(space, spaces.Tuple):
+        return tuple(np.stack([o[i] for o in obs_list]) for i in range(len(space.spaces)))
+    return np.stack(obs_list)
+
+
+def _streamable(venv) -> bool:
+    """Whether ``venv`` is an SB3 SubprocVecEnv whose workers can be read one by one."""
+    return isinstance(venv, SubprocVecEnv) and hasattr(venv, "remotes")
+
+
+class VecVLMReward(VecEnvWrapper):
+    """VLM rewards for a Stable-Baselines3 ``VecEnv`` (``DummyVecEnv``/``SubprocVecEnv``).
+
+    Frames come from ``info["vlm_frame"]`` (wrap each sub-env in
+    :class:`~vlm_rewards.wrappers.RenderFrameInfo`) or from the observation
+    (``frame_source="observation"`` or a Dict key; for a finished env, from
+    ``info["terminal_observation"]``). When the VLM reward fires, the sub-env is reset
+    through ``env_method("reset")`` following SB3's auto-reset convention, so this
+    wrapper must sit directly on the ``DummyVecEnv``/``SubprocVecEnv``: put ``VecMonitor``
+    and image wrappers outside it.
+
+    ``score_every`` and ``frame_window`` work as in
+    :class:`~vlm_rewards.wrappers.VLMRewardWrapper`, counted per sub-env. With
+    ``async_scoring=True`` (a ``SubprocVecEnv`` directly inside) the frames of sub-envs
+    that have finished their step are encoded on a background thread while the other
+    worker processes are still stepping; rewards are returned for the same step and in
+    sub-env order, exactly as without it. (SB3 needs step t's reward before it chooses the
+    actions of step t+1, so scoring cannot overlap the next step itself.)
+
+    Example:
+        >>> venv = DummyVecEnv([lambda: RenderFrameInfo(make_env()) for _ in range(4)])  # doctest: +SKIP
+        >>> venv = VecVLMReward(venv, scorer)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        venv,
+        scorer: RewardScorer,
+        goal: str | None = None,
+        terminate_on_success: bool = True,
+        frame_source: str = "render",
+        frame_window: int = 1,
+        score_every: int | str = 1,
+        async_scoring: bool = False,
+    ):
+        super().__init__(venv)
+        self.async_scoring = bool(async_scoring)
+        self.scorer = check_scorer(scorer)
+        self._step = RewardStep(self.num_envs, scorer, goal=goal, terminate_on_success=terminate_on_success,
+                                score_every=score_every, frame_window=frame_window, owner="VecVLMReward")
+        if self.async_scoring and not _streamable(venv):
+            raise ValueError(
+                "async_scoring=True needs a stable_baselines3 SubprocVecEnv directly inside VecVLMReward "
+                f"(envs stepping in worker processes to overlap with); got {type(venv).__name__}"
+            )
+        self.frame_source = check_frame_source(frame_source)
+        if self.terminate_on_success and isinstance(venv, VecEnvWrapper):
+            raise ValueError(
+                "VecVLMReward with terminate_on_success must wrap the DummyVecEnv/SubprocVecEnv directly; "
+                f"got {type(venv).__name__} (put other VecEnv wrappers outside)"
+            )
+
+    @property
+    def fixed_goal(self) -> str | None:
+        return self._step.fixed_goal
+
+    @property
+    def score_every(self) -> int | str:
+        return self._step.score_every
+
+    @property
+    def terminate_on_success(self) -> bool:
+        return self._step.terminate_on_success
+
+    @property
+    def goals(self) -> list[str | None]:
+        """Each sub-env's current goal."""
+        return self._step.goals
+
+    def reset(self):
+        obs = self.venv.reset()
+        for i in range(self.num_envs):
+            self._step.start_episode(i, self.venv.reset_infos[i])
+        return obs
+
+    def _frame_of(self, obs_i, info: dict[str, Any], done: bool) -> np.ndarray:
+        """The frame to score for one sub-env (``obs_i``: its own observation); pops the
+        rendered frame from ``info`` so it does not travel further."""
+        if self.frame_source == "render":
+            if FRAME_KEY not in info:
+                raise ValueError(
+                    "frame_source='render' needs each sub-env wrapped in RenderFrameInfo "
+                    "(or use frame_source='observation')"
+                )
+            return np.asarray(info.pop(FRAME_KEY))
+        return frame_from_obs(info["terminal_observation"] if done else obs_i, self.frame_source)
+
+    def _frame(self, obs, info: dict[str, Any], done: bool, i: int) -> np.ndarray:
+        obs_i = None if self.frame_source == "render" else (
+            obs[i] if not isinstance(obs, dict) else {k: v[i] for k, v in obs.items()})
+        return self._frame_of(obs_i, info, done)
+
+    def step_wait(self):
+        if self.async_scoring:
+            obs, env_rewards, dones, infos, emb = self._step_wait_streaming()
+            frames = None
+        else:
+            obs, env_rewards, dones, infos = self.venv.step_wait()
+            infos = [dict(info) for info in infos]
+            dones = np.asarray(dones, dtype=bool)
+            due = self._step.due(dones)
+            frames = []
+            for i in range(self.num_envs):
+                if due[i]:
+                    frames.append(self._frame(obs, infos[i], bool(dones[i]), i))
+                else:
+                    infos[i].pop(FRAME_KEY, None)
+            frames, emb = (np.stack(frames) if frames else None), None
+        dones = np.asarray(dones, dtype=bool).copy()
+        # SB3 folds truncation into ``dones`` (and TimeLimit.truncated); for the step both end the episode.
+        out = self._step.apply(frames, env_rewards, dones, np.zeros_like(dones), infos, embeddings=emb)
+        for i, info in enumerate(infos):
+            info.update(env_reward=float(env_rewards[i]), **out.info(i), vlm_cache_hit_rate=out.cache_hit_rate)
+            reset_info = None
+            if out.ended_by_vlm[i]:
+                obs, reset_info = self._reset_one(obs, info, i)
+                dones[i] = True
+            if dones[i]:
+                info["vlm_episode"] = out.episodes[i]
+                self._step.start_episode(i, reset_info if reset_info is not None else self.venv.reset_infos[i])
+        return obs, out.rewards, dones, infos
+
+    def _step_wait_streaming(self):
+        """``SubprocVecEnv.step_wait`` that hands frames to the scorer as workers answer.
+
+        Workers are read in index order (as SubprocVecEnv does); whenever the background
+        encoder is idle, the frames collected so far go to it, so encoding overlaps the
+        remaining workers' steps. Embeddings are reassembled in sub-env order.
+        """
+        venv = self.venv
+        n = self.num_envs
+        min_chunk = max(1, n // 4)
+        results: list[Any] = []
+        pending: list[int] = []
+        pending_frames: list[np.ndarray] = []
+        jobs: list[tuple[list[int], Any]] = []
+        for i, remote in enumerate(venv.remotes):
+            obs_i, rew, done, info, reset_info = remote.recv()
+            info = dict(info)
+            results.append((obs_i, rew, done, info, reset_info))
+            if self._step.is_due(i, bool(done)):
+                pending.append(i)
+                pending_frames.append(self._frame_of(obs_i, info, bool(done)))
+            else:
+                info.pop(FRAME_KEY, None)
+            idle = not jobs or jobs[-1][1].done()
+            if pending and (i == n - 1 or (idle and len(pending) >= min_chunk)):
+                jobs.append((pending, self.scorer.submit_frames(np.stack(pending_frames))))
+                pending, pending_frames = [], []
+        venv.waiting = False
+        obs, rews, dones, infos, venv.reset_infos = zip(*results, strict=True)
+        emb = None
+        if jobs:
+            import torch
+
+            parts = [future.result() for _, future in jobs]
+            emb = parts[0] if len(parts) == 1 else torch.cat(parts)
+        return stack_obs(obs, venv.observation_space), np.stack(rews), np.stack(dones), list(infos), emb
+
+    def _reset_one(self, obs, info: dict[str, Any], i: int):
+        new_obs, reset_info = self.venv.env_method("reset", indices=[i])[0]
+        if isinstance(obs, dict):
+            info["terminal_observation"] = {k: np.array(v[i]) for k, v in obs.items()}
+            for k in obs:
+                obs[k][i] = new_obs[k]
+        else:
+            info["terminal_observation"] = np.array(obs[i])
+            obs[i] = new_obs
+        info["TimeLimit.truncated"] = False
+        return obs, reset_info
