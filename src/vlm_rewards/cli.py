@@ -436,7 +436,7 @@ def eval_agent(
     deterministic: Optional[bool] = typer.Option(None, "--deterministic/--stochastic", help="Greedy or sampled actions (default: the run's)."),
 ) -> None:
     """Evaluate a trained agent again on ground truth, e.g. with more episodes; writes RUN_DIR/eval_<split>_<episodes>.json."""
-    from vlm_rewards.agents.evaluation import evaluate_run
+    from vlm_rewards.agents.rollouts import evaluate_run
 
     if split not in ("heldout", "train", "all"):
         raise _fail(f"--split must be heldout, train or all, got {split!r}")

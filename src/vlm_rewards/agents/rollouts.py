@@ -1,4 +1,7 @@
-"""Evaluate an agent on (held-out) goals: ground-truth success and return beside VLM return.
+"""Agent rollouts judged by ground truth: success and return on (held-out) goals beside VLM return.
+
+(Named apart from :mod:`vlm_rewards.evaluation`, which judges the *reward* offline on
+labelled frames; this module judges an *agent* by running it.)
 
 Episodes run through the reward step that trained the agent
 (:class:`~vlm_rewards.wrappers.core.RewardStep`: the VLM reward ends them for a VLM-reward
