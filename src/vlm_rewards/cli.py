@@ -434,18 +434,20 @@ def eval_agent(
     episodes: int = typer.Option(150, min=1, help="Episodes (goals of the split taken in turn)."),
     split: str = typer.Option("heldout", help="Goal split: heldout, train or all."),
     deterministic: Optional[bool] = typer.Option(None, "--deterministic/--stochastic", help="Greedy or sampled actions (default: the run's)."),
+    seed: Optional[int] = typer.Option(None, min=0, help="Episode i starts from env seed SEED + i (default: the run's eval.seed, the episodes it was evaluated on while training)."),
 ) -> None:
-    """Evaluate a trained agent again on ground truth, e.g. with more episodes; writes RUN_DIR/eval_<split>_<episodes>.json."""
-    from vlm_rewards.agents.evaluation import evaluate_run
+    """Evaluate a trained agent again on ground truth, e.g. with more episodes or on fresh episodes (--seed);
+    writes RUN_DIR/eval_<split>_<episodes>[_seed<S>].json."""
+    from vlm_rewards.agents.rollouts import evaluate_run
 
     if split not in ("heldout", "train", "all"):
         raise _fail(f"--split must be heldout, train or all, got {split!r}")
     try:
-        result = evaluate_run(run_dir, episodes=episodes, split=split, deterministic=deterministic)
+        result = evaluate_run(run_dir, episodes=episodes, split=split, deterministic=deterministic, seed=seed)
     except (ValueError, TypeError, OSError) as exc:
         raise _fail(str(exc)) from None
     m = result.metrics()
-    typer.echo(json.dumps({"run_dir": str(run_dir), "split": split, **m, "per_goal": result.per_goal()}))
+    typer.echo(json.dumps({"run_dir": str(run_dir), "split": split, "seed": seed, **m, "per_goal": result.per_goal()}))
 
 
 @app.command()

@@ -122,3 +122,17 @@ def test_eval_agent_reevaluates_a_finished_run(first_run):
     assert len(saved["episodes"]) == 4 and all(e["goal"] in saved["per_goal"] for e in saved["episodes"])
     bad = CliRunner().invoke(app, ["eval-agent", str(run_dir / "nope")])
     assert bad.exit_code == 2 and "not a training run" in bad.output
+
+
+def test_eval_agent_seed_is_deterministic_and_fresh(first_run):
+    run_dir = first_run[0]
+
+    def run(seed: int) -> dict:
+        result = CliRunner().invoke(app, ["eval-agent", str(run_dir), "--episodes", "4", "--split", "train", "--seed", str(seed)])
+        assert result.exit_code == 0, result.output
+        return json.loads((run_dir / f"eval_train_4_seed{seed}.json").read_text())
+
+    first, again, other = run(123), run(123), run(77)
+    assert first == again
+    assert [e["seed"] for e in first["episodes"]] == [123, 124, 125, 126]
+    assert [e["seed"] for e in other["episodes"]] == [77, 78, 79, 80]

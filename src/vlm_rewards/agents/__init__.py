@@ -3,7 +3,7 @@
 - :func:`load_config` / :class:`TrainConfig`: the run's pydantic config (YAML recipes in ``configs/``).
 - :func:`train`: train (or resume) one agent; writes checkpoints, evaluations, GIFs, summary.
 - :func:`make_report`: learning curves and a final table for one or more runs.
-- :func:`vlm_rewards.agents.evaluation.evaluate_run`: evaluate a trained agent again (more episodes, another split).
+- :func:`vlm_rewards.agents.rollouts.evaluate_run`: evaluate a trained agent again (more episodes, another split).
 - :func:`run_demo`: the README's main job (a few minutes on a laptop CPU).
 
 Heavy imports (torch, SB3) happen inside the functions.

@@ -18,10 +18,31 @@ from vlm_rewards.agents.config import ConfigError, TrainConfig
 __all__ = ["algo_class", "build_agent", "load_agent"]
 
 
-def _policy_kwargs(config: TrainConfig) -> dict[str, Any]:
-    from vlm_rewards.agents.policy import GoalImageExtractor
+def _policy_kwargs(config: TrainConfig, venv=None) -> dict[str, Any]:
+    from vlm_rewards.agents.policy import GoalImageExtractor, PointerExtractor
 
     a = config.agent
+    if a.head == "pointer":
+        if venv is None:
+            raise ValueError("agent.head='pointer' needs the env, whose pointer_boxes place the tap actions")
+        try:
+            boxes = venv.get_attr("pointer_boxes", indices=[0])[0]
+        except AttributeError:
+            raise ConfigError(
+                f"agent.head='pointer' needs an env with pointer_boxes (the screen box of each tap action); "
+                f"{config.env.id} has none"
+            ) from None
+        return {
+            "features_extractor_class": PointerExtractor,
+            "features_extractor_kwargs": {
+                "boxes": [list(b) for b in boxes],
+                "cnn_channels": list(a.cnn_channels),
+                "features_dim": a.features_dim,
+                "goal_hidden": a.goal_hidden,
+            },
+            # The actor reads the box logits straight from the extractor.
+            "net_arch": {"pi": [], "vf": list(a.net_arch)},
+        }
     kwargs: dict[str, Any] = {
         "features_extractor_class": GoalImageExtractor,
         "features_extractor_kwargs": {
@@ -42,6 +63,10 @@ def algo_class(config: TrainConfig):
     if config.agent.algo == "ppo":
         from stable_baselines3 import PPO
 
+        if config.agent.head == "pointer":
+            from vlm_rewards.agents.policy import PointerPolicy
+
+            return PPO, PointerPolicy
         return PPO, "MultiInputPolicy"
     try:
         from sb3_contrib import RecurrentPPO
@@ -69,7 +94,7 @@ def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
         ent_coef=a.ent_coef,
         vf_coef=a.vf_coef,
         max_grad_norm=a.max_grad_norm,
-        policy_kwargs=_policy_kwargs(config),
+        policy_kwargs=_policy_kwargs(config, venv),
         tensorboard_log=tensorboard_log,
         seed=config.seed,
         device=a.device,

@@ -105,7 +105,7 @@ class PeriodicEvaluation(BaseCallback):
     (held-out goals, ground truth, the VLM reward step) is passed in.
 
     Args:
-        evaluate: ``evaluate(model, index) -> dict`` of metrics (see :mod:`evaluation`).
+        evaluate: ``evaluate(model, index) -> dict`` of metrics (see :mod:`vlm_rewards.agents.rollouts`).
         csv_path: the run's ``evaluations.csv`` (rewritten atomically on every row).
         stats: the training-episode statistics to add to each row.
         start_time: wall-clock offset (seconds already spent before a resume).

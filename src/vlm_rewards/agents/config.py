@@ -185,7 +185,13 @@ class AgentConfig(_Strict):
     """The agent: SB3 PPO (or sb3-contrib RecurrentPPO) on image + goal embedding."""
 
     algo: Literal["ppo", "recurrent_ppo"] = "ppo"
-    fusion: Literal["film", "concat"] = Field("film", description="How the goal embedding meets the image features.")
+    head: Literal["mlp", "pointer"] = Field(
+        "mlp",
+        description="'mlp': CNN features -> MLP -> action logits (the paper's kind of agent); 'pointer': a "
+        "goal-FiLMed fully convolutional net with one logit per tap cell from a shared detector (envs with "
+        "pointer_boxes, e.g. Phone).",
+    )
+    fusion: Literal["film", "concat"] = Field("film", description="How the goal embedding meets the image features (head=mlp).")
     cnn_channels: list[int] = Field(default_factory=lambda: [16, 32, 32], min_length=1, max_length=5)
     features_dim: int = Field(128, ge=8)
     goal_hidden: int = Field(64, ge=4, description="Width of the goal-embedding MLP.")
@@ -247,6 +253,8 @@ class TrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> TrainConfig:
+        if self.agent.head == "pointer" and self.agent.algo != "ppo":
+            raise ValueError(f"agent.head='pointer' works with agent.algo='ppo', got {self.agent.algo!r}")
         rollout = self.agent.n_steps * self.env.n_envs
         if self.agent.algo == "ppo" and self.agent.batch_size > rollout:
             raise ValueError(

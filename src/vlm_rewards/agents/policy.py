@@ -21,10 +21,11 @@ from collections.abc import Sequence
 
 import torch
 from gymnasium import spaces
+from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-__all__ = ["GoalImageExtractor"]
+__all__ = ["GoalImageExtractor", "PointerActionNet", "PointerExtractor", "PointerPolicy", "box_masks"]
 
 # (kernel, stride, padding) per conv layer: the first downsamples 4x, the second 2x, the rest keep size.
 _CONV_SHAPES = ((8, 4, 2), (4, 2, 1), (3, 1, 1), (3, 1, 1), (3, 1, 1))
@@ -110,3 +111,130 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         if self.spatial is not None:
             parts.append(self.spatial(h))
         return torch.cat(parts, dim=1)
+
+
+def box_masks(boxes: Sequence[Sequence[float]], height: int, width: int) -> torch.Tensor:
+    """``(len(boxes), height, width)`` bool masks: the feature-map cells whose centre lies in
+    each relative ``(x0, y0, x1, y1)`` box (the nearest cell when a box is smaller than one)."""
+    if not boxes:
+        raise ValueError("boxes must hold at least one (x0, y0, x1, y1) box")
+    ys = (torch.arange(height, dtype=torch.float32) + 0.5) / height
+    xs = (torch.arange(width, dtype=torch.float32) + 0.5) / width
+    masks = []
+    for i, box in enumerate(boxes):
+        if len(box) != 4 or not (0.0 <= box[0] < box[2] <= 1.0 and 0.0 <= box[1] < box[3] <= 1.0):
+            raise ValueError(f"boxes[{i}] must be relative (x0, y0, x1, y1) with 0 <= x0 < x1 <= 1, got {tuple(box)}")
+        x0, y0, x1, y1 = box
+        m = ((ys >= y0) & (ys < y1))[:, None] & ((xs >= x0) & (xs < x1))[None, :]
+        if not m.any():
+            m[min(int((y0 + y1) / 2 * height), height - 1), min(int((x0 + x1) / 2 * width), width - 1)] = True
+        masks.append(m)
+    return torch.stack(masks)
+
+
+class PointerExtractor(BaseFeaturesExtractor):
+    """A fully convolutional, goal-conditioned pointer: one logit per screen box.
+
+    The goal embedding FiLMs every conv layer (so it steers what the network looks for
+    from the first layer on); a 1x1 conv, the same detector at every place, turns the last
+    map into a logit map, and each box's logit is the map's maximum inside that box.
+    Recognising an icon anywhere is then one local detector, not a mapping to learn per
+    cell. Output: ``[box logits (len(boxes)) | pooled image features | goal features]``;
+    :class:`PointerPolicy` reads the box logits as the tap actions' logits.
+
+    Args:
+        observation_space: ``{"image": (C, H, W) uint8, "goal": (D,) float}``.
+        boxes: relative ``(x0, y0, x1, y1)`` of each pointer action, in action order.
+        cnn_channels: channels of the conv layers (strides 2, 2, then 1).
+        features_dim: width of the pooled image features (value and non-pointer actions).
+        goal_hidden: width of the goal MLP.
+    """
+
+    def __init__(
+        self,
+        observation_space: spaces.Dict,
+        boxes: Sequence[Sequence[float]],
+        cnn_channels: Sequence[int] = (32, 64, 64),
+        features_dim: int = 128,
+        goal_hidden: int = 64,
+    ):
+        if not isinstance(observation_space, spaces.Dict) or {"image", "goal"} - set(observation_space.spaces):
+            raise ValueError("observation_space must be a Dict with 'image' and 'goal' keys")
+        if not 1 <= len(cnn_channels) <= 5:
+            raise ValueError(f"cnn_channels must have 1 to 5 entries, got {list(cnn_channels)}")
+        n_boxes = len(boxes)
+        super().__init__(observation_space, n_boxes + features_dim + goal_hidden)
+        image_shape = observation_space["image"].shape
+        goal_dim = observation_space["goal"].shape[0]
+        self.n_boxes = n_boxes
+        convs: list[nn.Module] = []
+        in_ch = image_shape[0]
+        for i, out_ch in enumerate(cnn_channels):
+            stride = 2 if i < 2 else 1
+            convs.append(nn.Conv2d(in_ch, out_ch, 3, stride, 1))
+            in_ch = out_ch
+        self.convs = nn.ModuleList(convs)
+        self.goal_mlp = nn.Sequential(nn.Linear(goal_dim, goal_hidden), nn.ReLU())
+        self.films = nn.ModuleList(nn.Linear(goal_hidden, 2 * c) for c in cnn_channels)
+        for film in self.films:  # start as the identity: scale 1, shift 0
+            nn.init.zeros_(film.weight)
+            nn.init.zeros_(film.bias)
+        self.detector = nn.Conv2d(in_ch, 1, 1)
+        nn.init.normal_(self.detector.weight, std=0.01)
+        nn.init.zeros_(self.detector.bias)
+        with torch.no_grad():
+            x = torch.zeros(1, *image_shape)
+            for conv in self.convs:
+                x = conv(x)
+        self.register_buffer("masks", box_masks(boxes, x.shape[2], x.shape[3]), persistent=False)
+        self.pooled = nn.Sequential(nn.Linear(2 * in_ch, features_dim), nn.ReLU())
+
+    def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
+        h = observations["image"].float()
+        g = self.goal_mlp(observations["goal"].float())
+        for conv, film in zip(self.convs, self.films):
+            scale, shift = film(g).chunk(2, dim=1)
+            h = torch.relu(conv(h) * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None])
+        logit_map = self.detector(h)[:, 0]  # (B, H', W')
+        # Max inside each box: -inf outside it, so a box is as likely as its best place.
+        masked = logit_map[:, None].masked_fill(~self.masks[None], float("-inf"))
+        box_logits = masked.flatten(2).amax(dim=2)
+        pooled = self.pooled(torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1))
+        return torch.cat([box_logits, pooled, g], dim=1)
+
+
+class PointerActionNet(nn.Module):
+    """Action logits from :class:`PointerExtractor`'s features: the box logits as they are
+    for the first ``n_boxes`` actions, a linear layer on the rest for the other actions."""
+
+    def __init__(self, features_dim: int, n_boxes: int, n_actions: int):
+        super().__init__()
+        if not 0 < n_boxes <= n_actions:
+            raise ValueError(f"n_boxes must be in [1, n_actions={n_actions}], got {n_boxes}")
+        self.n_boxes = n_boxes
+        self.other = nn.Linear(features_dim - n_boxes, n_actions - n_boxes) if n_actions > n_boxes else None
+        if self.other is not None:
+            nn.init.orthogonal_(self.other.weight, gain=0.01)
+            nn.init.zeros_(self.other.bias)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        boxes = features[:, : self.n_boxes]
+        if self.other is None:
+            return boxes
+        return torch.cat([boxes, self.other(features[:, self.n_boxes :])], dim=1)
+
+
+class PointerPolicy(MultiInputActorCriticPolicy):
+    """SB3's multi-input actor-critic policy with :class:`PointerActionNet` as its action head.
+
+    Use it with :class:`PointerExtractor` and no actor MLP (``net_arch=dict(pi=[], vf=[...])``):
+    the actor reads the extractor's features directly, so the tap logits stay tied to the
+    places on screen.
+    """
+
+    def _build(self, lr_schedule) -> None:
+        super()._build(lr_schedule)
+        n_actions = int(self.action_space.n)
+        self.action_net = PointerActionNet(self.mlp_extractor.latent_dim_pi, self.features_extractor.n_boxes, n_actions)
+        # SB3 built the optimizer over the old head: rebuild it over the new one.
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)

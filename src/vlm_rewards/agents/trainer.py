@@ -114,7 +114,7 @@ def train(
     )
     from vlm_rewards.agents.envs import goal_table, make_scorer
     from vlm_rewards.agents.venvs import make_train_venv
-    from vlm_rewards.agents.evaluation import evaluate_agent
+    from vlm_rewards.agents.rollouts import evaluate_agent
 
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig (see load_config), got {type(config).__name__}")

@@ -43,6 +43,7 @@ import numpy as np
 from vlm_rewards._validation import check_goal, check_positive_int
 
 __all__ = [
+    "RewardStepSettings",
     "FRAME_KEY",
     "RewardStep",
     "StepOutput",
@@ -411,3 +412,24 @@ class RewardStep:
 class _Scored:
     reward: np.ndarray
     score: np.ndarray
+
+
+class RewardStepSettings:
+    """The reward step's settings as read-only attributes of an adapter that holds it in
+    ``self._step`` (a mixin: every adapter exposes them the same way)."""
+
+    _step: RewardStep
+
+    @property
+    def fixed_goal(self) -> str | None:
+        return self._step.fixed_goal
+
+    @property
+    def score_every(self) -> int | str:
+        return self._step.score_every
+
+    @property
+    def goals(self) -> list[str | None]:
+        """Each env's current goal."""
+        return self._step.goals
+

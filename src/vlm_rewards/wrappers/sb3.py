@@ -21,7 +21,14 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
 
 from vlm_rewards.scoring import RewardScorer
-from vlm_rewards.wrappers.core import FRAME_KEY, RewardStep, check_frame_source, check_scorer, frame_from_obs
+from vlm_rewards.wrappers.core import (
+    FRAME_KEY,
+    RewardStep,
+    RewardStepSettings,
+    check_frame_source,
+    check_scorer,
+    frame_from_obs,
+)
 
 __all__ = ["VecVLMReward", "stack_obs"]
 
@@ -50,7 +57,7 @@ def _streamable(venv) -> bool:
     return isinstance(venv, SubprocVecEnv) and hasattr(venv, "remotes")
 
 
-class VecVLMReward(VecEnvWrapper):
+class VecVLMReward(RewardStepSettings, VecEnvWrapper):
     """VLM rewards for a Stable-Baselines3 ``VecEnv`` (``DummyVecEnv``/``SubprocVecEnv``).
 
     Frames come from ``info["vlm_frame"]`` (wrap each sub-env in
@@ -103,21 +110,8 @@ class VecVLMReward(VecEnvWrapper):
             )
 
     @property
-    def fixed_goal(self) -> str | None:
-        return self._step.fixed_goal
-
-    @property
-    def score_every(self) -> int | str:
-        return self._step.score_every
-
-    @property
     def terminate_on_success(self) -> bool:
         return self._step.terminate_on_success
-
-    @property
-    def goals(self) -> list[str | None]:
-        """Each sub-env's current goal."""
-        return self._step.goals
 
     def reset(self):
         obs = self.venv.reset()

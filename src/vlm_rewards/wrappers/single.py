@@ -19,6 +19,7 @@ from vlm_rewards.scoring import RewardScorer
 from vlm_rewards.wrappers.core import (
     FRAME_KEY,
     RewardStep,
+    RewardStepSettings,
     check_frame_source,
     check_render_mode,
     check_scorer,
@@ -28,7 +29,7 @@ from vlm_rewards.wrappers.core import (
 __all__ = ["RenderFrameInfo", "VLMRewardWrapper"]
 
 
-class VLMRewardWrapper(gym.Wrapper):
+class VLMRewardWrapper(RewardStepSettings, gym.Wrapper):
     """Replace an env's reward with a VLM reward for a language goal.
 
     Args:
@@ -70,14 +71,6 @@ class VLMRewardWrapper(gym.Wrapper):
                                 score_every=score_every, frame_window=frame_window, owner="VLMRewardWrapper")
         # The wrapper's own flag (not the step's, which is off for non-binary rewards) for back-compatibility.
         self.terminate_on_success = bool(terminate_on_success)
-
-    @property
-    def fixed_goal(self) -> str | None:
-        return self._step.fixed_goal
-
-    @property
-    def score_every(self) -> int | str:
-        return self._step.score_every
 
     @property
     def goal(self) -> str | None:

@@ -21,7 +21,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import iterate
 
 from vlm_rewards.scoring import RewardScorer
-from vlm_rewards.wrappers.core import RewardStep, check_frame_source, check_scorer
+from vlm_rewards.wrappers.core import RewardStep, RewardStepSettings, check_frame_source, check_scorer
 
 __all__ = ["VLMRewardVectorWrapper"]
 
@@ -59,7 +59,7 @@ def _overwrite_rows(dst: dict[str, Any], src: dict[str, Any], rows: np.ndarray) 
     return out
 
 
-class VLMRewardVectorWrapper(VectorWrapper):
+class VLMRewardVectorWrapper(RewardStepSettings, VectorWrapper):
     """VLM rewards for a Gymnasium vector env, all sub-envs scored in one batch.
 
     To end episodes when the VLM reward fires, build the vector env with
@@ -112,21 +112,8 @@ class VLMRewardVectorWrapper(VectorWrapper):
         self._autoreset = np.zeros(self.num_envs, dtype=bool)
 
     @property
-    def fixed_goal(self) -> str | None:
-        return self._step.fixed_goal
-
-    @property
-    def score_every(self) -> int | str:
-        return self._step.score_every
-
-    @property
     def terminate_on_success(self) -> bool:
         return self._step.terminate_on_success
-
-    @property
-    def goals(self) -> list[str | None]:
-        """Each sub-env's current goal."""
-        return self._step.goals
 
     def _start_episodes(self, infos: dict[str, Any], rows: np.ndarray) -> None:
         goals, mask = infos.get("goal"), infos.get("_goal")

@@ -197,6 +197,20 @@ def cell_center(index: int) -> tuple[float, float]:
     return x, y / SCREEN_H
 
 
+def tap_boxes() -> tuple[tuple[float, float, float, float], ...]:
+    """Relative ``(x0, y0, x1, y1)`` of every tap cell, in action order (``cell_center``'s cells).
+
+    A pointer policy reads one logit per box from its feature map (see
+    :class:`vlm_rewards.agents.policy.PointerExtractor`).
+    """
+    boxes = []
+    for index in range(N_TAP_CELLS):
+        row, col = divmod(index, GRID_COLS)
+        top, height = (DOCK_TOP, DOCK_H) if row == GRID_ROWS else (GRID_TOP + row * CELL_H, CELL_H)
+        boxes.append((col * CELL_W / SCREEN_W, top / SCREEN_H, (col + 1) * CELL_W / SCREEN_W, (top + height) / SCREEN_H))
+    return tuple(boxes)
+
+
 def gesture_events(action: int) -> list[TouchEvent]:
     """The touch events (AndroidEnv action types and positions) of discrete ``action``.
 
@@ -429,6 +443,13 @@ class PhoneEnv(gymnasium.Env):
         return self._with_touch(frame, (left, 0), (width, s))
 
     # --- State ----------------------------------------------------------------------------
+
+    @property
+    def pointer_boxes(self) -> tuple[tuple[float, float, float, float], ...]:
+        """The screen box of each tap action (the first ``len(boxes)`` discrete actions)."""
+        if self.action_mode != "discrete":
+            raise ValueError("pointer_boxes needs action_mode='discrete'")
+        return tap_boxes()
 
     @property
     def success(self) -> bool:

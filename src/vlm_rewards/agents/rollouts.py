@@ -1,4 +1,7 @@
-"""Evaluate an agent on (held-out) goals: ground-truth success and return beside VLM return.
+"""Agent rollouts judged by ground truth: success and return on (held-out) goals beside VLM return.
+
+(Named apart from :mod:`vlm_rewards.evaluation`, which judges the *reward* offline on
+labelled frames; this module judges an *agent* by running it.)
 
 Episodes run through the reward step that trained the agent
 (:class:`~vlm_rewards.wrappers.core.RewardStep`: the VLM reward ends them for a VLM-reward
@@ -233,7 +236,9 @@ def evaluate_run(
     """Evaluate a finished (or checkpointed) run's agent again, e.g. with more episodes.
 
     Loads ``RUN_DIR/config.yaml`` and ``RUN_DIR/model.zip`` (or ``checkpoint``); writes
-    ``RUN_DIR/eval_<split>_<episodes>.json`` (metrics, per goal, per episode).
+    ``RUN_DIR/eval_<split>_<episodes>.json`` (metrics, per goal, per episode), or
+    ``eval_<split>_<episodes>_seed<S>.json`` with ``seed``: episode ``i`` then starts from env
+    seed ``S + i``, so a seed the run never used evaluates the agent on episodes it never saw.
 
     Example:
         >>> evaluate_run("runs/phone_common", episodes=150).metrics()["gt_success"]  # doctest: +SKIP
@@ -266,5 +271,7 @@ def evaluate_run(
     metrics = out["metrics"]
     if math.isnan(metrics["precision"]):
         metrics["precision"] = None
-    atomic_write_json(run_dir / f"eval_{split}_{episodes}.json", out)
+    out.update(seed=config.eval.seed if seed is None else int(seed))
+    suffix = "" if seed is None else f"_seed{int(seed)}"
+    atomic_write_json(run_dir / f"eval_{split}_{episodes}{suffix}.json", out)
     return result
