@@ -50,14 +50,15 @@ def frames(*ps):
     return np.array(ps, dtype=np.float32).reshape(len(ps), 1)
 
 
-def run(step, ps, ends=None, env_rewards=None, gts=None):
-    """Step one env through probabilities ``ps``; ``ends[t]``: truncated at step t."""
+def run(step, ps, ends=None, env_rewards=None, gts=None, offs=None):
+    """Step one env through probabilities ``ps``; ``ends[t]``: truncated at step t; ``gts`` and
+    ``offs``: the env's ground truth and off-goal flags."""
     outs = []
     for t, p in enumerate(ps):
         trunc = bool(ends and ends[t])
         due = step.due([trunc])
         out = step.apply(frames(p) if due[0] else None, [env_rewards[t] if env_rewards else 0.0], [False], [trunc],
-                         [{"ground_truth_success": bool(gts and gts[t])}])
+                         [{"ground_truth_success": bool(gts and gts[t]), "off_goal": bool(offs and offs[t])}])
         outs.append(out)
     return outs
 
@@ -134,8 +135,8 @@ def test_terminate_on_success_ends_the_episode_with_a_record():
     assert outs[-1].ended_by_vlm[0] and outs[-1].fired[0]
     assert not outs[0].episodes and not outs[1].episodes
     assert outs[-1].episodes[0] == {
-        "vlm_return": 1.0, "length": 3, "vlm_success": True, "ground_truth_success": True, "goal": "g",
-        "env_return": 1.0, "vlm_fired": True, "fired_at": 3, "gt_at_fire": False,
+        "vlm_return": 1.0, "length": 3, "vlm_success": True, "ground_truth_success": True, "direct_success": True,
+        "goal": "g", "env_return": 1.0, "vlm_fired": True, "fired_at": 3, "gt_at_fire": False,
     }
     # a new episode starts from zero
     out = run(step, [0.1], ends=[True])[0]
@@ -248,3 +249,20 @@ def test_frame_from_obs():
     assert frame_from_obs(np.ones((2, 2, 3)), "observation").shape == (2, 2, 3)
     with pytest.raises(ValueError, match="frame_source='pixels'"):
         frame_from_obs(obs, "pixels")
+
+
+@pytest.mark.parametrize(
+    ("gts", "offs", "direct"),
+    [
+        ([False, False, True, False], [False, False, False, False], True),  # straight to the goal
+        ([False, False, True, False], [False, True, False, False], False),  # a wrong state first
+        ([False, True, False, False], [False, False, False, True], True),  # wrong state only after success
+        ([False, False, False, False], [False, False, False, False], False),  # never succeeded
+    ],
+)
+def test_direct_success_needs_the_goal_before_any_off_goal_state(gts, offs, direct):
+    step = RewardStep(1, FakeScorer(), goal="g", terminate_on_success=False)
+    step.start_episode(0)
+    outs = run(step, [0.1] * 4, ends=[False, False, False, True], gts=gts, offs=offs)
+    record = outs[-1].episodes[0]
+    assert record["direct_success"] is direct and record["ground_truth_success"] is any(gts)

@@ -406,7 +406,8 @@ def train(
         raise _fail(str(exc)) from None
     f = result.final
     typer.echo(
-        f"done: {result.steps:,} env steps; held-out ground-truth success {f['gt_success']:.2f}, "
+        f"done: {result.steps:,} env steps; {cfg.eval.split} goals: ground-truth success {f['gt_success']:.2f}, "
+        f"direct {f.get('direct_success', float('nan')):.2f} (chance {f.get('direct_chance', float('nan')):.2f}), "
         f"VLM return {f['vlm_return']:.2f}; run directory: {result.run_dir}"
     )
 
@@ -468,12 +469,15 @@ def demo(
     typer.echo(
         f"\nheld-out ground-truth success: {f['gt_success']:.0%} of {int(f['episodes'])} episodes "
         f"(VLM return {f['vlm_return']:.2f}; precision of the VLM's successes: "
-        f"{'n/a' if prec is None or prec != prec else f'{prec:.0%}'})"
+        f"{'n/a' if prec is None or prec != prec else f'{prec:.0%}'})\n"
+        f"held-out direct success (no wrong app opened first): {f['direct_success']:.0%} "
+        f"(chance for a policy that ignores its goal: at most {f['direct_chance']:.0%})"
     )
     if t.get("train_episodes"):
         typer.echo(
             f"training goals, last 100 training episodes: ground-truth success {t['train_gt_success']:.0%}, "
-            f"VLM reward fired {t['train_vlm_success']:.0%}, precision {t['train_precision']:.0%}"
+            f"direct {t['train_direct_success']:.0%}, VLM reward fired {t['train_vlm_success']:.0%}, "
+            f"precision {t['train_precision']:.0%}"
         )
     typer.echo(f"report: {report_path}")
     typer.echo(f"run directory: {result.run_dir}")

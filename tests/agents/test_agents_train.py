@@ -58,6 +58,7 @@ def test_tiny_run_writes_checkpoints_csv_gifs_and_summary(first_run):
     assert [int(r["step"]) for r in rows] == [0, 64, 128]
     for r in rows:
         assert 0.0 <= r["gt_success"] <= 1.0 and r["episodes"] == 3 and r["length"] <= 8
+        assert 0.0 <= r["direct_success"] <= r["gt_success"] and r["direct_chance"] == pytest.approx(1 / 3)
     saved = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert saved["agent"]["n_steps"] == 16 and saved["reward"]["kind"] == "vlm"
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -73,7 +74,9 @@ def test_resume_continues_the_step_count(first_run, tiny_clip_dir, tmp_path):
     shutil.copytree(first_run[0], run_dir)
     # A run killed after its step-64 checkpoint: the newer checkpoint and evaluation are lost.
     (run_dir / "checkpoints" / "step_0000000128.zip").unlink()
-    (run_dir / "state.json").write_text(json.dumps({"step": 64, "checkpoint": "checkpoints/step_0000000064.zip", "wall_s": 1.0}))
+    (run_dir / "state.json").write_text(
+        json.dumps({"step": 64, "checkpoint": "checkpoints/step_0000000064.zip", "wall_s": 1.0, "train_episodes": 1000})
+    )
     cfg = tiny_config(tiny_clip_dir)
     with pytest.raises(RunExistsError, match="--resume"):
         train(cfg, run_dir)
@@ -82,7 +85,11 @@ def test_resume_continues_the_step_count(first_run, tiny_clip_dir, tmp_path):
     result = train(tiny_config(tiny_clip_dir, total_steps=192), run_dir, resume=True)
     assert result.resumed_from == 64 and result.steps == 192
     assert [int(r["step"]) for r in read_csv(run_dir / "evaluations.csv")] == [0, 64, 128, 192]
-    assert json.loads((run_dir / "state.json").read_text())["step"] == 192
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["step"] == 192
+    # The training-episode counter continues from the checkpoint's instead of restarting.
+    assert state["train_episodes"] > 1000 and result.train_stats["train_episodes"] == state["train_episodes"]
+    assert read_csv(run_dir / "evaluations.csv")[-1]["train_episodes"] > 1000
 
 
 def test_oracle_and_recurrent_agents_train(tiny_clip_dir, tmp_path):

@@ -144,7 +144,7 @@ def test_render_is_the_egocentric_frame_at_render_size(env):
 
 def test_info_and_reward_every_step(env):
     obs, info = env.reset(seed=1, options={"goal": "go near the chair"})
-    assert info == {"goal": "go near the chair", "ground_truth_success": False, "goal_family": "find"}
+    assert info == {"goal": "go near the chair", "ground_truth_success": False, "off_goal": False, "goal_family": "find"}
     rng = np.random.default_rng(0)
     for _ in range(20):
         obs, reward, terminated, truncated, info = env.step(int(rng.integers(len(Actions))))

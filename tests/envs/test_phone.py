@@ -288,7 +288,7 @@ def test_discrete_actions_swipe_tap_dock_home():
 def test_success_ends_the_episode_with_reward_one():
     env = PhoneEnv(goal="open the calculator app")
     _, info = env.reset(seed=4)
-    assert info == {"goal": "open the calculator app", "ground_truth_success": False, "foreground": "home", "page": 0}
+    assert info == {"goal": "open the calculator app", "ground_truth_success": False, "off_goal": False, "foreground": "home", "page": 0}
     page, slot = env.layout.locate("calculator")
     for _ in range(page or 0):
         env.step(SWIPE_LEFT)
@@ -467,3 +467,17 @@ def test_terminate_on_success_off_keeps_episode_running():
         if info["ground_truth_success"]:
             break
     assert info["ground_truth_success"] and reward == 1.0
+
+
+def test_off_goal_flags_a_wrong_app_in_the_foreground():
+    env = PhoneEnv(goal="open the calculator app", terminate_on_success=False)
+    env.reset(seed=4)
+    page, slot = env.layout.locate("calculator")
+    wrong = next(a for a in (env.layout.dock + env.layout.pages[0]) if a not in (None, "calculator"))
+    wrong_page, wrong_slot = env.layout.locate(wrong)
+    assert wrong_page in (None, 0)
+    cell = wrong_slot + (phone_apps.GRID_ROWS * phone_apps.GRID_COLS if wrong_page is None else 0)
+    _, _, _, _, info = env.step(cell)
+    assert info["foreground"] == wrong and info["off_goal"] and not info["ground_truth_success"]
+    _, _, _, _, info = env.step(HOME)
+    assert not info["off_goal"]

@@ -26,6 +26,8 @@ CSV_FIELDS = (
     "step",
     "wall_s",
     "gt_success",
+    "direct_success",
+    "direct_chance",
     "gt_return",
     "vlm_return",
     "vlm_success",
@@ -35,6 +37,7 @@ CSV_FIELDS = (
     "train_gt_success",
     "train_vlm_success",
     "train_precision",
+    "train_direct_success",
     "train_episodes",
 )
 
@@ -58,12 +61,15 @@ def write_csv(path: str | Path, rows: list[dict[str, float]]) -> None:
 
 
 class EpisodeStatsCallback(BaseCallback):
-    """Ground-truth success, VLM success and precision of the last ``window`` training episodes."""
+    """Ground-truth success, VLM success, precision and direct success of the last ``window``
+    training episodes; ``total`` counts every training episode of the run (``start_total``:
+    those before a resume)."""
 
-    def __init__(self, window: int = 100):
+    def __init__(self, window: int = 100, start_total: int = 0):
         super().__init__()
-        self.episodes: deque[tuple[bool, bool, bool]] = deque(maxlen=window)
-        self.total = 0
+        # (gt success, VLM fired, gt at fire, direct success or None when unknown)
+        self.episodes: deque[tuple[bool, bool, bool, bool | None]] = deque(maxlen=window)
+        self.total = int(start_total)
 
     def _on_step(self) -> bool:
         dones = self.locals.get("dones")
@@ -72,23 +78,29 @@ class EpisodeStatsCallback(BaseCallback):
             if ep is not None:
                 # gt at the firing step: the env's flag in the step that ended the episode.
                 fired = bool(ep["vlm_success"])
-                self.episodes.append((bool(ep["ground_truth_success"]), fired, fired and bool(info.get("ground_truth_success"))))
+                direct = ep.get("direct_success")
+                self.episodes.append(
+                    (bool(ep["ground_truth_success"]), fired, fired and bool(info.get("ground_truth_success")), direct)
+                )
                 self.total += 1
             elif dones is not None and dones[i] and "episode" in info:
                 gt = bool(info.get("ground_truth_success", False))
-                self.episodes.append((gt, False, False))
+                self.episodes.append((gt, False, False, None))
                 self.total += 1
         return True
 
     def summary(self) -> dict[str, float]:
         if not self.episodes:
-            return {"train_gt_success": math.nan, "train_vlm_success": math.nan, "train_precision": math.nan, "train_episodes": 0.0}
-        arr = np.array(self.episodes, dtype=bool)
+            return {"train_gt_success": math.nan, "train_vlm_success": math.nan, "train_precision": math.nan,
+                    "train_direct_success": math.nan, "train_episodes": float(self.total)}
+        arr = np.array([e[:3] for e in self.episodes], dtype=bool)
         fired = arr[:, 1]
+        direct = [e[3] for e in self.episodes if e[3] is not None]
         return {
             "train_gt_success": float(arr[:, 0].mean()),
             "train_vlm_success": float(fired.mean()),
             "train_precision": float(arr[fired, 2].mean()) if fired.any() else math.nan,
+            "train_direct_success": float(np.mean(direct)) if direct else math.nan,
             "train_episodes": float(self.total),
         }
 
@@ -108,6 +120,7 @@ class PeriodicEvaluation(BaseCallback):
         evaluate: ``evaluate(model, index) -> dict`` of metrics (see :mod:`vlm_rewards.agents.rollouts`).
         csv_path: the run's ``evaluations.csv`` (rewritten atomically on every row).
         stats: the training-episode statistics to add to each row.
+        label: the evaluated goal split, as the log lines name it.
         start_time: wall-clock offset (seconds already spent before a resume).
     """
 
@@ -119,8 +132,10 @@ class PeriodicEvaluation(BaseCallback):
         stats: EpisodeStatsCallback | None = None,
         start_time: float = 0.0,
         log: Callable[[str], None] | None = None,
+        label: str = "held-out",
     ):
         super().__init__()
+        self.label = label
         self.evaluate_fn = evaluate
         self.every = int(every)
         self.csv_path = Path(csv_path)
@@ -159,14 +174,15 @@ class PeriodicEvaluation(BaseCallback):
         self.rows.append(row)
         write_csv(self.csv_path, self.rows)
         if self.logger is not None:
-            for k in ("gt_success", "gt_return", "vlm_return", "vlm_success", "precision", "length"):
+            for k in ("gt_success", "direct_success", "gt_return", "vlm_return", "vlm_success", "precision", "length"):
                 if k in metrics and not math.isnan(metrics[k]):
                     self.logger.record(f"eval/{k}", metrics[k])
         self.last_step = step
         if self.log is not None:
             prec = metrics.get("precision", math.nan)
             self.log(
-                f"step {step:>8,}  held-out gt success {metrics['gt_success']:.2f}  gt return {metrics['gt_return']:.2f}  "
+                f"step {step:>8,}  {self.label} gt success {metrics['gt_success']:.2f}  "
+                f"direct {metrics.get('direct_success', math.nan):.2f}  gt return {metrics['gt_return']:.2f}  "
                 f"vlm return {metrics['vlm_return']:.2f}  precision {'n/a' if math.isnan(prec) else f'{prec:.2f}'}"
             )
         return row
@@ -182,8 +198,10 @@ class PeriodicCheckpoint(BaseCallback):
     is in place, so it always names a complete checkpoint.
     """
 
-    def __init__(self, run_dir: str | Path, every: int, keep: int = 2, wall_offset: float = 0.0):
+    def __init__(self, run_dir: str | Path, every: int, keep: int = 2, wall_offset: float = 0.0,
+                 stats: EpisodeStatsCallback | None = None):
         super().__init__()
+        self.stats = stats  # its episode count goes into state.json, so a resume continues it
         self.run_dir = Path(run_dir)
         self.every = int(every)
         self.keep = int(keep)
@@ -203,11 +221,14 @@ class PeriodicCheckpoint(BaseCallback):
         return True
 
     def save(self) -> Path:
-        return save_checkpoint(self.model, self.run_dir, keep=self.keep, wall_s=time.monotonic() - self.t0)
+        episodes = self.stats.total if self.stats is not None else 0
+        return save_checkpoint(self.model, self.run_dir, keep=self.keep, wall_s=time.monotonic() - self.t0,
+                               train_episodes=episodes)
 
 
-def save_checkpoint(model: Any, run_dir: str | Path, *, keep: int = 2, wall_s: float = 0.0) -> Path:
-    """Save ``model`` to ``RUN_DIR/checkpoints/step_<n>.zip`` and point ``state.json`` at it."""
+def save_checkpoint(model: Any, run_dir: str | Path, *, keep: int = 2, wall_s: float = 0.0, train_episodes: int = 0) -> Path:
+    """Save ``model`` to ``RUN_DIR/checkpoints/step_<n>.zip`` and point ``state.json`` at it
+    (with the counters a resume continues: wall time and training episodes)."""
     run_dir = Path(run_dir)
     step = int(model.num_timesteps)
     ckpt_dir = run_dir / "checkpoints"
@@ -216,7 +237,8 @@ def save_checkpoint(model: Any, run_dir: str | Path, *, keep: int = 2, wall_s: f
     buf = io.BytesIO()
     model.save(buf)
     atomic_write_bytes(path, buf.getvalue())
-    atomic_write_json(run_dir / "state.json", {"step": step, "checkpoint": str(path.relative_to(run_dir)), "wall_s": wall_s})
+    state = {"step": step, "checkpoint": str(path.relative_to(run_dir)), "wall_s": wall_s, "train_episodes": int(train_episodes)}
+    atomic_write_json(run_dir / "state.json", state)
     old = sorted(ckpt_dir.glob("step_*.zip"))[:-keep] if keep > 0 else []
     for p in old:
         if p != path:

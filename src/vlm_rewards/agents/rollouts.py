@@ -35,7 +35,7 @@ from vlm_rewards.agents.config import TrainConfig
 from vlm_rewards.agents.envs import domain_goals, make_env
 from vlm_rewards.wrappers.core import RewardStep
 
-__all__ = ["EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
+__all__ = ["METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
 
 
 @dataclass
@@ -46,23 +46,40 @@ class EpisodeRecord:
     vlm_return: float = 0.0
     gt_return: float = 0.0
     gt_success: bool = False
+    direct_success: bool = False
     vlm_fired: bool = False
     gt_at_fire: bool | None = None
+
+
+#: the keys of :meth:`EvalResult.metrics`, in the order the CSV and reports show them
+METRIC_KEYS = (
+    "gt_success", "direct_success", "direct_chance", "gt_return", "vlm_return", "vlm_success", "precision",
+    "length", "episodes",
+)
 
 
 @dataclass
 class EvalResult:
     episodes: list[EpisodeRecord] = field(default_factory=list)
     gifs: list[str] = field(default_factory=list)
+    #: how many goals the episodes were drawn from (1 / it is the direct-success chance level)
+    num_goals: int | None = None
 
     def metrics(self) -> dict[str, float]:
-        """Means over episodes; ``precision`` is NaN when the VLM never fired."""
+        """Means over episodes; ``precision`` is NaN when the VLM never fired.
+
+        ``direct_chance`` is the most direct success any policy that ignores its goal can
+        have: it goes first to one state, which is the asked-for one for 1 in ``num_goals``
+        goals (NaN when ``num_goals`` is unknown).
+        """
         eps = self.episodes
         if not eps:
             raise ValueError("no episodes were evaluated")
         fired = [e for e in eps if e.vlm_fired]
         return {
             "gt_success": float(np.mean([e.gt_success for e in eps])),
+            "direct_success": float(np.mean([e.direct_success for e in eps])),
+            "direct_chance": 1.0 / self.num_goals if self.num_goals else math.nan,
             "gt_return": float(np.mean([e.gt_return for e in eps])),
             "vlm_return": float(np.mean([e.vlm_return for e in eps])),
             "vlm_success": float(np.mean([e.vlm_fired for e in eps])),
@@ -71,21 +88,44 @@ class EvalResult:
             "episodes": float(len(eps)),
         }
 
-    def per_goal(self) -> dict[str, float]:
-        """Ground-truth success rate per goal."""
+    def per_goal(self, key: str = "gt_success") -> dict[str, float]:
+        """Per goal, the rate of ``key`` ("gt_success" or "direct_success") over its episodes."""
+        if key not in ("gt_success", "direct_success"):
+            raise ValueError(f"key must be 'gt_success' or 'direct_success', got {key!r}")
         out: dict[str, list[bool]] = {}
         for e in self.episodes:
-            out.setdefault(e.goal, []).append(e.gt_success)
+            out.setdefault(e.goal, []).append(getattr(e, key))
         return {g: float(np.mean(v)) for g, v in out.items()}
 
+    def per_goal_table(self) -> dict[str, dict[str, float]]:
+        """Per goal: episodes, ground-truth and direct success, mean length."""
+        out: dict[str, list[EpisodeRecord]] = {}
+        for e in self.episodes:
+            out.setdefault(e.goal, []).append(e)
+        return {
+            g: {
+                "episodes": float(len(v)),
+                "gt_success": float(np.mean([e.gt_success for e in v])),
+                "direct_success": float(np.mean([e.direct_success for e in v])),
+                "length": float(np.mean([e.length for e in v])),
+            }
+            for g, v in out.items()
+        }
+
     def to_dict(self) -> dict[str, Any]:
-        return {"metrics": self.metrics(), "per_goal": self.per_goal(), "episodes": [asdict(e) for e in self.episodes]}
+        return {
+            "metrics": self.metrics(),
+            "per_goal": self.per_goal(),
+            "per_goal_table": self.per_goal_table(),
+            "episodes": [asdict(e) for e in self.episodes],
+        }
 
 
 def _finish(rec: EpisodeRecord, episode: dict[str, Any]) -> EpisodeRecord:
     """Fill ``rec`` from the reward step's episode record (the env's reward is ground truth here)."""
     rec.length, rec.vlm_return = episode["length"], episode["vlm_return"]
     rec.gt_return, rec.gt_success = episode["env_return"], episode["ground_truth_success"]
+    rec.direct_success = episode["direct_success"]
     rec.vlm_fired, rec.gt_at_fire = episode["vlm_fired"], episode["gt_at_fire"]
     return rec
 
@@ -134,7 +174,7 @@ def evaluate_agent(
     step = RewardStep(n_slots, scorer, terminate_on_success=not oracle and config.reward.terminate_on_success,
                       owner="evaluate_agent")
     recurrent = hasattr(model.policy, "lstm_actor")
-    result = EvalResult()
+    result = EvalResult(num_goals=len(goal_list))
     next_episode = 0
     slot_ep: list[EpisodeRecord | None] = [None] * n_slots
     obs: list[dict[str, np.ndarray] | None] = [None] * n_slots

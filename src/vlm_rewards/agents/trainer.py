@@ -34,6 +34,7 @@ from typing import Any, Callable
 
 from vlm_rewards.agents.algos import build_agent, load_agent
 from vlm_rewards.agents.config import ConfigError, TrainConfig, dump_config
+from vlm_rewards.agents.rollouts import METRIC_KEYS
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 __all__ = ["RunExistsError", "TrainResult", "train"]
@@ -121,12 +122,13 @@ def train(
     run_dir = Path(run_dir)
     say = log or (lambda _msg: None)
     state_path = run_dir / "state.json"
-    start_step, wall_offset, ckpt = 0, 0.0, None
+    start_step, wall_offset, ckpt, start_episodes = 0, 0.0, None, 0
     if resume:
         _check_resume_config(config, run_dir)
         if state_path.is_file():
             state = json.loads(state_path.read_text())
             start_step, wall_offset, ckpt = int(state["step"]), float(state.get("wall_s", 0.0)), run_dir / state["checkpoint"]
+            start_episodes = int(state.get("train_episodes", 0))
             if not ckpt.is_file():
                 raise ConfigError(f"cannot resume: {state_path} names {ckpt}, which does not exist")
     elif (run_dir / "config.yaml").exists() or state_path.exists():
@@ -165,9 +167,11 @@ def train(
         evaluate.last = result  # type: ignore[attr-defined]
         return result.metrics()
 
-    stats = EpisodeStatsCallback()
-    evaluator = PeriodicEvaluation(evaluate, config.eval.every, csv_path, stats, start_time=wall_offset, log=say)
-    checkpoints = PeriodicCheckpoint(run_dir, config.checkpoint_every, keep=config.keep_checkpoints, wall_offset=wall_offset)
+    stats = EpisodeStatsCallback(start_total=start_episodes)
+    label = {"heldout": "held-out", "train": "training-goal", "all": "all-goal"}[config.eval.split]
+    evaluator = PeriodicEvaluation(evaluate, config.eval.every, csv_path, stats, start_time=wall_offset, log=say, label=label)
+    checkpoints = PeriodicCheckpoint(run_dir, config.checkpoint_every, keep=config.keep_checkpoints, wall_offset=wall_offset,
+                                     stats=stats)
     remaining = config.total_steps - model.num_timesteps
     t0 = time.monotonic()
     if remaining > 0:
@@ -182,7 +186,7 @@ def train(
     venv.close()
     steps = int(model.num_timesteps)
     wall_s = wall_offset + trained_s
-    save_checkpoint(model, run_dir, keep=config.keep_checkpoints, wall_s=wall_s)
+    save_checkpoint(model, run_dir, keep=config.keep_checkpoints, wall_s=wall_s, train_episodes=stats.total)
     buf = io.BytesIO()
     model.save(buf)
     atomic_write_bytes(run_dir / "model.zip", buf.getvalue())
@@ -193,7 +197,7 @@ def train(
         metrics = _final_eval(evaluator, evaluate, model)
         model.logger.dump(steps)
     else:
-        metrics = {k: v for k, v in evaluator.rows[-1].items() if k in ("gt_success", "gt_return", "vlm_return", "vlm_success", "precision", "length", "episodes")}
+        metrics = {k: v for k, v in evaluator.rows[-1].items() if k in METRIC_KEYS}
     last = getattr(evaluate, "last", None)
     per_goal = last.per_goal() if last is not None else {}
     summary = {
@@ -231,7 +235,7 @@ def _final_eval(evaluator, evaluate, model) -> dict[str, float]:
         row = evaluator.run_eval()
     finally:
         evaluator.evaluate_fn = orig
-    return {k: row[k] for k in ("gt_success", "gt_return", "vlm_return", "vlm_success", "precision", "length", "episodes")}
+    return {k: row[k] for k in METRIC_KEYS if k in row}
 
 
 def _jsonable(obj: Any) -> Any:

@@ -236,6 +236,8 @@ class RewardStep:
         self._gt = np.zeros(n, dtype=bool)
         self._fired_at = np.zeros(n, dtype=np.int64)  # 1-based step of the first fire; 0: none yet
         self._gt_at_fire = np.zeros(n, dtype=bool)
+        self._off_goal = np.zeros(n, dtype=bool)  # another goal's state reached before success
+        self._direct = np.zeros(n, dtype=bool)
 
     # --- episodes ---------------------------------------------------------------------
     def start_episode(self, i: int, info: Mapping[str, Any] | None = None) -> None:
@@ -252,6 +254,7 @@ class RewardStep:
         self._window.clear(i)
         self._length[i], self._return[i], self._env_return[i] = 0, 0.0, 0.0
         self._gt[i], self._fired_at[i], self._gt_at_fire[i] = False, 0, False
+        self._off_goal[i], self._direct[i] = False, False
 
     def episode_length(self, i: int) -> int:
         """Steps env ``i`` has taken in its current episode."""
@@ -304,7 +307,8 @@ class RewardStep:
                 sequence; may be empty or ``None`` when none is due).
             env_rewards, terminated, truncated: the envs' own step results, one per env.
             infos: the envs' step infos (a sequence of dicts, or one Gymnasium vector info
-                dict); only ``"ground_truth_success"`` is read, for the episode record.
+                dict); only ``"ground_truth_success"`` and ``"off_goal"`` are read, for the
+                episode record.
             active: which envs stepped (default all); e.g. a Gymnasium env in its
                 autoreset step, or an evaluation slot with no episode left.
             embeddings: instead of ``frames``, their image embeddings (local scorer only;
@@ -318,7 +322,8 @@ class RewardStep:
             raise ValueError(
                 f"env_rewards must have one entry per env ({self.num_envs}), got shape {env_rewards.shape}"
             )
-        gt = self._ground_truth(infos)
+        gt = self._info_flags(infos, "ground_truth_success")
+        off = self._info_flags(infos, "off_goal")
         scored = self.due(term | trunc, active)
         rows = np.flatnonzero(scored)
         n = self.num_envs
@@ -340,7 +345,10 @@ class RewardStep:
             self._length[i] += 1
             self._return[i] += rewards[i]
             self._env_return[i] += env_rewards[i]
+            if gt[i] and not self._gt[i]:
+                self._direct[i] = not self._off_goal[i]
             self._gt[i] |= gt[i]
+            self._off_goal[i] |= off[i] and not self._gt[i]
             if fired[i] and not self._fired_at[i]:
                 self._fired_at[i], self._gt_at_fire[i] = self._length[i], gt[i]
             if new_term[i] or trunc[i]:
@@ -372,19 +380,20 @@ class RewardStep:
         emb = embeddings if embeddings is not None else self.scorer.encode_frames(frames)
         return self.scorer.score_embeddings(self._window(emb, rows), goals)
 
-    def _ground_truth(self, infos: Any) -> np.ndarray:
+    def _info_flags(self, infos: Any, key: str) -> np.ndarray:
+        """Each env's boolean ``info[key]`` (False where absent)."""
         n = self.num_envs
         if infos is None:
             return np.zeros(n, dtype=bool)
         if isinstance(infos, Mapping):  # a Gymnasium vector info dict: values and a "_key" mask
-            values, mask = infos.get("ground_truth_success"), infos.get("_ground_truth_success")
+            values, mask = infos.get(key), infos.get(f"_{key}")
             if values is None:
                 return np.zeros(n, dtype=bool)
             values = np.asarray(values, dtype=bool)
             return values & np.asarray(mask, dtype=bool) if mask is not None else values
         if len(infos) != n:
             raise ValueError(f"infos must have one entry per env ({n}), got {len(infos)}")
-        return np.array([bool(info.get("ground_truth_success", False)) for info in infos], dtype=bool)
+        return np.array([bool(info.get(key, False)) for info in infos], dtype=bool)
 
     def _record(self, i: int, last_reward: float) -> dict[str, Any]:
         fired_at = int(self._fired_at[i])
@@ -395,6 +404,9 @@ class RewardStep:
             # ended on a VLM success.
             "vlm_success": bool(last_reward > 0) if self.is_binary else None,
             "ground_truth_success": bool(self._gt[i]),
+            # Success without first reaching a state another goal asks for (info["off_goal"],
+            # e.g. a wrong app opened): tells going to the goal apart from a search.
+            "direct_success": bool(self._direct[i]),
             "goal": self.goals[i],
             "env_return": float(self._env_return[i]),
             "vlm_fired": bool(fired_at),

@@ -420,7 +420,23 @@ class HouseEnv(MiniWorldEnv):
         raise ValueError(f"action must be an int in [0, {len(Actions)}) ({names}), got {action!r}")
 
     def _info(self) -> dict[str, Any]:
-        return {"goal": self.goal.text, "ground_truth_success": bool(self._success), "goal_family": self.goal.family}
+        return {
+            "goal": self.goal.text,
+            "ground_truth_success": bool(self._success),
+            "off_goal": self._off_goal(),
+            "goal_family": self.goal.family,
+        }
+
+    def _off_goal(self) -> bool:
+        """Whether the agent holds, or stands near and sees, an object its goal does not name:
+        a sign of searching rather than going to the goal."""
+        named = {self.goal.target, self.goal.dest}
+        carried = self.agent.carrying
+        if carried is not None and carried is not self.objects[self.goal.target]:
+            return True
+        return any(
+            name not in named and self.is_near(ent) and self.in_view(ent) for name, ent in self.objects.items()
+        )
 
     # ------------------------------------------------------------------ ground truth
     def _check_success(self) -> bool:

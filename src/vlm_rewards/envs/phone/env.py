@@ -460,6 +460,8 @@ class PhoneEnv(gymnasium.Env):
         return {
             "goal": self.goal,
             "ground_truth_success": bool(self.success),
+            # A wrong app in the foreground: the agent did not go straight to its goal.
+            "off_goal": self.foreground is not None and self.foreground != self.target,
             "foreground": self.foreground or "home",
             "page": self.page,
         }
