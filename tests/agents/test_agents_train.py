@@ -143,3 +143,20 @@ def test_eval_agent_seed_is_deterministic_and_fresh(first_run):
     assert first == again
     assert [e["seed"] for e in first["episodes"]] == [123, 124, 125, 126]
     assert [e["seed"] for e in other["episodes"]] == [77, 78, 79, 80]
+
+
+def test_report_groups_seeds_into_mean_and_spread(tmp_path):
+    from pathlib import Path
+
+    from vlm_rewards.agents.report import RunData, group_runs
+
+    def run(name, seed, successes, kind="vlm"):
+        rows = [{"step": float(s), "gt_success": v, "gt_return": v, "vlm_return": v} for s, v in zip((0, 10, 20), successes)]
+        cfg = {"name": name, "seed": seed, "reward": {"kind": kind}, "env": {"id": "x"}}
+        return RunData(Path(tmp_path / name), cfg, rows, None)
+
+    runs = [run("a_s0", 0, [0.0, 0.5, 1.0]), run("a_s1", 1, [0.0, 0.3, 0.6]), run("o_s0", 0, [0.1, 0.2, 0.3], "ground_truth")]
+    groups = group_runs(runs)
+    assert [(g.name, len(g.runs), g.kind) for g in groups] == [("a", 2, "vlm"), ("o", 1, "ground_truth")]
+    steps, mean, lo, hi = groups[0].curve("gt_success")
+    assert steps == [0, 10, 20] and mean == pytest.approx([0.0, 0.4, 0.8]) and lo == [0.0, 0.3, 0.6] and hi == [0.0, 0.5, 1.0]

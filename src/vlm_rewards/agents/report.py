@@ -21,7 +21,7 @@ from typing import Any
 from vlm_rewards.agents.callbacks import read_csv
 from vlm_rewards.io import atomic_write_bytes, atomic_write_text
 
-__all__ = ["RunData", "load_run", "make_report"]
+__all__ = ["RunData", "RunGroup", "group_runs", "load_run", "make_report"]
 
 
 @dataclass
@@ -73,7 +73,52 @@ def _fmt(x: float | None, pct: bool = False) -> str:
     return f"{100 * x:.0f}%" if pct else f"{x:.2f}"
 
 
-def _plot(runs: list[RunData], path: Path) -> None:
+@dataclass
+class RunGroup:
+    """Runs that differ only in their seed (and name): plotted as a mean with its spread."""
+
+    name: str
+    runs: list[RunData]
+
+    @property
+    def kind(self) -> str:
+        return self.runs[0].kind
+
+    @property
+    def split(self) -> str:
+        return str(self.runs[0].config.get("eval", {}).get("split", "heldout"))
+
+    def curve(self, key: str) -> tuple[list[float], list[float], list[float], list[float]]:
+        """``(steps, mean, min, max)`` of ``key`` over the runs, at the steps every run evaluated."""
+        by_step = [{r["step"]: r.get(key, math.nan) for r in run.rows} for run in self.runs]
+        steps = sorted(set.intersection(*(set(d) for d in by_step)))
+        vals = [[d[s] for d in by_step] for s in steps]
+        return steps, [sum(v) / len(v) for v in vals], [min(v) for v in vals], [max(v) for v in vals]
+
+
+def _group_key(run: RunData) -> str:
+    cfg = {k: v for k, v in run.config.items() if k not in ("seed", "name")}
+    return json.dumps(cfg, sort_keys=True, default=str)
+
+
+def group_runs(runs: list[RunData]) -> list[RunGroup]:
+    """Runs grouped by config minus seed and name, in first-seen order; a group is named by
+    its first run's name with a trailing ``_s<seed>`` / ``_seed<seed>`` removed."""
+    import re
+
+    groups: dict[str, RunGroup] = {}
+    for run in runs:
+        key = _group_key(run)
+        if key not in groups:
+            groups[key] = RunGroup(re.sub(r"_s(eed)?\d+$", "", run.name), [])
+        groups[key].runs.append(run)
+    return list(groups.values())
+
+
+_SPLIT_NAMES = {"heldout": "held-out goals", "train": "training goals", "all": "all goals"}
+
+
+def _plot(groups: list[RunGroup], path: Path) -> None:
     import io
 
     try:
@@ -86,21 +131,26 @@ def _plot(runs: list[RunData], path: Path) -> None:
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for i, run in enumerate(runs):
-        steps = [r["step"] for r in run.rows]
-        style = "--" if run.kind == "ground_truth" else "-"
-        label = f"{run.name} ({'oracle' if run.kind == 'ground_truth' else 'VLM reward'})"
+    for i, group in enumerate(groups):
+        style = "--" if group.kind == "ground_truth" else "-"
+        seeds = f", {len(group.runs)} seeds" if len(group.runs) > 1 else ""
+        label = f"{group.name} ({'oracle' if group.kind == 'ground_truth' else 'VLM reward'}{seeds})"
         c = colours[i % len(colours)]
-        axes[0].plot(steps, [r["gt_return"] for r in run.rows], style, color=c, marker="o", ms=3, label=label)
-        axes[1].plot(steps, [r["vlm_return"] for r in run.rows], style, color=c, marker="o", ms=3, label=label)
-    axes[0].set_title("Ground-truth return, held-out goals")
-    axes[1].set_title("VLM return, held-out goals")
+        for ax, key in zip(axes, ("gt_return", "vlm_return")):
+            steps, mean, lo, hi = group.curve(key)
+            ax.plot(steps, mean, style, color=c, marker="o", ms=3, label=label)
+            if len(group.runs) > 1:
+                ax.fill_between(steps, lo, hi, color=c, alpha=0.15, linewidth=0)
+    splits = {g.split for g in groups}
+    where = _SPLIT_NAMES.get(splits.pop(), "") if len(splits) == 1 else "evaluation goals"
+    axes[0].set_title(f"Ground-truth return, {where}")
+    axes[1].set_title(f"VLM return, {where}")
     from matplotlib.ticker import FuncFormatter
 
     for ax in axes:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
         ax.set_xlabel("env steps")
-        ax.set_ylabel("mean episode return")
+        ax.set_ylabel("mean episode return" + (" (mean, min-max over seeds)" if any(len(g.runs) > 1 for g in groups) else ""))
         ax.set_ylim(-0.03, max(1.05, ax.get_ylim()[1]))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
@@ -160,6 +210,35 @@ def _reevaluation_table(runs: list[RunData]) -> list[str]:
     return lines
 
 
+def _seed_table(groups: list[RunGroup]) -> list[str]:
+    """Final evaluation of each group of seeds: mean ± standard deviation over seeds."""
+    if not any(len(g.runs) > 1 for g in groups):
+        return []
+
+    def stat(g: RunGroup, key: str) -> str:
+        vals = [r.rows[-1].get(key, math.nan) for r in g.runs]
+        vals = [v for v in vals if not math.isnan(v)]
+        if not vals:
+            return "n/a"
+        mean = sum(vals) / len(vals)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+        return f"{100 * mean:.0f}% ± {100 * sd:.0f}"
+
+    lines = [
+        "",
+        "Over seeds (final evaluation; mean ± standard deviation over seeds):",
+        "",
+        "| group | reward | seeds | GT success | direct success | precision |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for g in groups:
+        lines.append(
+            f"| {g.name} | {'oracle' if g.kind == 'ground_truth' else 'VLM'} | {len(g.runs)} "
+            f"| {stat(g, 'gt_success')} | {stat(g, 'direct_success')} | {stat(g, 'precision')} |"
+        )
+    return lines
+
+
 def make_report(
     run_dirs: list[str | Path],
     out_dir: str | Path | None = None,
@@ -183,7 +262,8 @@ def make_report(
         out_dir = runs[0].run_dir / "report" if len(runs) == 1 else runs[0].run_dir.parent / "report"
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _plot(runs, out_dir / "curves.png")
+    groups = group_runs(runs)
+    _plot(groups, out_dir / "curves.png")
 
     oracle_success = {r.env_key: r.rows[-1]["gt_success"] for r in runs if r.kind == "ground_truth"}
     lines = [
@@ -191,13 +271,15 @@ def make_report(
         "",
         "![learning curves](curves.png)",
         "",
-        "Held-out goals, judged by ground truth. *precision*: of the evaluation episodes the VLM "
+        "Judged by ground truth on the runs' evaluation goals (`eval.split`). *direct success*: the goal reached "
+        "before any state another goal asks for (e.g. a wrong app opened); *chance*: the most a policy that "
+        "ignores its goal can reach (1 / number of goals). *precision*: of the evaluation episodes the VLM "
         "reward ended as successful, the fraction ground truth also counts as successful (the "
         "reward-hacking check). *train precision*: the same over the last 100 training episodes. "
         "The VLM reward does not end the oracle's episodes, so its VLM return counts every step the reward fires.",
         "",
-        "| run | reward | env | env steps | GT success | GT return | VLM return | precision | train precision | vs oracle | best GT success (step) |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | reward | env | env steps | GT success | direct success (chance) | GT return | VLM return | precision | train precision | vs oracle | best GT success (step) |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for run in runs:
         last = run.rows[-1]
@@ -207,10 +289,12 @@ def make_report(
             ratio = last["gt_success"] / oracle_success[run.env_key]
         lines.append(
             f"| {run.name} | {'oracle (ground truth)' if run.kind == 'ground_truth' else 'VLM'} | {run.env_label} "
-            f"| {int(last['step']):,} | {_fmt(last['gt_success'], True)} | {_fmt(last['gt_return'])} "
+            f"| {int(last['step']):,} | {_fmt(last['gt_success'], True)} "
+            f"| {_fmt(last.get('direct_success'), True)} ({_fmt(last.get('direct_chance'), True)}) | {_fmt(last['gt_return'])} "
             f"| {_fmt(last['vlm_return'])} | {_fmt(last.get('precision'), True)} | {_fmt(last.get('train_precision'), True)} "
             f"| {_fmt(ratio, True)} | {_fmt(best['gt_success'], True)} ({int(best['step']):,}) |"
         )
+    lines += _seed_table(groups)
     lines += _reevaluation_table(runs)
     lines += ["", "Per-goal ground-truth success (final evaluation):", ""]
     for run in runs:
