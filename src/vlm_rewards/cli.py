@@ -20,6 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are plain text: with Rich markup on, "reward = 1[p > β]" lost "[p > β]" as
+    # an unknown style tag and printed "reward = 1.".
+    rich_markup_mode=None,
 )
 
 
@@ -42,6 +45,16 @@ def _torch_dtype(name: DType):
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
+
+
+def _check_device(device: Optional[str]) -> Optional[str]:
+    """``--device`` checked before anything slow, the error naming the option."""
+    from vlm_rewards._validation import check_device
+
+    try:
+        return check_device(device, "--device")
+    except (ValueError, TypeError) as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -73,6 +86,7 @@ def score(
     from vlm_rewards.models import ModelLoadError, ModelNotAvailableError, load_model
     from vlm_rewards.scoring import RewardScorer
 
+    _check_device(device)
     try:
         frames = [load_image(p) for p in images]
         goal_texts = None
@@ -177,6 +191,7 @@ def pretrain(
     from vlm_rewards.data import CorpusError
     from vlm_rewards.pretrain import pretrain as run_pretrain
 
+    _check_device(device)
     try:
         out = run_pretrain(corpus_dir, out_dir, size=size.value, steps=steps, batch_size=batch_size, seed=seed,
                            resume=not no_resume, lr=lr, checkpoint_every=checkpoint_every, bf16=bf16,
@@ -302,6 +317,7 @@ def evaluate(
     from vlm_rewards.evaluation import evaluate as run_evaluate
     from vlm_rewards.models import ModelLoadError, ModelNotAvailableError, load_model
 
+    _check_device(device)
     try:
         options = _eval_options(reward, negatives, negative_choice, template, temperature, alpha, baseline, seed)
         expected = None

@@ -17,12 +17,17 @@ import numpy as np
 
 from vlm_rewards import rewards as R
 from vlm_rewards._validation import (
+    check_device,
     check_frames,
     check_goal,
     check_goals,
     check_positive_int,
+    check_special_tokens,
     check_temperature,
     check_unit_interval,
+    dedupe_goals,
+    goal_key,
+    normalize_goal,
 )
 from vlm_rewards.models.base import VisionLanguageModel
 
@@ -56,6 +61,13 @@ class RewardScorer:
         num_negatives: negatives per goal drawn from ``goal_set`` (``None``: all others).
         negatives: an explicit list of negative texts shared by all goals (instead of
             ``goal_set``); must not contain a scored goal.
+
+            Goals, goal-set entries and negatives are compared case-insensitively after
+            Unicode NFC and whitespace normalisation (``_validation.goal_key``): a goal is
+            never among its own negatives because of its spelling, and repeated entries
+            count once. The text encoder sees each text NFC- and whitespace-normalised,
+            with its case. Texts holding one of the model's tokenizer special tokens
+            (``<|endoftext|>``, ``</s>``, ``[SEP]``, ...) are refused.
         alpha, baseline: goal-baseline regularisation strength and baseline prompt.
         batch_size: frames per forward pass of the image encoder.
         device, dtype: where and in which precision the model runs: a ``torch.dtype``, or
@@ -116,6 +128,7 @@ class RewardScorer:
         for flag, method in ((compile, "compile"), (attention, "set_attention")):
             if flag and not callable(getattr(model, method, None)):
                 raise TypeError(f"{method.replace('set_', '')}=... needs a model with .{method}() (the transformers backend)")
+        device = check_device(device, "device")
         dtype = resolve_dtype(dtype, device if device is not None else model.device)
         self.model = model
         if device is not None or dtype is not None:
@@ -142,8 +155,9 @@ class RewardScorer:
         self.alpha = check_unit_interval(alpha, "alpha")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = int(seed)
-        self.goal_set = check_goals(list(goal_set), "goal_set") if goal_set is not None else None
-        self.negatives = check_goals(list(negatives), "negatives") if negatives is not None else None
+        self._special_tokens = tuple(getattr(model, "special_tokens", ()) or ())
+        self.goal_set = self._texts(goal_set, "goal_set") if goal_set is not None else None
+        self.negatives = self._texts(negatives, "negatives") if negatives is not None else None
         if goal_set is not None and negatives is not None:
             raise ValueError("give either goal_set (negatives sampled from it) or negatives (an explicit list), not both")
         if num_negatives is not None and num_negatives != "all":
@@ -152,10 +166,11 @@ class RewardScorer:
         if spec.needs_negatives and goal_set is None and negatives is None:
             raise ValueError(f"reward={reward!r} needs negatives: pass goal_set=[...] or negatives=[...]")
         if spec.needs_baseline:
-            self.baseline = check_goal(baseline, "baseline")
+            self.baseline = check_special_tokens(check_goal(baseline, "baseline"), self._special_tokens, "baseline")
         else:
             self.baseline = baseline
         self._text_cache: dict[str, Any] = {}
+        self._checked: set[str] = set()  # texts already cleared of special tokens
         self._negatives_of: dict[str, list[str]] = {}
         self.frames_scored = 0  # frames asked for
         self.frames_encoded = 0  # frames that went through the image encoder (the rest hit the cache)
@@ -181,27 +196,46 @@ class RewardScorer:
             "seed": self.seed,
         }
 
+    def _texts(self, texts: Sequence[str], name: str) -> list[str]:
+        """Checked, normalised texts with repeats (by :func:`goal_key`) dropped."""
+        if isinstance(texts, str):
+            raise TypeError(f"{name} must be a sequence of strings, got a single string {texts!r}")
+        texts = check_goals(list(texts), name)
+        for i, t in enumerate(texts):
+            check_special_tokens(t, self._special_tokens, f"{name}[{i}]")
+        return dedupe_goals(texts)
+
     def negatives_for(self, goal: str) -> list[str]:
         """The fixed negatives of ``goal`` (drawn on first use, then cached)."""
         goal = check_goal(goal)
-        if goal not in self._negatives_of:
+        key = goal_key(goal)
+        if key not in self._negatives_of:
             if self.negatives is not None:
-                if goal in self.negatives:
-                    raise ValueError(f"negatives must not contain the goal itself: {goal!r}")
-                self._negatives_of[goal] = list(self.negatives)
+                same = [n for n in self.negatives if goal_key(n) == key]
+                if same:
+                    raise ValueError(
+                        f"negatives must not contain the goal itself: {same[0]!r} is goal {goal!r} "
+                        "(goals compare ignoring case, whitespace and Unicode composition)"
+                    )
+                self._negatives_of[key] = list(self.negatives)
             elif self.goal_set is not None:
                 k = self.num_negatives
-                self._negatives_of[goal] = R.sample_negatives(goal, self.goal_set, k, self.seed)
+                self._negatives_of[key] = R.sample_negatives(goal, self.goal_set, k, self.seed)
             else:
                 raise ValueError("this scorer has no negatives (pass goal_set or negatives)")
-        return self._negatives_of[goal]
+        return self._negatives_of[key]
 
     # --- embeddings ------------------------------------------------------------------
-    def text_embeddings(self, texts: Sequence[str]):
-        """``(M, D)`` embeddings of ``texts``; each distinct string is encoded once per scorer."""
+    def text_embeddings(self, texts: Sequence[str], name: str = "texts"):
+        """``(M, D)`` embeddings of ``texts``; each distinct text (after
+        :func:`~vlm_rewards._validation.normalize_goal`) is encoded once per scorer."""
         import torch
 
-        texts = check_goals(list(texts), "texts")
+        texts = [normalize_goal(t) for t in check_goals(list(texts), name)]
+        for i, t in enumerate(texts):
+            if t not in self._checked:
+                check_special_tokens(t, self._special_tokens, f"{name}[{i}]")
+                self._checked.add(t)
         missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
         if missing:
             from vlm_rewards.models.accel import thread_limit
@@ -299,7 +333,7 @@ class RewardScorer:
         if len(goals) != len(image_emb):
             raise ValueError(f"goals must have one entry per frame: got {len(goals)} goals for {len(image_emb)} frames")
         with torch.inference_mode():
-            goal_emb = self.text_embeddings(goals)
+            goal_emb = self.text_embeddings(goals, "goals")
             spec = self.reward_spec
             if spec.needs_negatives:
                 out = self._reward_with_negatives(image_emb, goal_emb, goals)

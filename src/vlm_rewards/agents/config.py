@@ -150,6 +150,13 @@ class RewardConfig(_Strict):
             raise ValueError(f"model not found: {exc}") from None
         return value
 
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, value: str | None) -> str | None:
+        from vlm_rewards._validation import check_device
+
+        return check_device(value, "reward.device")
+
     @field_validator("function")
     @classmethod
     def _known_function(cls, value: str) -> str:
@@ -210,10 +217,18 @@ class AgentConfig(_Strict):
     ent_coef: float = Field(0.01, ge=0.0)
     vf_coef: float = Field(0.5, ge=0.0)
     max_grad_norm: float = Field(0.5, gt=0.0)
-    device: str = Field("cpu", description="torch device of the agent.")
+    device: str = Field("cpu", description="torch device of the agent ('cpu', 'cuda', 'cuda:1', 'mps', or 'auto').")
     # One thread: the agent, the VLM and the envs share the CPU, and oversubscribed torch
     # threads spin-wait (10x slower scoring measured on a busy 2-core machine).
     torch_threads: int | None = Field(1, ge=1, description="torch CPU threads (None: torch's choice).")
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, value: str) -> str:
+        from vlm_rewards._validation import check_device
+
+        # "auto": Stable-Baselines3 picks CUDA when there is one.
+        return value if value == "auto" else check_device(value, "agent.device")
 
     @field_validator("cnn_channels", "net_arch", "spatial_grid")
     @classmethod
