@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,36 @@ def check_device(device: Any, name: str = "device"):
     if callable(available) and available():
         return device
     raise ValueError(f"{name}={device!r}: device type {dev.type!r} is not available on this machine (use 'cpu')")
+
+
+#: the key of a per-goal threshold mapping that holds the β of every unlisted goal
+DEFAULT_GOAL = "*"
+
+
+def check_thresholds(value: Any, name: str = "threshold", default: float = 0.5) -> tuple[float, dict[str, float]]:
+    """A threshold β, or a mapping ``{goal: β}`` with ``"*"`` for unlisted goals
+    (``default`` without one), as ``(default β, {normalised goal: β})``.
+
+    Two keys that are the same goal (:func:`goal_key`) with different β are an error:
+    which one applied would depend on dict order.
+    """
+    if not isinstance(value, Mapping):
+        return check_unit_interval(value, name), {}
+    fallback = default
+    per_goal: dict[str, float] = {}
+    keys: dict[str, str] = {}
+    for goal, beta in value.items():
+        if goal == DEFAULT_GOAL:
+            fallback = check_unit_interval(beta, f"{name}[{DEFAULT_GOAL!r}]")
+            continue
+        check_goal(goal, f"{name} key")
+        beta = check_unit_interval(beta, f"{name}[{goal!r}]")
+        key = goal_key(goal)
+        if key in keys and per_goal[keys[key]] != beta:
+            raise ValueError(f"{name} gives the same goal two thresholds: {keys[key]!r} and {goal!r}")
+        keys.setdefault(key, normalize_goal(goal))
+        per_goal[keys[key]] = beta
+    return fallback, per_goal
 
 
 def check_positive_int(value: Any, name: str) -> int:

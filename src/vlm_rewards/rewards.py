@@ -151,9 +151,23 @@ def contrastive(
 ) -> RewardOutput:
     r"""The paper's binary reward: ``r = 1[p(l|o) > β]`` (strict), with ``p`` from
     :func:`contrastive_probability`. Returns the reward (0.0 or 1.0) and ``p`` as score.
+
+    ``threshold`` is one β for all frames, or one per frame (shape ``(N,)``; e.g. each
+    frame's goal's own β, see ``RewardScorer(threshold={goal: β})``).
     """
-    beta = check_unit_interval(threshold, "threshold")
     p = contrastive_probability(image_emb, goal_emb, negative_emb, temperature)
+    if isinstance(threshold, (int, float, np.floating, np.integer)) or threshold is None or isinstance(threshold, bool):
+        beta: Any = check_unit_interval(threshold, "threshold")
+    else:
+        import torch
+
+        # In p's dtype, so a per-frame β equal to a scalar β fires on exactly the same frames.
+        beta = torch.as_tensor(np.asarray(threshold, dtype=np.float64) if not isinstance(threshold, torch.Tensor)
+                               else threshold).to(device=p.device, dtype=p.dtype)
+        if beta.shape != p.shape:
+            raise ValueError(f"threshold must be a number or one per frame, shape {tuple(p.shape)}, got shape {tuple(beta.shape)}")
+        if not bool(((beta >= 0) & (beta <= 1)).all()):
+            raise ValueError("threshold values must be in [0, 1]")
     return RewardOutput(reward=(p > beta).to(p.dtype), score=p)
 
 

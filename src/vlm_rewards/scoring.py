@@ -8,7 +8,7 @@ same frame and goal always get the same reward.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from vlm_rewards._validation import (
     check_positive_int,
     check_special_tokens,
     check_temperature,
+    check_thresholds,
     check_unit_interval,
     dedupe_goals,
     goal_key,
@@ -55,7 +56,11 @@ class RewardScorer:
         reward: a name from :data:`vlm_rewards.rewards.REWARDS`: ``"contrastive"`` (the
             paper's), ``"cosine"``, ``"goal_baseline"`` or ``"mineclip"``.
         temperature: τ of the softmax; ``None`` uses the model's learned ``1/logit_scale``.
-        threshold: β; the contrastive reward is ``1[p > β]``.
+        threshold: β; the contrastive reward is ``1[p > β]``. A number, or a mapping
+            ``{goal: β}`` (per-goal thresholds, e.g. from ``vlm-rewards calibrate``) whose key
+            ``"*"`` is the β of every unlisted goal (:data:`~vlm_rewards.rewards.DEFAULT_THRESHOLD`,
+            0.5, without one). Keys are matched like goals (case, whitespace and Unicode
+            composition ignored).
         goal_set: the task's goals; each goal's negatives are drawn from the others once
             (seeded, per goal) and then fixed for the run, as in the paper.
         num_negatives: negatives per goal drawn from ``goal_set`` (``None``: all others).
@@ -99,7 +104,7 @@ class RewardScorer:
         *,
         reward: str = "contrastive",
         temperature: float | None = None,
-        threshold: float = R.DEFAULT_THRESHOLD,
+        threshold: float | Mapping[str, float] = R.DEFAULT_THRESHOLD,
         goal_set: Sequence[str] | None = None,
         num_negatives: int | str | None = None,
         negatives: Sequence[str] | None = None,
@@ -151,7 +156,9 @@ class RewardScorer:
         self.temperature = (
             check_temperature(temperature) if temperature is not None else 1.0 / float(model.logit_scale)
         )
-        self.threshold = check_unit_interval(threshold, "threshold")
+        self.threshold, self._threshold_names = check_thresholds(threshold, "threshold")
+        #: per-goal β by goal_key (empty: one β for all goals)
+        self.goal_thresholds: dict[str, float] = {goal_key(g): b for g, b in self._threshold_names.items()}
         self.alpha = check_unit_interval(alpha, "alpha")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = int(seed)
@@ -187,7 +194,7 @@ class RewardScorer:
             "model": getattr(self.model, "name", type(self.model).__name__),
             "reward": self.reward_name,
             "temperature": self.temperature,
-            "threshold": self.threshold,
+            "threshold": self.threshold_setting(),
             "goal_set_size": len(self.goal_set) if self.goal_set is not None else None,
             "num_negatives": self.num_negatives if self.goal_set is not None else None,
             "negatives": self.negatives,
@@ -195,6 +202,16 @@ class RewardScorer:
             "baseline": self.baseline if self.reward_spec.needs_baseline else None,
             "seed": self.seed,
         }
+
+    def threshold_for(self, goal: str) -> float:
+        """β of ``goal``: its own entry of a per-goal ``threshold`` mapping, else the default."""
+        return self.goal_thresholds.get(goal_key(goal), self.threshold) if self.goal_thresholds else self.threshold
+
+    def threshold_setting(self) -> float | dict[str, float]:
+        """``threshold`` as given: a number, or ``{"*": default, goal: β, ...}``."""
+        if not self.goal_thresholds:
+            return self.threshold
+        return {"*": self.threshold, **{g: b for g, b in self._threshold_names.items()}}
 
     def _texts(self, texts: Sequence[str], name: str) -> list[str]:
         """Checked, normalised texts with repeats (by :func:`goal_key`) dropped."""
@@ -362,10 +379,13 @@ class RewardScorer:
         reward = torch.empty(len(goals))
         score = torch.empty(len(goals))
         kwargs = self._reward_kwargs()
+        per_goal = self.goal_thresholds and "threshold" in kwargs
         for k, rows in groups.items():
             neg_emb = self.text_embeddings([t for i in rows for t in negs[i]]).view(len(rows), k, -1)
             idx = torch.tensor(rows)
             img, goal = image_emb[idx.to(image_emb.device)], goal_emb[idx.to(goal_emb.device)]
+            if per_goal:
+                kwargs["threshold"] = torch.tensor([self.threshold_for(goals[i]) for i in rows], dtype=torch.float64)
             out = self.reward_spec.fn(img, goal, neg_emb, **kwargs)
             reward[idx], score[idx] = out.reward.float().cpu(), out.score.float().cpu()
         return R.RewardOutput(reward=reward, score=score)
@@ -435,7 +455,9 @@ def compare_precision(
     ref = reference.score(frames, goals)
     cand = candidate.score(frames, goals)
     dp = np.abs(ref.score.astype(np.float64) - cand.score.astype(np.float64))
-    beta = reference.threshold
+    n = len(ref.score)
+    goal_list = [goals] * n if isinstance(goals, str) else list(goals)
+    beta = np.array([reference.threshold_for(g) for g in goal_list]) if reference.goal_thresholds else reference.threshold
     near = np.abs(ref.score - beta) <= tolerance
     differ = ref.reward != cand.reward
     return PrecisionReport(
@@ -443,7 +465,7 @@ def compare_precision(
         max_abs_dp=float(dp.max()),
         mean_abs_dp=float(dp.mean()),
         tolerance=tolerance,
-        threshold=beta,
+        threshold=reference.threshold,
         disagreements=int(differ.sum()),
         disagreements_outside=int((differ & ~near).sum()),
         near_threshold=int(near.sum()),
