@@ -171,3 +171,21 @@ def test_cli_calibrate(folder, tiny_clip_dir, tmp_path):
     assert list(tmp_path.glob("reward_*.yaml"))
     bad = CliRunner().invoke(app, ["calibrate", "-m", str(tiny_clip_dir), "-d", str(tmp_path / "nope")])
     assert bad.exit_code == 2 and "neither an evaluation set nor a folder" in bad.output
+
+
+def test_unreachable_target_is_reported_not_guessed(tmp_path):
+    from vlm_rewards.evaluation.calibrate import LabelledFrames
+
+    rng = np.random.default_rng(0)
+    goals = sorted(COLOUR)
+    # Labels opposite to the colours: the frames the model likes most are negatives, so no
+    # β reaches precision 0.9.
+    frames = np.stack([_frame(goals[0], goals[1], w, rng) for w in (1.0, 0.95, 0.0, 0.05)])
+    pairs = (np.arange(4), np.zeros(4, dtype=np.int64), np.array([False, False, True, True]))
+    src = LabelledFrames("upside-down", goals, None, {"train": frames, "heldout": frames},
+                         {"train": pairs, "heldout": pairs})
+    cal = calibrate(ColourModel(), src, target_precision=0.9, bootstrap=20, out_dir=tmp_path)
+    res = cal.sections["upside-down"]
+    assert res["threshold"] is None and res["max_train_precision"] == pytest.approx(0.5)
+    assert "no β reaches precision 0.9" in res["unreachable"]
+    assert not list(tmp_path.glob("reward_*.yaml")) and (tmp_path / "calibration.json").is_file()

@@ -388,6 +388,9 @@ def calibrate(
     except (ValueError, TypeError, ModelNotAvailableError, ModelLoadError, OSError) as exc:
         raise _fail(str(exc)) from None
     for name, res in cal.sections.items():
+        if res["threshold"] is None:
+            typer.echo(f"{name}: {res['unreachable']}; no snippet written")
+            continue
         held = res["heldout"]
         own = len(res["threshold"]) - 1 if isinstance(res["threshold"], dict) else 0
         pi, ri = held.get("precision_interval"), held.get("recall_interval")

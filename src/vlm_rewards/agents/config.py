@@ -136,6 +136,11 @@ class RewardConfig(_Strict):
     baseline: str | None = Field(None, description="goal_baseline: the baseline prompt.")
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="goal_baseline: regularisation strength.")
     terminate_on_success: bool = Field(True, description="End the episode when the (binary) reward fires.")
+    confirm: tuple[int, int] = Field(
+        (1, 1),
+        description="[k, n]: the binary reward fires only once k of the last n scored frames of an episode pass β "
+        "([1, 1]: the paper's rule). Higher k: fewer false successes, but the goal state must be held longer.",
+    )
     dtype: Literal["fp32", "bf16", "fp16"] = Field("bf16", description="VLM inference precision.")
     device: str | None = Field(None, description="torch device of the VLM (default: CPU).")
     frame_cache: int = Field(50_000, ge=0, description="Image embeddings cached by frame hash (0: off); exact.")
@@ -188,10 +193,19 @@ class RewardConfig(_Strict):
             raise ValueError(f"expected a goals spec like 'phone:diverse' or 'house:find': {exc}") from None
         return value
 
+    @field_validator("confirm")
+    @classmethod
+    def _confirm(cls, value: tuple[int, int]) -> tuple[int, int]:
+        from vlm_rewards.wrappers.core import check_confirm
+
+        return check_confirm(value)
+
     @model_validator(mode="after")
     def _baseline_needed(self) -> RewardConfig:
         if self.spec.needs_baseline and not self.baseline:
             raise ValueError(f"function={self.function!r} needs reward.baseline (e.g. 'a phone screen')")
+        if tuple(self.confirm) != (1, 1) and not self.spec.binary:
+            raise ValueError(f"reward.confirm needs a binary reward function (e.g. contrastive), got {self.function!r}")
         return self
 
     @property

@@ -222,7 +222,9 @@ class Calibration:
 
         out = Path(out_dir)
         paths = {}
-        for name in self.sections:
+        for name, res in self.sections.items():
+            if res["threshold"] is None:
+                continue  # nothing was chosen: no snippet that could be merged by mistake
             safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
             paths[name] = atomic_write_text(out / f"reward_{safe}.yaml", self.snippet_yaml(name))
         atomic_write_json(out / "calibration.json", {"settings": self.settings, "sections": self.sections})
@@ -266,8 +268,17 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
         if rank is not None and (best is None or rank > best[0]):
             best = (rank, tau, choice)
     if best is None:
-        aim = f"precision {target}" if target is not None else "any F1"
-        raise ValueError(f"{src.name}: no β reaches {aim} on the train split (no positives, or the target is too high)")
+        # Reported, not raised: other sections may calibrate fine, and the reachable precision
+        # tells the user what target to ask for instead.
+        _, _, labels = src.pairs["train"]
+        reach = None
+        if labels.any():
+            precision, recall, _ = pr_curve(labels, _scores(enc, src, "train", spec, base_tau, cache))
+            reach = float(precision.max())
+        why = ("the train split has no positives" if not labels.any() else
+               f"no β reaches precision {target} on the train split (at most {reach:.3f})")
+        return {"threshold": None, "pooled_threshold": None, "temperature": None, "unreachable": why,
+                "max_train_precision": reach, "train": None, "heldout": None, "per_goal": {}, "tau_grid": grid}
     _, tau, pooled = best
     rows, cols, labels = src.pairs["train"]
     train_scores = _scores(enc, src, "train", spec, tau, cache)
