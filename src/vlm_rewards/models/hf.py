@@ -163,13 +163,16 @@ class HFVisionLanguageModel:
 
     @property
     def special_tokens(self) -> tuple[str, ...]:
-        """The tokenizer's special tokens (``<|endoftext|>``, ``</s>``, ``[SEP]``, ...): text
-        holding one is refused, since the tokenizer would cut the text there."""
+        """The tokenizer's markup-style special tokens (``<|endoftext|>``, ``</s>``, ``[SEP]``,
+        ...): text holding one is refused, since the tokenizer would cut the text there."""
         if not hasattr(self, "_special_tokens"):
             found = set(getattr(self.tokenizer, "all_special_tokens", []) or [])
             decoder = getattr(self.tokenizer, "added_tokens_decoder", None) or {}
             found |= {str(t) for t in decoder.values() if getattr(t, "special", False)}
-            self._special_tokens = tuple(sorted(t for t in found if t))
+            # Markup-style tokens only: some CLIP checkpoints name "!" their pad token, and
+            # refusing every goal with an exclamation mark would be wrong (its id is the
+            # ordinary "!" anyway).
+            self._special_tokens = tuple(sorted(t for t in found if len(t) >= 2 and any(c in t for c in "<>[]|")))
         return self._special_tokens
 
     @property
