@@ -266,3 +266,78 @@ def test_direct_success_needs_the_goal_before_any_off_goal_state(gts, offs, dire
     outs = run(step, [0.1] * 4, ends=[False, False, False, True], gts=gts, offs=offs)
     record = outs[-1].episodes[0]
     assert record["direct_success"] is direct and record["ground_truth_success"] is any(gts)
+
+
+# --- confirmation: k of the last n scored frames --------------------------------------------
+def _run(step, ps, ends=None):
+    """Step one env through probabilities ``ps``; the rewards and terminations per step."""
+    step.start_episode(0, {"goal": "g"})
+    rewards, terms = [], []
+    for t, p in enumerate(ps):
+        end = bool(ends and ends[t])
+        frames = np.array([[p]], dtype=np.float32) if step.due([end])[0] else None
+        out = step.apply(frames, [0.0], [False], [end], [{}])
+        rewards.append(float(out.rewards[0]))
+        terms.append(bool(out.terminated[0]))
+    return rewards, terms
+
+
+def test_confirm_default_is_the_papers_rule():
+    rewards, terms = _run(RewardStep(1, FakeScorer(), terminate_on_success=False), [0.2, 0.9, 0.1, 0.8])
+    assert rewards == [0.0, 1.0, 0.0, 1.0]
+
+
+def test_confirm_k_of_n_fires_only_when_held():
+    ps = [0.9, 0.1, 0.9, 0.2, 0.2, 0.9, 0.9]
+    rewards, _ = _run(RewardStep(1, FakeScorer(), terminate_on_success=False, confirm=(2, 2)), ps)
+    assert rewards == [0, 0, 0, 0, 0, 0, 1.0]  # two passing frames in a row only at the end
+    rewards, _ = _run(RewardStep(1, FakeScorer(), terminate_on_success=False, confirm=(2, 3)), ps)
+    assert rewards == [0, 0, 1.0, 0, 0, 0, 1.0]  # [.9 .1 .9] and [.2 .9 .9]
+    # With termination the episode ends at the first confirmed step, and the next episode
+    # starts with an empty window.
+    step = RewardStep(1, FakeScorer(), terminate_on_success=True, confirm=(2, 3))
+    rewards, terms = _run(step, [0.9, 0.1, 0.9])
+    assert terms == [False, False, True] and rewards[-1] == 1.0
+    rewards, _ = _run(step, [0.9])
+    assert rewards == [0.0]
+
+
+def test_confirm_counts_scored_frames_only_and_keeps_probs():
+    step = RewardStep(1, FakeScorer(), terminate_on_success=False, confirm=(2, 2), score_every=2)
+    step.start_episode(0, {"goal": "g"})
+    seen = []
+    for p in (0.9, 0.9, 0.9, 0.9):
+        due = step.due([False])[0]
+        out = step.apply(np.array([[p]], np.float32) if due else None, [0.0], [False], [False], [{}])
+        seen.append((bool(out.scored[0]), float(out.rewards[0]), float(out.probs[0])))
+    assert [s[1] for s in seen] == [0.0, 0.0, 0.0, 1.0]  # scored at steps 2 and 4
+    assert seen[1][2] == pytest.approx(0.9)  # p stays each frame's own
+
+
+def test_confirm_checked():
+    with pytest.raises(ValueError, match="k <= n"):
+        RewardStep(1, FakeScorer(), confirm=(3, 2))
+    with pytest.raises(TypeError, match="pair"):
+        RewardStep(1, FakeScorer(), confirm=2)
+    with pytest.raises(ValueError, match="confirm n must be >= 1"):
+        RewardStep(1, FakeScorer(), confirm=(1, 0))
+    with pytest.raises(ValueError, match="binary reward"):
+        RewardStep(1, FakeScorer(binary=False), confirm=(2, 2))
+
+
+def test_confirm_in_config_and_wrappers(tiny_model):
+    import gymnasium as gym
+
+    from helpers import GOALS
+    from vlm_rewards import RewardScorer
+    from vlm_rewards.agents.config import load_config
+    from vlm_rewards.wrappers import VLMRewardWrapper
+
+    assert load_config(None).reward.confirm == (1, 1)
+    assert load_config(None, ["reward.confirm=[2, 3]"]).reward.confirm == (2, 3)
+    with pytest.raises(ValueError, match="k <= n"):
+        load_config(None, ["reward.confirm=[3, 2]"])
+    scorer = RewardScorer(tiny_model, goal_set=GOALS)
+    env = VLMRewardWrapper(gym.make("vlm_rewards/Phone-v0", render_mode="rgb_array", render_size=32), scorer,
+                           goal=GOALS[0], confirm=(2, 4))
+    assert env.confirm == (2, 4)

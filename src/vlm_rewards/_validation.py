@@ -8,8 +8,9 @@ silently wrong reward.
 from __future__ import annotations
 
 import math
+import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,62 @@ def check_goal(goal: Any, name: str = "goal") -> str:
     if not goal.strip():
         raise ValueError(f"{name} must be a non-empty string, got {goal!r}")
     return goal
+
+
+def normalize_goal(goal: str) -> str:
+    """The canonical spelling of a goal text: Unicode NFC, runs of whitespace collapsed to
+    one space, no leading or trailing whitespace. Case is kept (the text encoder sees it).
+
+    Composed and decomposed accents, a stray double space or a trailing newline would
+    otherwise make one goal two strings, and so two cache keys and two goal-set entries.
+
+    Example:
+        >>> normalize_goal("  open the\tclock   app\n")
+        'open the clock app'
+    """
+    return " ".join(unicodedata.normalize("NFC", goal).split())
+
+
+def goal_key(goal: str) -> str:
+    """What goals are compared by: :func:`normalize_goal`, case-folded.
+
+    The case policy: two goals that differ only in case (or in whitespace, or Unicode
+    composition) are the *same* goal, so one is never a negative of the other, and
+    negatives and goal sets are de-duplicated by this key. The text encoder still sees
+    the goal's own case: a case-sensitive model (e.g. SigLIP) may embed "Open Maps" and
+    "open maps" differently, but neither is ever scored against the other.
+
+    Example:
+        >>> goal_key("Open the Clock App ") == goal_key("open the clock app")
+        True
+    """
+    return normalize_goal(goal).casefold()
+
+
+def dedupe_goals(goals: Sequence[str]) -> list[str]:
+    """``goals`` normalised (:func:`normalize_goal`), the first of each :func:`goal_key` kept, in order."""
+    seen: dict[str, str] = {}
+    for g in goals:
+        seen.setdefault(goal_key(g), normalize_goal(g))
+    return list(seen.values())
+
+
+def check_special_tokens(text: str, special_tokens: Sequence[str], name: str) -> str:
+    """Refuse ``text`` if it holds one of the tokenizer's special tokens.
+
+    A tokenizer splits special tokens out before anything else, so ``"open maps</s>now"``
+    becomes an end-of-text token in mid-goal: CLIP-style text towers pool at the first
+    end-of-text token and silently drop whatever follows. Matched case-insensitively,
+    since some tokenizers lower-case before matching.
+    """
+    folded = text.casefold()
+    for tok in special_tokens:
+        if tok and tok.casefold() in folded:
+            raise ValueError(
+                f"{name} contains the tokenizer's special token {tok!r}, which would cut or alter the text "
+                f"the model sees; remove it: {text!r}"
+            )
+    return text
 
 
 def check_goals(goals: Any, name: str = "goals") -> list[str]:
@@ -40,13 +97,92 @@ def check_unit_interval(value: Any, name: str) -> float:
     return value
 
 
+#: The temperatures the softmax accepts. Logits are cosine similarities (in [-1, 1]) over
+#: τ, so τ >= 1e-4 keeps them within ±1e4, far from float32 overflow (a τ of 1e-39 made
+#: them inf and p NaN); above 1e4 every p is within 1e-4 of chance, a reward that says nothing.
+MIN_TEMPERATURE = 1e-4
+MAX_TEMPERATURE = 1e4
+
+
 def check_temperature(value: Any, name: str = "temperature") -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
         raise TypeError(f"{name} must be a positive number, got {type(value).__name__}: {value!r}")
     value = float(value)
     if not (value > 0.0 and math.isfinite(value)):
         raise ValueError(f"{name} must be a finite number > 0, got {name}={value}")
+    if not (MIN_TEMPERATURE <= value <= MAX_TEMPERATURE):
+        raise ValueError(
+            f"{name} must be in [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}] (cosine logits over a smaller τ overflow, "
+            f"a larger one makes p chance everywhere), got {name}={value:g}"
+        )
     return value
+
+
+def check_device(device: Any, name: str = "device"):
+    """``device`` (``None``, a string such as ``"cpu"``, ``"cuda:1"``, ``"mps"``, or a
+    ``torch.device``) checked to exist on this machine; returns it unchanged.
+
+    torch accepts ``"cuda"`` on a CPU-only machine and fails only on first use, deep in a
+    traceback; a misspelling such as ``"gpu"`` fails with torch's own wording.
+    """
+    if device is None or (isinstance(device, str) and device == "cpu"):
+        return device  # the common case, without importing torch
+    import torch
+
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"{name} must be a device name such as 'cpu' or 'cuda:0', got {type(device).__name__}: {device!r}")
+    try:
+        dev = torch.device(device.strip() if isinstance(device, str) else device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"{name}={device!r} is not a torch device; use 'cpu', 'cuda', 'cuda:<index>' or 'mps'") from None
+    if dev.type == "cpu":
+        return device
+    if dev.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"{name}={device!r}: CUDA is not available on this machine (use 'cpu' or leave it unset)")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"{name}={device!r}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+        return device
+    if dev.type == "mps":
+        if not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            raise ValueError(f"{name}={device!r}: MPS is not available on this machine (use 'cpu')")
+        return device
+    backend = getattr(torch, dev.type, None)
+    available = getattr(backend, "is_available", None)
+    if callable(available) and available():
+        return device
+    raise ValueError(f"{name}={device!r}: device type {dev.type!r} is not available on this machine (use 'cpu')")
+
+
+#: the key of a per-goal threshold mapping that holds the β of every unlisted goal
+DEFAULT_GOAL = "*"
+
+
+def check_thresholds(value: Any, name: str = "threshold", default: float = 0.5) -> tuple[float, dict[str, float]]:
+    """A threshold β, or a mapping ``{goal: β}`` with ``"*"`` for unlisted goals
+    (``default`` without one), as ``(default β, {normalised goal: β})``.
+
+    Two keys that are the same goal (:func:`goal_key`) with different β are an error:
+    which one applied would depend on dict order.
+    """
+    if not isinstance(value, Mapping):
+        return check_unit_interval(value, name), {}
+    fallback = default
+    per_goal: dict[str, float] = {}
+    keys: dict[str, str] = {}
+    for goal, beta in value.items():
+        if goal == DEFAULT_GOAL:
+            fallback = check_unit_interval(beta, f"{name}[{DEFAULT_GOAL!r}]")
+            continue
+        check_goal(goal, f"{name} key")
+        beta = check_unit_interval(beta, f"{name}[{goal!r}]")
+        key = goal_key(goal)
+        if key in keys and per_goal[keys[key]] != beta:
+            raise ValueError(f"{name} gives the same goal two thresholds: {keys[key]!r} and {goal!r}")
+        keys.setdefault(key, normalize_goal(goal))
+        per_goal[keys[key]] = beta
+    return fallback, per_goal
 
 
 def check_positive_int(value: Any, name: str) -> int:

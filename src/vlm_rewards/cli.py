@@ -20,6 +20,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Help texts are plain text: with Rich markup on, "reward = 1[p > β]" lost "[p > β]" as
+    # an unknown style tag and printed "reward = 1.".
+    rich_markup_mode=None,
 )
 
 
@@ -42,6 +45,16 @@ def _torch_dtype(name: DType):
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(code=2)
+
+
+def _check_device(device: Optional[str]) -> Optional[str]:
+    """``--device`` checked before anything slow, the error naming the option."""
+    from vlm_rewards._validation import check_device
+
+    try:
+        return check_device(device, "--device")
+    except (ValueError, TypeError) as exc:
+        raise _fail(str(exc)) from None
 
 
 @app.command()
@@ -73,6 +86,7 @@ def score(
     from vlm_rewards.models import ModelLoadError, ModelNotAvailableError, load_model
     from vlm_rewards.scoring import RewardScorer
 
+    _check_device(device)
     try:
         frames = [load_image(p) for p in images]
         goal_texts = None
@@ -177,6 +191,7 @@ def pretrain(
     from vlm_rewards.data import CorpusError
     from vlm_rewards.pretrain import pretrain as run_pretrain
 
+    _check_device(device)
     try:
         out = run_pretrain(corpus_dir, out_dir, size=size.value, steps=steps, batch_size=batch_size, seed=seed,
                            resume=not no_resume, lr=lr, checkpoint_every=checkpoint_every, bf16=bf16,
@@ -302,6 +317,7 @@ def evaluate(
     from vlm_rewards.evaluation import evaluate as run_evaluate
     from vlm_rewards.models import ModelLoadError, ModelNotAvailableError, load_model
 
+    _check_device(device)
     try:
         options = _eval_options(reward, negatives, negative_choice, template, temperature, alpha, baseline, seed)
         expected = None
@@ -332,6 +348,62 @@ def evaluate(
         typer.echo(f"{name}: held-out AP {_num(held['ap'])}, ROC-AUC {_num(held['roc_auc'])}, best F1 {_num(held['best_f1'])}; "
                    f"calibrated on train: τ={_num(cal['temperature'])} β={_num(cal['threshold'])} -> held-out F1 {_num(f1)}")
     typer.echo(f"report: {out / 'report.md'} ({ev.timing['total']:.1f} s)")
+
+
+@app.command()
+def calibrate(
+    model: str = typer.Option("builtin:default", "--model", "-m", help="'hf:<id>', a model directory or 'builtin:<name>'."),
+    dataset: Path = typer.Option(..., "--dataset", "-d", help="A dataset written by 'vlm-rewards collect', or a folder "
+                                 "train/ + heldout/ of images named '<goal>--<pos|neg>--<id>.png' (underscores for spaces)."),
+    out: Path = typer.Option(Path("calibration"), "--out", "-o", help="Directory for calibration.json and the reward_<section>.yaml snippets."),
+    target_precision: Optional[float] = typer.Option(
+        None, "--target-precision", help="Choose β with the most train recall at this train precision (default: best train F1)."
+    ),
+    per_goal: bool = typer.Option(True, "--per-goal/--pooled", help="A β per goal (others: the pooled β, key '*') or one pooled β."),
+    tune_temperature: bool = typer.Option(False, "--tune-temperature", help="Also choose τ (the model's τ times 1/4 ... 4)."),
+    min_positives: int = typer.Option(5, min=1, help="Train positives a goal needs for its own β."),
+    sections: Optional[str] = typer.Option(None, help="Comma-separated sections (default: all of the dataset)."),
+    negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
+    template: str = typer.Option("{goal}", help="Prompt template (keep the one the agent is trained with)."),
+    temperature: Optional[float] = typer.Option(None, help="τ (default: the model's learned one)."),
+    bootstrap: int = typer.Option(1000, min=1, help="Bootstrap resamplings of the held-out frames."),
+    seed: int = typer.Option(0, min=0, help="Seed of the bootstrap and of the negatives' draw."),
+    device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CPU)."),
+) -> None:
+    """Choose β (and τ) on the train split, per goal and pooled; held-out precision/recall with intervals; a config snippet."""
+    from vlm_rewards.data import EvalSetError
+    from vlm_rewards.evaluation import calibrate as run_calibrate
+    from vlm_rewards.models import ModelLoadError, ModelNotAvailableError, load_model
+
+    _check_device(device)
+    try:
+        vlm = load_model(model, device=device)
+        cal = run_calibrate(vlm, dataset, target_precision=target_precision, per_goal=per_goal,
+                            tune_temperature=tune_temperature, min_positives=min_positives,
+                            sections=_parse_sections(sections) if sections else None, negatives=_parse_negatives(negatives),
+                            template=template, temperature=temperature, bootstrap=bootstrap, seed=seed)
+        safe = cal.write(out)
+    except EvalSetError as exc:
+        raise _fail(f"--dataset: {exc}") from None
+    except (ValueError, TypeError, ModelNotAvailableError, ModelLoadError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    for name, res in cal.sections.items():
+        if res["threshold"] is None:
+            typer.echo(f"{name}: {res['unreachable']}; no snippet written")
+            continue
+        held = res["heldout"]
+        own = len(res["threshold"]) - 1 if isinstance(res["threshold"], dict) else 0
+        pi, ri = held.get("precision_interval"), held.get("recall_interval")
+        typer.echo(
+            f"{name}: β={_num(res['pooled_threshold'])} pooled, {own} goal(s) with their own β"
+            + (f", τ={_num(res['temperature'])}" if res["temperature"] is not None else "")
+            + f"; held-out precision {_num(held['precision'])} {_interval(pi)}, recall {_num(held['recall'])} {_interval(ri)}"
+            + f"; snippet: {safe[name]}"
+        )
+
+
+def _interval(iv: Optional[list]) -> str:
+    return "[n/a]" if not iv else f"[{iv[0]:.3g}, {iv[1]:.3g}]"
 
 
 def _num(x: Optional[float]) -> str:
@@ -389,6 +461,10 @@ def train(
     set_: Optional[list[str]] = typer.Option(
         None, "--set", help="Override a field: --set agent.learning_rate=1e-4 (repeatable; values are YAML)."
     ),
+    set_file: Optional[list[Path]] = typer.Option(
+        None, "--set-file", help="Merge a YAML snippet into the config before --set, e.g. the reward section "
+        "'vlm-rewards calibrate' writes (repeatable)."
+    ),
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", "-o", help="Run directory (default: runs/<config name>)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the killed run in --run-dir from its newest checkpoint."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -399,7 +475,7 @@ def train(
     from vlm_rewards.models import ModelLoadError, ModelNotAvailableError
 
     try:
-        cfg = load_config(config, set_ or [])
+        cfg = load_config(config, set_ or [], set_files=set_file or [])
         out = run_dir if run_dir is not None else Path("runs") / cfg.name
         result = run_train(cfg, out, resume=resume, progress=progress, log=typer.echo)
     except (ConfigError, ValueError, TypeError, ModelNotAvailableError, ModelLoadError) as exc:

@@ -11,8 +11,62 @@ from typing import Any
 import numpy as np
 
 
+#: the background transparent pixels are composited onto: what image viewers show
+ALPHA_BACKGROUND = (255, 255, 255)
+
+
+def image_to_rgb(img: Any, what: str = "image") -> np.ndarray:
+    """A PIL image as a uint8 ``(H, W, 3)`` RGB array, whatever its mode and bit depth.
+
+    ``Image.convert("RGB")`` alone clips 16- and 32-bit pixels at 255, so a 16-bit PNG
+    came out almost white: a different picture with a confident reward. Here:
+
+    - 16-bit integer (``I;16*``, and ``I`` read from a 16-bit PNG): scaled by 255/65535;
+    - other 32-bit integer images (``I``): refused, their white level is unknown;
+    - float (``F``): values in [0, 1] scaled by 255, others refused;
+    - with transparency (``RGBA``, ``LA``, ``PA``, ``P`` with a transparent colour,
+      premultiplied ``RGBa``/``La``): composited onto white (:data:`ALPHA_BACKGROUND`), as
+      a viewer shows them, rather than revealing whatever colour transparent pixels hold;
+    - ``1``, ``L``, ``P``, ``RGB``, ``RGBX``, ``CMYK``, ``YCbCr``, ``HSV``: Pillow's conversion;
+    - anything else (e.g. ``LAB``): refused.
+
+    EXIF orientation is applied, so a rotated photo is scored the way it is seen.
+    """
+    from PIL import Image, ImageOps
+
+    img = ImageOps.exif_transpose(img)
+    mode = img.mode
+    if mode.startswith("I;16") or (mode == "I" and getattr(img, "format", None) == "PNG"):
+        a = np.asarray(img).astype(np.float64)
+        gray = np.clip(np.rint(a * (255.0 / 65535.0)), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if mode == "I":
+        raise ValueError(f"{what} is a 32-bit integer image (mode 'I') with no defined white level; save it as 8- or 16-bit")
+    if mode == "F":
+        a = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(a).all() or a.min() < 0.0 or a.max() > 1.0:
+            raise ValueError(f"{what} is a floating-point image (mode 'F') with values outside [0, 1]; save it as 8- or 16-bit")
+        gray = np.rint(a * 255.0).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if mode == "RGBa":
+        img, mode = img.convert("RGBA"), "RGBA"
+    elif mode == "La":  # premultiplied grey: Pillow converts it to nothing, so undo it here
+        la = np.asarray(img).astype(np.float64)
+        alpha = la[..., 1]
+        grey = np.where(alpha > 0, np.clip(np.rint(la[..., 0] * 255.0 / np.maximum(alpha, 1)), 0, 255), 0)
+        img, mode = Image.fromarray(np.stack([grey, alpha], -1).astype(np.uint8), "LA"), "LA"
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and img.has_transparency_data):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (*ALPHA_BACKGROUND, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8)
+    if mode in ("1", "L", "P", "RGB", "RGBX", "CMYK", "YCbCr", "HSV"):
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    raise ValueError(f"{what} has image mode {mode!r}, which has no exact conversion to RGB here; save it as RGB")
+
+
 def load_image(path: str | os.PathLike) -> np.ndarray:
-    """An image file as a uint8 ``(H, W, 3)`` RGB array; ``ValueError`` naming the file otherwise."""
+    """An image file as a uint8 ``(H, W, 3)`` RGB array (any mode and bit depth, see
+    :func:`image_to_rgb`); ``ValueError`` naming the file otherwise."""
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -20,7 +74,8 @@ def load_image(path: str | os.PathLike) -> np.ndarray:
         raise ValueError(f"image file {str(path)!r} does not exist")
     try:
         with Image.open(path) as img:
-            return np.asarray(img.convert("RGB"), dtype=np.uint8)
+            img.load()
+            return image_to_rgb(img, f"image file {str(path)!r}")
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
         raise ValueError(f"image file {str(path)!r} cannot be read as an image ({exc})") from exc
 

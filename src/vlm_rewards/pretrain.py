@@ -260,7 +260,9 @@ def pretrain(
     warmup = max(1, steps // 20) if warmup_steps is None else _check_int(warmup_steps, "warmup_steps", 1)
     if threads is not None:
         torch.set_num_threads(_check_int(threads, "threads", 1))
-    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    from vlm_rewards._validation import check_device
+
+    dev = torch.device(check_device(device, "device") or ("cuda" if torch.cuda.is_available() else "cpu"))
 
     manifest = read_manifest(corpus_dir)
     image_size = int(manifest["image_size"])

@@ -38,6 +38,9 @@ from vlm_rewards._validation import (
     check_embeddings,
     check_goal,
     check_goals,
+    dedupe_goals,
+    goal_key,
+    normalize_goal,
     check_temperature,
     check_unit_interval,
 )
@@ -148,9 +151,23 @@ def contrastive(
 ) -> RewardOutput:
     r"""The paper's binary reward: ``r = 1[p(l|o) > β]`` (strict), with ``p`` from
     :func:`contrastive_probability`. Returns the reward (0.0 or 1.0) and ``p`` as score.
+
+    ``threshold`` is one β for all frames, or one per frame (shape ``(N,)``; e.g. each
+    frame's goal's own β, see ``RewardScorer(threshold={goal: β})``).
     """
-    beta = check_unit_interval(threshold, "threshold")
     p = contrastive_probability(image_emb, goal_emb, negative_emb, temperature)
+    if isinstance(threshold, (int, float, np.floating, np.integer)) or threshold is None or isinstance(threshold, bool):
+        beta: Any = check_unit_interval(threshold, "threshold")
+    else:
+        import torch
+
+        # In p's dtype, so a per-frame β equal to a scalar β fires on exactly the same frames.
+        beta = torch.as_tensor(np.asarray(threshold, dtype=np.float64) if not isinstance(threshold, torch.Tensor)
+                               else threshold).to(device=p.device, dtype=p.dtype)
+        if beta.shape != p.shape:
+            raise ValueError(f"threshold must be a number or one per frame, shape {tuple(p.shape)}, got shape {tuple(beta.shape)}")
+        if not bool(((beta >= 0) & (beta <= 1)).all()):
+            raise ValueError("threshold values must be in [0, 1]")
     return RewardOutput(reward=(p > beta).to(p.dtype), score=p)
 
 
@@ -225,11 +242,21 @@ def sample_negatives(goal: str, goal_set: Sequence[str], k: int | str | None, se
     """Negatives for ``goal``: ``k`` goals drawn uniformly without replacement from
     ``goal_set`` minus ``goal`` (``k="all"`` or ``None``: all of them).
 
+    Goals are compared by :func:`~vlm_rewards._validation.goal_key` (Unicode NFC,
+    whitespace collapsed, case-folded): a goal is never its own negative because its
+    goal-set entry is spelled with other case or spacing, and a goal set listing one goal
+    twice does not weigh it twice. Negatives come back normalised.
+
     Deterministic in ``(seed, goal, goal_set)``: draw them once per run and keep them
     fixed, as the paper does, so the reward is not stochastic.
     """
     goal = check_goal(goal, "goal")
-    pool = sorted(set(check_goals(goal_set, "goal_set")) - {goal})
+    key = goal_key(goal)
+    entries = dedupe_goals(check_goals(goal_set, "goal_set"))
+    # Seeded by the goal-set entry's own spelling, so every spelling of a goal draws the
+    # same negatives (and a canonical goal the same ones as before normalisation existed).
+    spelling = next((g for g in entries if goal_key(g) == key), normalize_goal(goal))
+    pool = sorted(g for g in entries if goal_key(g) != key)
     if not pool:
         raise ValueError(f"goal_set must contain at least one goal other than {goal!r}")
     if k is None or k == "all":
@@ -238,7 +265,7 @@ def sample_negatives(goal: str, goal_set: Sequence[str], k: int | str | None, se
         raise ValueError(f"k (number of negatives) must be a positive integer or 'all', got {k!r}")
     if k > len(pool):
         raise ValueError(f"k={k} negatives requested but goal_set has only {len(pool)} goals besides {goal!r}")
-    rng = np.random.default_rng(_goal_seed(seed, goal))
+    rng = np.random.default_rng(_goal_seed(seed, spelling))
     idx = rng.choice(len(pool), size=int(k), replace=False)
     return [pool[i] for i in sorted(idx)]
 

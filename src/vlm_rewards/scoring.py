@@ -8,7 +8,7 @@ same frame and goal always get the same reward.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -17,12 +17,18 @@ import numpy as np
 
 from vlm_rewards import rewards as R
 from vlm_rewards._validation import (
+    check_device,
     check_frames,
     check_goal,
     check_goals,
     check_positive_int,
+    check_special_tokens,
     check_temperature,
+    check_thresholds,
     check_unit_interval,
+    dedupe_goals,
+    goal_key,
+    normalize_goal,
 )
 from vlm_rewards.models.base import VisionLanguageModel
 
@@ -50,12 +56,23 @@ class RewardScorer:
         reward: a name from :data:`vlm_rewards.rewards.REWARDS`: ``"contrastive"`` (the
             paper's), ``"cosine"``, ``"goal_baseline"`` or ``"mineclip"``.
         temperature: τ of the softmax; ``None`` uses the model's learned ``1/logit_scale``.
-        threshold: β; the contrastive reward is ``1[p > β]``.
+        threshold: β; the contrastive reward is ``1[p > β]``. A number, or a mapping
+            ``{goal: β}`` (per-goal thresholds, e.g. from ``vlm-rewards calibrate``) whose key
+            ``"*"`` is the β of every unlisted goal (:data:`~vlm_rewards.rewards.DEFAULT_THRESHOLD`,
+            0.5, without one). Keys are matched like goals (case, whitespace and Unicode
+            composition ignored).
         goal_set: the task's goals; each goal's negatives are drawn from the others once
             (seeded, per goal) and then fixed for the run, as in the paper.
         num_negatives: negatives per goal drawn from ``goal_set`` (``None``: all others).
         negatives: an explicit list of negative texts shared by all goals (instead of
             ``goal_set``); must not contain a scored goal.
+
+            Goals, goal-set entries and negatives are compared case-insensitively after
+            Unicode NFC and whitespace normalisation (``_validation.goal_key``): a goal is
+            never among its own negatives because of its spelling, and repeated entries
+            count once. The text encoder sees each text NFC- and whitespace-normalised,
+            with its case. Texts holding one of the model's tokenizer special tokens
+            (``<|endoftext|>``, ``</s>``, ``[SEP]``, ...) are refused.
         alpha, baseline: goal-baseline regularisation strength and baseline prompt.
         batch_size: frames per forward pass of the image encoder.
         device, dtype: where and in which precision the model runs: a ``torch.dtype``, or
@@ -87,7 +104,7 @@ class RewardScorer:
         *,
         reward: str = "contrastive",
         temperature: float | None = None,
-        threshold: float = R.DEFAULT_THRESHOLD,
+        threshold: float | Mapping[str, float] = R.DEFAULT_THRESHOLD,
         goal_set: Sequence[str] | None = None,
         num_negatives: int | str | None = None,
         negatives: Sequence[str] | None = None,
@@ -116,6 +133,7 @@ class RewardScorer:
         for flag, method in ((compile, "compile"), (attention, "set_attention")):
             if flag and not callable(getattr(model, method, None)):
                 raise TypeError(f"{method.replace('set_', '')}=... needs a model with .{method}() (the transformers backend)")
+        device = check_device(device, "device")
         dtype = resolve_dtype(dtype, device if device is not None else model.device)
         self.model = model
         if device is not None or dtype is not None:
@@ -138,12 +156,15 @@ class RewardScorer:
         self.temperature = (
             check_temperature(temperature) if temperature is not None else 1.0 / float(model.logit_scale)
         )
-        self.threshold = check_unit_interval(threshold, "threshold")
+        self.threshold, self._threshold_names = check_thresholds(threshold, "threshold")
+        #: per-goal β by goal_key (empty: one β for all goals)
+        self.goal_thresholds: dict[str, float] = {goal_key(g): b for g, b in self._threshold_names.items()}
         self.alpha = check_unit_interval(alpha, "alpha")
         self.batch_size = check_positive_int(batch_size, "batch_size")
         self.seed = int(seed)
-        self.goal_set = check_goals(list(goal_set), "goal_set") if goal_set is not None else None
-        self.negatives = check_goals(list(negatives), "negatives") if negatives is not None else None
+        self._special_tokens = tuple(getattr(model, "special_tokens", ()) or ())
+        self.goal_set = self._texts(goal_set, "goal_set") if goal_set is not None else None
+        self.negatives = self._texts(negatives, "negatives") if negatives is not None else None
         if goal_set is not None and negatives is not None:
             raise ValueError("give either goal_set (negatives sampled from it) or negatives (an explicit list), not both")
         if num_negatives is not None and num_negatives != "all":
@@ -152,10 +173,11 @@ class RewardScorer:
         if spec.needs_negatives and goal_set is None and negatives is None:
             raise ValueError(f"reward={reward!r} needs negatives: pass goal_set=[...] or negatives=[...]")
         if spec.needs_baseline:
-            self.baseline = check_goal(baseline, "baseline")
+            self.baseline = check_special_tokens(check_goal(baseline, "baseline"), self._special_tokens, "baseline")
         else:
             self.baseline = baseline
         self._text_cache: dict[str, Any] = {}
+        self._checked: set[str] = set()  # texts already cleared of special tokens
         self._negatives_of: dict[str, list[str]] = {}
         self.frames_scored = 0  # frames asked for
         self.frames_encoded = 0  # frames that went through the image encoder (the rest hit the cache)
@@ -172,7 +194,7 @@ class RewardScorer:
             "model": getattr(self.model, "name", type(self.model).__name__),
             "reward": self.reward_name,
             "temperature": self.temperature,
-            "threshold": self.threshold,
+            "threshold": self.threshold_setting(),
             "goal_set_size": len(self.goal_set) if self.goal_set is not None else None,
             "num_negatives": self.num_negatives if self.goal_set is not None else None,
             "negatives": self.negatives,
@@ -181,27 +203,56 @@ class RewardScorer:
             "seed": self.seed,
         }
 
+    def threshold_for(self, goal: str) -> float:
+        """β of ``goal``: its own entry of a per-goal ``threshold`` mapping, else the default."""
+        return self.goal_thresholds.get(goal_key(goal), self.threshold) if self.goal_thresholds else self.threshold
+
+    def threshold_setting(self) -> float | dict[str, float]:
+        """``threshold`` as given: a number, or ``{"*": default, goal: β, ...}``."""
+        if not self.goal_thresholds:
+            return self.threshold
+        return {"*": self.threshold, **{g: b for g, b in self._threshold_names.items()}}
+
+    def _texts(self, texts: Sequence[str], name: str) -> list[str]:
+        """Checked, normalised texts with repeats (by :func:`goal_key`) dropped."""
+        if isinstance(texts, str):
+            raise TypeError(f"{name} must be a sequence of strings, got a single string {texts!r}")
+        texts = check_goals(list(texts), name)
+        for i, t in enumerate(texts):
+            check_special_tokens(t, self._special_tokens, f"{name}[{i}]")
+        return dedupe_goals(texts)
+
     def negatives_for(self, goal: str) -> list[str]:
         """The fixed negatives of ``goal`` (drawn on first use, then cached)."""
         goal = check_goal(goal)
-        if goal not in self._negatives_of:
+        key = goal_key(goal)
+        if key not in self._negatives_of:
             if self.negatives is not None:
-                if goal in self.negatives:
-                    raise ValueError(f"negatives must not contain the goal itself: {goal!r}")
-                self._negatives_of[goal] = list(self.negatives)
+                same = [n for n in self.negatives if goal_key(n) == key]
+                if same:
+                    raise ValueError(
+                        f"negatives must not contain the goal itself: {same[0]!r} is goal {goal!r} "
+                        "(goals compare ignoring case, whitespace and Unicode composition)"
+                    )
+                self._negatives_of[key] = list(self.negatives)
             elif self.goal_set is not None:
                 k = self.num_negatives
-                self._negatives_of[goal] = R.sample_negatives(goal, self.goal_set, k, self.seed)
+                self._negatives_of[key] = R.sample_negatives(goal, self.goal_set, k, self.seed)
             else:
                 raise ValueError("this scorer has no negatives (pass goal_set or negatives)")
-        return self._negatives_of[goal]
+        return self._negatives_of[key]
 
     # --- embeddings ------------------------------------------------------------------
-    def text_embeddings(self, texts: Sequence[str]):
-        """``(M, D)`` embeddings of ``texts``; each distinct string is encoded once per scorer."""
+    def text_embeddings(self, texts: Sequence[str], name: str = "texts"):
+        """``(M, D)`` embeddings of ``texts``; each distinct text (after
+        :func:`~vlm_rewards._validation.normalize_goal`) is encoded once per scorer."""
         import torch
 
-        texts = check_goals(list(texts), "texts")
+        texts = [normalize_goal(t) for t in check_goals(list(texts), name)]
+        for i, t in enumerate(texts):
+            if t not in self._checked:
+                check_special_tokens(t, self._special_tokens, f"{name}[{i}]")
+                self._checked.add(t)
         missing = list(dict.fromkeys(t for t in texts if t not in self._text_cache))
         if missing:
             from vlm_rewards.models.accel import thread_limit
@@ -299,7 +350,7 @@ class RewardScorer:
         if len(goals) != len(image_emb):
             raise ValueError(f"goals must have one entry per frame: got {len(goals)} goals for {len(image_emb)} frames")
         with torch.inference_mode():
-            goal_emb = self.text_embeddings(goals)
+            goal_emb = self.text_embeddings(goals, "goals")
             spec = self.reward_spec
             if spec.needs_negatives:
                 out = self._reward_with_negatives(image_emb, goal_emb, goals)
@@ -328,10 +379,13 @@ class RewardScorer:
         reward = torch.empty(len(goals))
         score = torch.empty(len(goals))
         kwargs = self._reward_kwargs()
+        per_goal = self.goal_thresholds and "threshold" in kwargs
         for k, rows in groups.items():
             neg_emb = self.text_embeddings([t for i in rows for t in negs[i]]).view(len(rows), k, -1)
             idx = torch.tensor(rows)
             img, goal = image_emb[idx.to(image_emb.device)], goal_emb[idx.to(goal_emb.device)]
+            if per_goal:
+                kwargs["threshold"] = torch.tensor([self.threshold_for(goals[i]) for i in rows], dtype=torch.float64)
             out = self.reward_spec.fn(img, goal, neg_emb, **kwargs)
             reward[idx], score[idx] = out.reward.float().cpu(), out.score.float().cpu()
         return R.RewardOutput(reward=reward, score=score)
@@ -401,7 +455,9 @@ def compare_precision(
     ref = reference.score(frames, goals)
     cand = candidate.score(frames, goals)
     dp = np.abs(ref.score.astype(np.float64) - cand.score.astype(np.float64))
-    beta = reference.threshold
+    n = len(ref.score)
+    goal_list = [goals] * n if isinstance(goals, str) else list(goals)
+    beta = np.array([reference.threshold_for(g) for g in goal_list]) if reference.goal_thresholds else reference.threshold
     near = np.abs(ref.score - beta) <= tolerance
     differ = ref.reward != cand.reward
     return PrecisionReport(
@@ -409,7 +465,7 @@ def compare_precision(
         max_abs_dp=float(dp.max()),
         mean_abs_dp=float(dp.mean()),
         tolerance=tolerance,
-        threshold=beta,
+        threshold=reference.threshold,
         disagreements=int(differ.sum()),
         disagreements_outside=int((differ & ~near).sum()),
         near_threshold=int(near.sum()),

@@ -121,7 +121,11 @@ class RewardConfig(_Strict):
     )
     model: str = Field("builtin:default", description="'builtin:<name>', a model directory or 'hf:<id>'.")
     function: str = Field("contrastive", description="Reward function: " + ", ".join(REWARDS) + ".")
-    threshold: float = Field(0.5, ge=0.0, le=1.0, description="β: reward = 1[p > β].")
+    threshold: float | dict[str, float] = Field(
+        0.5,
+        description="β: reward = 1[p > β]. A number, or per goal {goal: β} with '*' for unlisted goals "
+        "(e.g. the snippet 'vlm-rewards calibrate' writes).",
+    )
     temperature: float | None = Field(None, gt=0.0, description="τ (default: the model's learned one).")
     negatives_from: str | None = Field(
         None,
@@ -132,6 +136,11 @@ class RewardConfig(_Strict):
     baseline: str | None = Field(None, description="goal_baseline: the baseline prompt.")
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="goal_baseline: regularisation strength.")
     terminate_on_success: bool = Field(True, description="End the episode when the (binary) reward fires.")
+    confirm: tuple[int, int] = Field(
+        (1, 1),
+        description="[k, n]: the binary reward fires only once k of the last n scored frames of an episode pass β "
+        "([1, 1]: the paper's rule). Higher k: fewer false successes, but the goal state must be held longer.",
+    )
     dtype: Literal["fp32", "bf16", "fp16"] = Field("bf16", description="VLM inference precision.")
     device: str | None = Field(None, description="torch device of the VLM (default: CPU).")
     frame_cache: int = Field(50_000, ge=0, description="Image embeddings cached by frame hash (0: off); exact.")
@@ -148,6 +157,21 @@ class RewardConfig(_Strict):
             resolve_spec(value)
         except (ModelNotAvailableError, TypeError) as exc:
             raise ValueError(f"model not found: {exc}") from None
+        return value
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, value: str | None) -> str | None:
+        from vlm_rewards._validation import check_device
+
+        return check_device(value, "reward.device")
+
+    @field_validator("threshold")
+    @classmethod
+    def _thresholds(cls, value: float | dict[str, float]) -> float | dict[str, float]:
+        from vlm_rewards._validation import check_thresholds
+
+        check_thresholds(value, "threshold")
         return value
 
     @field_validator("function")
@@ -169,10 +193,19 @@ class RewardConfig(_Strict):
             raise ValueError(f"expected a goals spec like 'phone:diverse' or 'house:find': {exc}") from None
         return value
 
+    @field_validator("confirm")
+    @classmethod
+    def _confirm(cls, value: tuple[int, int]) -> tuple[int, int]:
+        from vlm_rewards.wrappers.core import check_confirm
+
+        return check_confirm(value)
+
     @model_validator(mode="after")
     def _baseline_needed(self) -> RewardConfig:
         if self.spec.needs_baseline and not self.baseline:
             raise ValueError(f"function={self.function!r} needs reward.baseline (e.g. 'a phone screen')")
+        if tuple(self.confirm) != (1, 1) and not self.spec.binary:
+            raise ValueError(f"reward.confirm needs a binary reward function (e.g. contrastive), got {self.function!r}")
         return self
 
     @property
@@ -210,10 +243,18 @@ class AgentConfig(_Strict):
     ent_coef: float = Field(0.01, ge=0.0)
     vf_coef: float = Field(0.5, ge=0.0)
     max_grad_norm: float = Field(0.5, gt=0.0)
-    device: str = Field("cpu", description="torch device of the agent.")
+    device: str = Field("cpu", description="torch device of the agent ('cpu', 'cuda', 'cuda:1', 'mps', or 'auto').")
     # One thread: the agent, the VLM and the envs share the CPU, and oversubscribed torch
     # threads spin-wait (10x slower scoring measured on a busy 2-core machine).
     torch_threads: int | None = Field(1, ge=1, description="torch CPU threads (None: torch's choice).")
+
+    @field_validator("device")
+    @classmethod
+    def _device_exists(cls, value: str) -> str:
+        from vlm_rewards._validation import check_device
+
+        # "auto": Stable-Baselines3 picks CUDA when there is one.
+        return value if value == "auto" else check_device(value, "agent.device")
 
     @field_validator("cnn_channels", "net_arch", "spatial_grid")
     @classmethod
@@ -255,12 +296,31 @@ class TrainConfig(_Strict):
     def _cross_checks(self) -> TrainConfig:
         if self.agent.head == "pointer" and self.agent.algo != "ppo":
             raise ValueError(f"agent.head='pointer' works with agent.algo='ppo', got {self.agent.algo!r}")
+        if isinstance(self.reward.threshold, dict):
+            self._threshold_goals_exist()
         rollout = self.agent.n_steps * self.env.n_envs
         if self.agent.algo == "ppo" and self.agent.batch_size > rollout:
             raise ValueError(
                 f"agent.batch_size={self.agent.batch_size} exceeds agent.n_steps * env.n_envs = {rollout}"
             )
         return self
+
+
+    def _threshold_goals_exist(self) -> None:
+        """A per-goal β for a goal the run never sees is a typo that would silently leave the
+        real goal at the default β."""
+        from vlm_rewards._validation import DEFAULT_GOAL, goal_key
+        from vlm_rewards.envs import goals
+
+        key = self.env.record.goal_keyword
+        extra = {key: self.env.kwargs[key]} if key is not None and self.env.kwargs.get(key) is not None else {}
+        known = {goal_key(g) for g in goals(self.env.domain, "all", **extra)}
+        unknown = [g for g in self.reward.threshold if g != DEFAULT_GOAL and goal_key(g) not in known]
+        if unknown:
+            raise ValueError(
+                f"reward.threshold names goals that {self.env.id} {extra or ''} does not have: {unknown[:5]} "
+                f"(use '*' for the β of every unlisted goal)"
+            )
 
 
 def _format_errors(exc: ValidationError, source: str) -> ConfigError:
@@ -321,28 +381,51 @@ def validate_config(data: Any, source: str = "") -> TrainConfig:
         raise _format_errors(exc, source) from None
 
 
-def load_config(path: str | os.PathLike | None = None, overrides: Sequence[str] = ()) -> TrainConfig:
-    """Read a YAML config (``None``: all defaults), apply ``overrides``, validate.
+def merge_config(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in: sections merge key by key, anything else replaces."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "threshold":
+            out[key] = merge_config(out[key], value)
+        else:
+            # A threshold mapping replaces the old one whole: a calibrated β set is one unit.
+            out[key] = value
+    return out
+
+
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
+    import yaml
+
+    if not path.is_file():
+        raise ConfigError(f"{what} not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"invalid {what} {path}: expected a mapping of fields, got {type(data).__name__}")
+    return data
+
+
+def load_config(
+    path: str | os.PathLike | None = None, overrides: Sequence[str] = (), set_files: Sequence[str | os.PathLike] = ()
+) -> TrainConfig:
+    """Read a YAML config (``None``: all defaults), merge ``set_files`` into it (YAML
+    snippets such as ``vlm-rewards calibrate`` writes, in order), apply ``overrides``, validate.
 
     Example:
         >>> load_config(None, ["total_steps=5000"]).total_steps
         5000
     """
-    import yaml
-
     data: Any = {}
     source = "(defaults)"
     if path is not None:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+        data = _read_yaml(path, "config file")
         source = str(path)
-    if not isinstance(data, dict):
-        raise ConfigError(f"invalid config {source}: expected a mapping of fields, got {type(data).__name__}")
+    for extra in set_files:
+        data = merge_config(data, _read_yaml(Path(extra), "--set-file"))
+        source += f" + {extra}"
     config = validate_config(data, source)
     return apply_overrides(config, overrides) if overrides else config
 

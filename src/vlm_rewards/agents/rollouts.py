@@ -172,7 +172,7 @@ def evaluate_agent(
     # training; the oracle's envs end on ground truth, and the VLM only scores its frames
     # (for the VLM return and precision columns).
     step = RewardStep(n_slots, scorer, terminate_on_success=not oracle and config.reward.terminate_on_success,
-                      owner="evaluate_agent")
+                      owner="evaluate_agent", confirm=config.reward.confirm)
     recurrent = hasattr(model.policy, "lstm_actor")
     result = EvalResult(num_goals=len(goal_list))
     next_episode = 0

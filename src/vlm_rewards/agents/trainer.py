@@ -123,38 +123,50 @@ def train(
     say = log or (lambda _msg: None)
     state_path = run_dir / "state.json"
     start_step, wall_offset, ckpt, start_episodes = 0, 0.0, None, 0
-    if resume:
+    if resume and state_path.is_file():
         _check_resume_config(config, run_dir)
-        if state_path.is_file():
-            state = json.loads(state_path.read_text())
-            start_step, wall_offset, ckpt = int(state["step"]), float(state.get("wall_s", 0.0)), run_dir / state["checkpoint"]
-            start_episodes = int(state.get("train_episodes", 0))
-            if not ckpt.is_file():
-                raise ConfigError(f"cannot resume: {state_path} names {ckpt}, which does not exist")
+        state = json.loads(state_path.read_text())
+        start_step, wall_offset, ckpt = int(state["step"]), float(state.get("wall_s", 0.0)), run_dir / state["checkpoint"]
+        start_episodes = int(state.get("train_episodes", 0))
+        if not ckpt.is_file():
+            raise ConfigError(f"cannot resume: {state_path} names {ckpt}, which does not exist")
+    elif resume:
+        # No checkpoint: nothing was trained (a start that failed, or a run killed before its
+        # first checkpoint), so the corrected command starts afresh, whatever config it has.
+        say(f"{run_dir} holds no checkpoint: starting from step 0")
     elif (run_dir / "config.yaml").exists() or state_path.exists():
-        raise RunExistsError(f"run directory {run_dir} already holds a run: pass resume=True (--resume) or choose another directory")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "config.yaml", dump_config(config))
+        raise RunExistsError(
+            f"run directory {run_dir} already holds a run: pass resume=True (--resume) to continue it (or, with no "
+            "checkpoint yet, to start it over), or choose another directory"
+        )
 
     if config.agent.torch_threads is not None:
         torch.set_num_threads(config.agent.torch_threads)
-    csv_path = run_dir / "evaluations.csv"
-    # Evaluations newer than the checkpoint belong to the lost part of the run: they are redone.
-    kept = [r for r in read_csv(csv_path) if r["step"] <= start_step] if ckpt is not None else []
-    write_csv(csv_path, kept)
-
+    # Everything that can fail on a bad config (the model, the device, the envs, the agent)
+    # is built before the run directory is written, so a failed start leaves nothing that
+    # blocks the corrected command.
     scorer = make_scorer(config.reward, config.env, seed=config.seed)
     table = goal_table(scorer, config.env)
     # A resumed run reseeds its envs so that it does not replay the episodes of the first part.
     venv = make_train_venv(config, scorer, table, seed=config.seed + start_step)
-    tb_dir = str(run_dir / "tb") if config.tensorboard and _tensorboard_available() else None
+    try:
+        if ckpt is not None:
+            model = load_agent(ckpt, config, env=venv)
+            model.set_random_seed(config.seed + start_step)
+            say(f"resuming {run_dir} from step {start_step:,} ({ckpt.name})")
+        else:
+            model = build_agent(config, venv)
+    except BaseException:
+        venv.close()
+        raise
 
-    if ckpt is not None:
-        model = load_agent(ckpt, config, env=venv)
-        model.set_random_seed(config.seed + start_step)
-        say(f"resuming {run_dir} from step {start_step:,} ({ckpt.name})")
-    else:
-        model = build_agent(config, venv)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(run_dir / "config.yaml", dump_config(config))
+    csv_path = run_dir / "evaluations.csv"
+    # Evaluations newer than the checkpoint belong to the lost part of the run: they are redone.
+    kept = [r for r in read_csv(csv_path) if r["step"] <= start_step] if ckpt is not None else []
+    write_csv(csv_path, kept)
+    tb_dir = str(run_dir / "tb") if config.tensorboard and _tensorboard_available() else None
     model.set_logger(configure(tb_dir, ["tensorboard"] if tb_dir else []))
 
     gif_dir = run_dir / "gifs"

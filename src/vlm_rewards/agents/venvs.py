@@ -74,7 +74,7 @@ def make_ray_train_venv(config: Any, table: dict[str, Any], *, seed: int | None 
         )
         venv = RayVecEnv(
             [factory] * config.env.n_envs, pool, num_workers=rc.env_workers, worker_num_cpus=rc.env_worker_cpus,
-            terminate_on_success=config.reward.terminate_on_success, close_with=owned,
+            terminate_on_success=config.reward.terminate_on_success, confirm=config.reward.confirm, close_with=owned,
         )
     except BaseException:
         for obj in owned:
@@ -101,5 +101,6 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
     venv = SubprocVecEnv(fns, start_method="spawn") if config.env.vec_env == "subproc" else DummyVecEnv(fns)
     venv.seed(config.seed if seed is None else seed)
     if vlm:
-        venv = VecVLMReward(venv, scorer, terminate_on_success=config.reward.terminate_on_success)
+        venv = VecVLMReward(venv, scorer, terminate_on_success=config.reward.terminate_on_success,
+                            confirm=config.reward.confirm)
     return VecMonitor(venv)

@@ -46,7 +46,7 @@ class EnvWorker:
     """
 
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], pool: Any, goal: str | None,
-                 terminate_on_success: bool, frame_source: str):
+                 terminate_on_success: bool, frame_source: str, confirm: tuple[int, int] = (1, 1)):
         import vlm_rewards.envs  # noqa: F401  (factories may gym.make the built-in ids)
 
         self.envs = [fn() for fn in env_fns]
@@ -59,7 +59,8 @@ class EnvWorker:
         self.fixed_goal = goal
         self.frame_source = frame_source
         self._step = None if pool is None else RewardStep(
-            len(self.envs), pool, goal=goal, terminate_on_success=terminate_on_success, owner="RayVecEnv")
+            len(self.envs), pool, goal=goal, terminate_on_success=terminate_on_success, owner="RayVecEnv",
+            confirm=confirm)
         self.restarted = bool(ray.get_runtime_context().was_current_actor_reconstructed)
 
     def describe(self) -> dict[str, Any]:

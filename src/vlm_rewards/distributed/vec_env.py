@@ -62,6 +62,8 @@ class RayVecEnv(VecEnv):
             blocks (default: one worker per env, at most 8).
         goal: a fixed goal for every env (default: each episode's ``info["goal"]``).
         terminate_on_success: end an episode when a binary VLM reward fires (the paper's setting).
+        confirm: ``(k, n)``: fire only once k of the last n scored frames pass β (see
+            :class:`~vlm_rewards.wrappers.core.RewardStep`).
         frame_source: ``"render"``, ``"observation"`` or a Dict observation key.
         worker_num_cpus: Ray CPUs reserved per worker.
         max_restarts: restarts per env worker (-1: unlimited; 0: a lost worker is an error).
@@ -84,6 +86,7 @@ class RayVecEnv(VecEnv):
         goal: str | None = None,
         terminate_on_success: bool = True,
         frame_source: str = "render",
+        confirm: tuple[int, int] = (1, 1),
         worker_num_cpus: float = 1,
         max_restarts: int = 3,
         start_timeout_s: float | None = 300.0,
@@ -104,6 +107,9 @@ class RayVecEnv(VecEnv):
             raise TypeError(f"frame_source must be 'render', 'observation' or a Dict observation key, got {frame_source!r}")
         if goal is not None:
             check_goal(goal)
+        from vlm_rewards.wrappers.core import check_confirm
+
+        confirm = check_confirm(confirm)
         num_workers = min(len(env_fns), 8) if num_workers is None else check_positive_int(num_workers, "num_workers")
         if num_workers > len(env_fns):
             raise ValueError(f"num_workers must be <= the number of envs ({len(env_fns)}), got num_workers={num_workers}")
@@ -118,7 +124,8 @@ class RayVecEnv(VecEnv):
         self._slices = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:])]
         worker_cls = ray.remote(EnvWorker).options(num_cpus=worker_num_cpus, max_restarts=max_restarts, max_task_retries=0)
         self.workers = [
-            worker_cls.remote(env_fns[a:b], client, goal, bool(terminate_on_success), frame_source) for a, b in self._slices
+            worker_cls.remote(env_fns[a:b], client, goal, bool(terminate_on_success), frame_source, confirm)
+            for a, b in self._slices
         ]
         self.worker_restarts = 0
         self._closed = False

@@ -3,6 +3,9 @@
 - :func:`evaluate`: precision-recall, AP, ROC-AUC, best F1, calibration of τ and β on the
   train split reported on held-out goals, optional prompt-template and negatives studies,
   and a report (``metrics.json``, PNG plots, ``report.md``);
+- :func:`calibrate`: β (and τ) per goal and pooled, chosen on the train split for a target
+  precision or the best F1, held-out precision and recall with bootstrap intervals, and a
+  YAML snippet for training configs;
 - :func:`scaling_study`: the same for a list of models, against parameter count;
 - building blocks: :mod:`.metrics`, :mod:`.scores` (vectorised goal-by-frame rewards),
   :mod:`.prompts` (templates), :mod:`.negatives`, :mod:`.plots`, :mod:`.report`.
@@ -17,6 +20,7 @@ Example:
     >>> evaluate("builtin:default", "evalset", templates="builtin", out_dir="eval-out")  # doctest: +SKIP
 """
 
+from vlm_rewards.evaluation.calibrate import Calibration, calibrate, load_labelled_folder
 from vlm_rewards.evaluation.core import (
     EVAL_REWARDS,
     NEGATIVE_COUNTS,
@@ -32,6 +36,9 @@ from vlm_rewards.evaluation.prompts import BUILTIN_TEMPLATES, render_template
 
 __all__ = [
     "BUILTIN_TEMPLATES",
+    "Calibration",
+    "calibrate",
+    "load_labelled_folder",
     "EVAL_REWARDS",
     "NEGATIVE_COUNTS",
     "TAU_FACTORS",

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from vlm_rewards._validation import check_frames, check_goals
+from vlm_rewards._validation import check_device, check_frames, check_goals, check_special_tokens
 from vlm_rewards.models.base import ModelLoadError
 from vlm_rewards.models.preprocess import ImagePreprocessor
 
@@ -162,6 +162,20 @@ class HFVisionLanguageModel:
         return next(self.model.parameters()).dtype
 
     @property
+    def special_tokens(self) -> tuple[str, ...]:
+        """The tokenizer's markup-style special tokens (``<|endoftext|>``, ``</s>``, ``[SEP]``,
+        ...): text holding one is refused, since the tokenizer would cut the text there."""
+        if not hasattr(self, "_special_tokens"):
+            found = set(getattr(self.tokenizer, "all_special_tokens", []) or [])
+            decoder = getattr(self.tokenizer, "added_tokens_decoder", None) or {}
+            found |= {str(t) for t in decoder.values() if getattr(t, "special", False)}
+            # Markup-style tokens only: some CLIP checkpoints name "!" their pad token, and
+            # refusing every goal with an exclamation mark would be wrong (its id is the
+            # ordinary "!" anyway).
+            self._special_tokens = tuple(sorted(t for t in found if len(t) >= 2 and any(c in t for c in "<>[]|")))
+        return self._special_tokens
+
+    @property
     def image_size(self) -> tuple[int, int]:
         return self.preprocessor.output_size
 
@@ -171,6 +185,7 @@ class HFVisionLanguageModel:
 
         if dtype is not None and not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
             raise TypeError(f"dtype must be a floating torch.dtype such as torch.bfloat16, got {dtype!r}")
+        check_device(device, "device")
         self.model.to(device=device, dtype=dtype)
         self._compiled_forward = None  # compiled for the old weights; recompiled on next use
         return self
@@ -229,6 +244,8 @@ class HFVisionLanguageModel:
         import torch
 
         texts = check_goals(texts, "texts")
+        for i, t in enumerate(texts):
+            check_special_tokens(t, self.special_tokens, f"texts[{i}]")
         tokens = self.tokenizer(
             texts,
             padding=self._padding,

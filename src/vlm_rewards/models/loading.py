@@ -121,7 +121,10 @@ def load_model(spec: str | os.PathLike, device=None, dtype=None) -> VisionLangua
         >>> model = load_model("builtin:default")  # doctest: +SKIP
         >>> model.encode_texts(["open the clock app"]).shape  # doctest: +SKIP
     """
+    from vlm_rewards._validation import check_device
     from vlm_rewards.models.hf import HFVisionLanguageModel
 
+    # Before the (slow) load, so a bad device fails in a moment with the argument's name.
+    check_device(device, "device")
     path, name = resolve_spec(spec)
     return HFVisionLanguageModel.from_pretrained(path, name=name, device=device, dtype=dtype)

@@ -8,6 +8,8 @@ on Ray) and evaluation cannot drift apart:
 - which steps are scored (``score_every``: every k-th step of an episode and always its
   last step, or ``"episode"``: the last step only);
 - the frame window (the mean embedding of an env's last k scored frames);
+- confirmation (``confirm=(k, n)``: a binary reward fires only once k of the env's last n
+  scored frames passed β in this episode);
 - termination when a binary reward fires (``terminate_on_success``);
 - the per-episode record (VLM return, length, whether and when the VLM fired, whether
   ground truth held then and at any step), which the SB3-style adapters put in
@@ -47,6 +49,7 @@ __all__ = [
     "FRAME_KEY",
     "RewardStep",
     "StepOutput",
+    "check_confirm",
     "check_frame_source",
     "check_render_mode",
     "check_score_every",
@@ -92,6 +95,16 @@ def check_score_every(score_every: Any) -> int | str:
     if isinstance(score_every, bool) or not isinstance(score_every, (int, np.integer)) or score_every < 1:
         raise ValueError(f"score_every must be a positive integer or 'episode', got score_every={score_every!r}")
     return int(score_every)
+
+
+def check_confirm(confirm: Any) -> tuple[int, int]:
+    """``confirm`` as ``(k, n)`` with ``1 <= k <= n``; ``(1, 1)`` is the paper's rule."""
+    if isinstance(confirm, (str, bytes)) or not isinstance(confirm, Sequence) or len(confirm) != 2:
+        raise TypeError(f"confirm must be a pair (k, n): fire after k of the last n frames pass β, got confirm={confirm!r}")
+    k, n = (check_positive_int(v, name) for v, name in zip(confirm, ("confirm k", "confirm n")))
+    if k > n:
+        raise ValueError(f"confirm=(k, n) needs k <= n (k of the last n frames), got confirm=({k}, {n})")
+    return k, n
 
 
 def frame_from_obs(obs: Any, frame_source: str) -> np.ndarray:
@@ -181,6 +194,15 @@ class RewardStep:
         score_every: score every k-th step of an episode and its last step, or only the
             last step (``"episode"``); unscored steps get reward 0.
         frame_window: score the mean embedding of the last k scored frames (local scorers only).
+        confirm: ``(k, n)``: a binary reward fires only when at least k of the env's last n
+            scored frames of the episode passed β (``p > β``); ``(1, 1)``, the default, is the
+            paper's rule (fire on the first frame that passes). Raising k trades recall for
+            precision: a single frame that fools the VLM no longer ends the episode, but
+            the agent must hold the goal state for k scored frames, and a goal state seen
+            for fewer (an episode that ends, or an agent that leaves the state) earns
+            nothing. With ``score_every`` > 1 the window counts scored frames only. The
+            step's ``probs`` stay each frame's own p; ``rewards`` and ``fired`` are the
+            confirmed ones. Windows start empty at every episode.
         owner: the name error messages tell the user to pass ``goal=...`` to.
 
     Call :meth:`start_episode` for each env when its episode starts, then per step
@@ -203,6 +225,7 @@ class RewardStep:
         score_every: int | str = 1,
         frame_window: int = 1,
         owner: str = "the wrapper",
+        confirm: Sequence[int] = (1, 1),
     ):
         self.num_envs = check_positive_int(num_envs, "num_envs")
         if hasattr(scorer, "encode_frames") and hasattr(scorer, "score_embeddings"):
@@ -227,7 +250,11 @@ class RewardStep:
         self.is_binary = bool(scorer.is_binary)
         self.terminate_on_success = bool(terminate_on_success) and self.is_binary
         self.owner = owner
+        self.confirm = check_confirm(confirm)
+        if self.confirm != (1, 1) and not self.is_binary:
+            raise ValueError(f"confirm={self.confirm} needs a binary reward (e.g. contrastive): only a 0/1 reward passes or fails")
         n = self.num_envs
+        self._passes = [deque(maxlen=self.confirm[1]) for _ in range(n)]
         self.goals: list[str | None] = [self.fixed_goal] * n
         self._window = _FrameWindow(n, k)
         self._length = np.zeros(n, dtype=np.int64)
@@ -252,6 +279,7 @@ class RewardStep:
 
     def _clear(self, i: int) -> None:
         self._window.clear(i)
+        self._passes[i].clear()
         self._length[i], self._return[i], self._env_return[i] = 0, 0.0, 0.0
         self._gt[i], self._fired_at[i], self._gt_at_fire[i] = False, 0, False
         self._off_goal[i], self._direct[i] = False, False
@@ -332,6 +360,11 @@ class RewardStep:
         if len(rows):
             out = self._score(rows, frames, embeddings)
             rewards[rows], probs[rows] = out.reward, out.score
+            if self.confirm != (1, 1):
+                k = self.confirm[0]
+                for i in rows:
+                    self._passes[i].append(bool(rewards[i] > 0))
+                    rewards[i] = 1.0 if sum(self._passes[i]) >= k else 0.0
         elif (frames is not None and len(frames)) or (embeddings is not None and len(embeddings)):
             raise ValueError("frames were given but no env is due for scoring this step")
         goals = list(self.goals)
@@ -439,6 +472,11 @@ class RewardStepSettings:
     @property
     def score_every(self) -> int | str:
         return self._step.score_every
+
+    @property
+    def confirm(self) -> tuple[int, int]:
+        """``(k, n)``: the reward fires once k of the last n scored frames passed β."""
+        return self._step.confirm
 
     @property
     def goals(self) -> list[str | None]:

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from vlm_rewards._validation import check_goal
+from vlm_rewards._validation import check_goal, goal_key
 from vlm_rewards.scoring import RewardScorer
 
 __all__ = ["GoalEmbeddingObservation", "goal_embedding_table"]
@@ -68,7 +68,15 @@ class GoalEmbeddingObservation(gym.Wrapper):
         if isinstance(embeddings, Mapping):
             if not embeddings:
                 raise ValueError("embeddings must not be empty")
-            self._table = {check_goal(k, "embeddings key"): np.asarray(v, dtype=np.float32) for k, v in embeddings.items()}
+            # Keyed by goal_key: an env whose info["goal"] differs from the table's spelling
+            # only in case or whitespace still finds its goal.
+            self._table = {}
+            for k, v in embeddings.items():
+                key = goal_key(check_goal(k, "embeddings key"))
+                v = np.asarray(v, dtype=np.float32)
+                if key in self._table and not np.array_equal(self._table[key], v):
+                    raise ValueError(f"embeddings has two different vectors for the same goal {k!r} (goals compare ignoring case and whitespace)")
+                self._table[key] = v
             self._source = None
             dim = next(iter(self._table.values())).shape
         else:
@@ -90,12 +98,13 @@ class GoalEmbeddingObservation(gym.Wrapper):
 
     def embedding(self, goal: str) -> np.ndarray:
         goal = check_goal(goal)
-        if goal not in self._table:
+        key = goal_key(goal)
+        if key not in self._table:
             if self._source is None:
                 raise ValueError(f"goal {goal!r} has no embedding in the table given to GoalEmbeddingObservation")
-            self._table.update(goal_embedding_table(self._source, [goal]))
+            self._table[key] = goal_embedding_table(self._source, [goal])[goal]
         # Embeddings are unit vectors; clipping guards float error against the Box bounds.
-        return np.clip(self._table[goal], -1.0, 1.0)
+        return np.clip(self._table[key], -1.0, 1.0)
 
     def _observe(self, obs):
         # A fresh array per step: callers (replay buffers) may keep and modify observations.

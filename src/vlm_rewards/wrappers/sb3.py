@@ -68,7 +68,7 @@ class VecVLMReward(RewardStepSettings, VecEnvWrapper):
     wrapper must sit directly on the ``DummyVecEnv``/``SubprocVecEnv``: put ``VecMonitor``
     and image wrappers outside it.
 
-    ``score_every`` and ``frame_window`` work as in
+    ``score_every``, ``frame_window`` and ``confirm`` work as in
     :class:`~vlm_rewards.wrappers.VLMRewardWrapper`, counted per sub-env. With
     ``async_scoring=True`` (a ``SubprocVecEnv`` directly inside) the frames of sub-envs
     that have finished their step are encoded on a background thread while the other
@@ -89,6 +89,7 @@ class VecVLMReward(RewardStepSettings, VecEnvWrapper):
         terminate_on_success: bool = True,
         frame_source: str = "render",
         frame_window: int = 1,
+        confirm: tuple[int, int] = (1, 1),
         score_every: int | str = 1,
         async_scoring: bool = False,
     ):
@@ -96,7 +97,8 @@ class VecVLMReward(RewardStepSettings, VecEnvWrapper):
         self.async_scoring = bool(async_scoring)
         self.scorer = check_scorer(scorer)
         self._step = RewardStep(self.num_envs, scorer, goal=goal, terminate_on_success=terminate_on_success,
-                                score_every=score_every, frame_window=frame_window, owner="VecVLMReward")
+                                score_every=score_every, frame_window=frame_window, owner="VecVLMReward",
+                                confirm=confirm)
         if self.async_scoring and not _streamable(venv):
             raise ValueError(
                 "async_scoring=True needs a stable_baselines3 SubprocVecEnv directly inside VecVLMReward "

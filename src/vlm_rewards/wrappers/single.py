@@ -41,6 +41,9 @@ class VLMRewardWrapper(RewardStepSettings, gym.Wrapper):
         frame_source: ``"render"``, ``"observation"`` (the observation is the image) or
             the key of the image in a Dict observation.
         frame_window: score the mean embedding of the last k frames (1: the current frame).
+        confirm: ``(k, n)``: the binary reward fires only once k of the last n scored frames
+            of the episode passed β (``(1, 1)``: the paper's rule). More precision, less
+            recall: see :class:`~vlm_rewards.wrappers.core.RewardStep`.
         score_every: score every k-th step and the last step of an episode, or only the
             last step (``"episode"``); unscored steps get reward 0.
 
@@ -61,6 +64,7 @@ class VLMRewardWrapper(RewardStepSettings, gym.Wrapper):
         terminate_on_success: bool = True,
         frame_source: str = "render",
         frame_window: int = 1,
+        confirm: tuple[int, int] = (1, 1),
         score_every: int | str = 1,
     ):
         super().__init__(env)
@@ -68,7 +72,8 @@ class VLMRewardWrapper(RewardStepSettings, gym.Wrapper):
         self.frame_source = check_frame_source(frame_source)
         check_render_mode(env.render_mode, self.frame_source)
         self._step = RewardStep(1, scorer, goal=goal, terminate_on_success=terminate_on_success,
-                                score_every=score_every, frame_window=frame_window, owner="VLMRewardWrapper")
+                                score_every=score_every, frame_window=frame_window, owner="VLMRewardWrapper",
+                                confirm=confirm)
         # The wrapper's own flag (not the step's, which is off for non-binary rewards) for back-compatibility.
         self.terminate_on_success = bool(terminate_on_success)
 

@@ -86,13 +86,15 @@ class VLMRewardVectorWrapper(RewardStepSettings, VectorWrapper):
         terminate_on_success: bool = True,
         frame_source: str = "render",
         frame_window: int = 1,
+        confirm: tuple[int, int] = (1, 1),
         score_every: int | str = 1,
     ):
         super().__init__(env)
         self.scorer = check_scorer(scorer)
         self.frame_source = check_frame_source(frame_source)
         self._step = RewardStep(self.num_envs, scorer, goal=goal, terminate_on_success=terminate_on_success,
-                                score_every=score_every, frame_window=frame_window, owner="the wrapper")
+                                score_every=score_every, frame_window=frame_window, owner="the wrapper",
+                                confirm=confirm)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         mode = AutoresetMode(mode) if not isinstance(mode, AutoresetMode) else mode
         if mode == AutoresetMode.SAME_STEP:

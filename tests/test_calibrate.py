@@ -1,0 +1,191 @@
+"""Per-goal thresholds, `calibrate` (library and CLI) and `--set-file`, on a tiny labelled folder."""
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+from typer.testing import CliRunner
+
+from vlm_rewards import RewardScorer
+from vlm_rewards.agents.config import load_config
+from vlm_rewards.cli import app
+from vlm_rewards.evaluation import best_f1, calibrate, load_labelled_folder
+
+COLOUR = {"open the clock app": (220, 30, 30), "open the camera app": (30, 200, 30), "open the calendar app": (30, 30, 220)}
+
+
+class ColourModel:
+    """A VLM whose image embedding is a frame's mean colour and whose text embedding is its
+    goal's colour: p is high where a frame is mostly the goal's colour."""
+
+    name = "colour"
+    num_parameters = 0
+    logit_scale = 20.0
+    device = torch.device("cpu")
+
+    @staticmethod
+    def _vec(rgb):
+        v = torch.as_tensor(np.asarray(rgb, dtype=np.float32) / 255.0 - 0.45)
+        return torch.nn.functional.normalize(v, dim=-1)
+
+    def encode_images(self, frames):
+        x = torch.as_tensor(np.asarray(frames)).float()
+        x = x / 255.0 if x.max() > 1 else x
+        return self._vec(x.mean(dim=(1, 2)).numpy() * 255.0)
+
+    def encode_texts(self, texts):
+        return torch.stack([self._vec(COLOUR[t]) for t in texts])
+
+
+def _frame(goal, other, w, rng):
+    a, b = np.array(COLOUR[goal], float), np.array(COLOUR[other], float)
+    img = np.broadcast_to(w * a + (1 - w) * b, (16, 16, 3)) + rng.normal(0, 4, (16, 16, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_folder(root, n=24, seed=0, flip_heldout=False):
+    rng = np.random.default_rng(seed)
+    goals = list(COLOUR)
+    for split in ("train", "heldout"):
+        (root / split).mkdir(parents=True)
+        for gi, goal in enumerate(goals):
+            for i in range(n):
+                pos = i % 2 == 0
+                other = goals[(gi + 1 + i % 2) % 3]
+                w = rng.uniform(0.45, 1.0) if pos else rng.uniform(0.0, 0.6)
+                label = pos != (flip_heldout and split == "heldout")
+                name = f"{goal.replace(' ', '_')}--{'pos' if label else 'neg'}--{i:03d}.png"
+                Image.fromarray(_frame(goal, other, w, rng)).save(root / split / name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_folder(tmp_path_factory.mktemp("labelled"))
+
+
+def test_labelled_folder_naming_scheme(folder, tmp_path):
+    src = load_labelled_folder(folder)
+    assert src.goals == sorted(COLOUR) and src.frames["train"].shape == (72, 16, 16, 3)
+    rows, cols, labels = src.pairs["train"]
+    assert len(rows) == 72 and labels.sum() == 36
+    (tmp_path / "train").mkdir()
+    (tmp_path / "heldout").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "train" / "open_the_clock_app.png")
+    with pytest.raises(ValueError, match="<goal>--<pos|neg>"):
+        load_labelled_folder(tmp_path)
+    with pytest.raises(ValueError, match="heldout subfolders"):
+        load_labelled_folder(tmp_path / "train")
+
+
+def test_calibrate_at_target_precision_per_goal(folder, tmp_path):
+    cal = calibrate(ColourModel(), folder, target_precision=0.9, bootstrap=200, seed=3, out_dir=tmp_path / "out")
+    (name, res), = cal.sections.items()
+    assert set(res["threshold"]) == {"*", *COLOUR}
+    for goal, entry in res["per_goal"].items():
+        assert entry["source"] == "goal" and entry["train"]["precision"] >= 0.9
+        assert 0.0 <= entry["threshold"] <= 1.0
+    held = res["heldout"]
+    lo, hi = held["precision_interval"]
+    assert lo <= held["precision"] <= hi and held["recall_interval"][0] <= held["recall"] <= held["recall_interval"][1]
+    assert res["train"]["precision"] >= 0.9
+    # Seeded: the same seed gives the same intervals.
+    again = calibrate(ColourModel(), folder, target_precision=0.9, bootstrap=200, seed=3)
+    assert again.sections[name]["heldout"] == held
+    # The snippet merges into a training config and sets every goal's β.
+    snippet = tmp_path / "out" / f"reward_{name}.yaml"
+    text = snippet.read_text()
+    assert text.startswith("# vlm-rewards calibrate") and "held-out at these values: precision" in text
+    cfg = load_config(None, set_files=[snippet])
+    assert cfg.reward.threshold == res["threshold"]
+    assert (tmp_path / "out" / "calibration.json").is_file()
+
+
+def test_calibrate_best_f1_pooled_uses_train_only(folder, tmp_path):
+    model = ColourModel()
+    cal = calibrate(model, folder, per_goal=False, bootstrap=50)
+    res = next(iter(cal.sections.values()))
+    # The pooled β is the train split's best-F1 β, computed independently here.
+    src = load_labelled_folder(folder)
+    scorer = RewardScorer(model, goal_set=src.goals)
+    rows, cols, labels = src.pairs["train"]
+    p = scorer.score(src.frames["train"][rows], [src.goals[c] for c in cols]).score
+    assert res["threshold"] == pytest.approx(best_f1(labels, p)["threshold"], abs=1e-4)
+    # Held-out labels never move the choice.
+    flipped = calibrate(model, make_folder(tmp_path / "flip", flip_heldout=True), per_goal=False, bootstrap=50)
+    assert next(iter(flipped.sections.values()))["threshold"] == res["threshold"]
+
+
+def test_calibrate_tunes_temperature_and_checks_arguments(folder):
+    cal = calibrate(ColourModel(), folder, tune_temperature=True, bootstrap=20)
+    res = next(iter(cal.sections.values()))
+    assert res["temperature"] in [g["temperature"] for g in res["tau_grid"]] and len(res["tau_grid"]) == 5
+    assert "temperature" in cal.snippet(next(iter(cal.sections)))["reward"]
+    with pytest.raises(ValueError, match="target_precision"):
+        calibrate(ColourModel(), folder, target_precision=1.5)
+    with pytest.raises(ValueError, match="binary reward"):
+        calibrate(ColourModel(), folder, reward="cosine")
+
+
+def test_per_goal_thresholds_in_the_scorer():
+    model = ColourModel()
+    rng = np.random.default_rng(0)
+    frames = np.stack([_frame("open the clock app", "open the camera app", 0.5, rng)] * 2)
+    goals = ["open the clock app", "open the camera app"]
+    scorer = RewardScorer(model, goal_set=list(COLOUR), threshold={"*": 1.0, " Open the Clock app": 0.0})
+    out = scorer.score(frames, goals)
+    assert out.reward.tolist() == [1.0, 0.0]
+    assert scorer.threshold_for("open the clock app") == 0.0 and scorer.threshold_for("open the camera app") == 1.0
+    assert scorer.settings()["threshold"] == {"*": 1.0, "Open the Clock app": 0.0}
+    # A per-goal β equal to the scalar one fires on exactly the same frames.
+    beta = float(out.score[1])
+    same = RewardScorer(model, goal_set=list(COLOUR), threshold=beta).score(frames, goals)
+    mapped = RewardScorer(model, goal_set=list(COLOUR), threshold={"*": beta}).score(frames, goals)
+    assert same.reward.tolist() == mapped.reward.tolist()
+    with pytest.raises(ValueError, match=r"threshold\['a'\] must be in \[0, 1\]"):
+        RewardScorer(model, goal_set=list(COLOUR), threshold={"a": 2})
+    with pytest.raises(ValueError, match="two thresholds"):
+        RewardScorer(model, goal_set=list(COLOUR), threshold={"a b": 0.2, "A  B": 0.3})
+
+
+def test_config_threshold_mapping_and_set_file(tmp_path):
+    cfg = load_config(None, ['reward.threshold={"open the clock app": 0.7, "*": 0.4}'])
+    assert cfg.reward.threshold == {"open the clock app": 0.7, "*": 0.4}
+    assert load_config(None).reward.threshold == 0.5
+    with pytest.raises(ValueError, match="does not have"):
+        load_config(None, ['reward.threshold={"open the klock app": 0.7}'])
+    snippet = tmp_path / "s.yaml"
+    snippet.write_text(yaml.safe_dump({"reward": {"threshold": {"*": 0.3}, "temperature": 0.02}}))
+    cfg = load_config(None, ["reward.temperature=0.05"], set_files=[snippet])
+    assert cfg.reward.threshold == {"*": 0.3} and cfg.reward.temperature == 0.05  # --set wins
+
+
+def test_cli_calibrate(folder, tiny_clip_dir, tmp_path):
+    from vlm_rewards.agents.config import load_config as _  # noqa: F401
+
+    result = CliRunner().invoke(app, ["calibrate", "-m", str(tiny_clip_dir), "-d", str(folder), "-o", str(tmp_path),
+                                      "--bootstrap", "50"])
+    assert result.exit_code == 0, result.output
+    assert "held-out precision" in result.output and "snippet:" in result.output
+    assert list(tmp_path.glob("reward_*.yaml"))
+    bad = CliRunner().invoke(app, ["calibrate", "-m", str(tiny_clip_dir), "-d", str(tmp_path / "nope")])
+    assert bad.exit_code == 2 and "neither an evaluation set nor a folder" in bad.output
+
+
+def test_unreachable_target_is_reported_not_guessed(tmp_path):
+    from vlm_rewards.evaluation.calibrate import LabelledFrames
+
+    rng = np.random.default_rng(0)
+    goals = sorted(COLOUR)
+    # Labels opposite to the colours: the frames the model likes most are negatives, so no
+    # β reaches precision 0.9.
+    frames = np.stack([_frame(goals[0], goals[1], w, rng) for w in (1.0, 0.95, 0.0, 0.05)])
+    pairs = (np.arange(4), np.zeros(4, dtype=np.int64), np.array([False, False, True, True]))
+    src = LabelledFrames("upside-down", goals, None, {"train": frames, "heldout": frames},
+                         {"train": pairs, "heldout": pairs})
+    cal = calibrate(ColourModel(), src, target_precision=0.9, bootstrap=20, out_dir=tmp_path)
+    res = cal.sections["upside-down"]
+    assert res["threshold"] is None and res["max_train_precision"] == pytest.approx(0.5)
+    assert "no β reaches precision 0.9" in res["unreachable"]
+    assert not list(tmp_path.glob("reward_*.yaml")) and (tmp_path / "calibration.json").is_file()
