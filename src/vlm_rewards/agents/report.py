@@ -1,6 +1,8 @@
 """Learning curves and a final table for training runs (the paper's Fig. 3, per domain).
 
-For each run directory: held-out ground-truth return and VLM return against env steps,
+For each run directory: ground-truth success (the return of an episode that ends at its
+goal) and VLM return on the evaluation goals against env steps, runs that differ only in
+their seed drawn as a mean with a min-max band,
 VLM-reward agents in solid lines beside the oracle (ground-truth reward) in dashed lines;
 the table gives the final evaluation, the reward-hacking check (precision: of the episodes
 the VLM ended as successful, the fraction ground truth also counts) and, where an oracle
@@ -136,21 +138,24 @@ def _plot(groups: list[RunGroup], path: Path) -> None:
         seeds = f", {len(group.runs)} seeds" if len(group.runs) > 1 else ""
         label = f"{group.name} ({'oracle' if group.kind == 'ground_truth' else 'VLM reward'}{seeds})"
         c = colours[i % len(colours)]
-        for ax, key in zip(axes, ("gt_return", "vlm_return")):
+        # Ground-truth success, not the summed ground-truth reward: an episode the VLM does not
+        # end collects the env's reward at every step it stays at the goal.
+        for ax, key in zip(axes, ("gt_success", "vlm_return")):
             steps, mean, lo, hi = group.curve(key)
             ax.plot(steps, mean, style, color=c, marker="o", ms=3, label=label)
             if len(group.runs) > 1:
                 ax.fill_between(steps, lo, hi, color=c, alpha=0.15, linewidth=0)
     splits = {g.split for g in groups}
     where = _SPLIT_NAMES.get(splits.pop(), "") if len(splits) == 1 else "evaluation goals"
-    axes[0].set_title(f"Ground-truth return, {where}")
+    axes[0].set_title(f"Ground-truth success, {where}")
     axes[1].set_title(f"VLM return, {where}")
     from matplotlib.ticker import FuncFormatter
 
     for ax in axes:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{x / 1000:g}k" if x else "0"))
         ax.set_xlabel("env steps")
-        ax.set_ylabel("mean episode return" + (" (mean, min-max over seeds)" if any(len(g.runs) > 1 for g in groups) else ""))
+        spread = " (mean, min-max over seeds)" if any(len(g.runs) > 1 for g in groups) else ""
+        ax.set_ylabel(("success rate" if ax is axes[0] else "mean episode return") + spread)
         ax.set_ylim(-0.03, max(1.05, ax.get_ylim()[1]))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8, loc="lower right")
@@ -163,11 +168,14 @@ def _plot(groups: list[RunGroup], path: Path) -> None:
 
 def _reevaluations(run: RunData) -> dict[str, dict[str, Any]]:
     """The largest ``eval_<split>_<n>.json`` of each split (written by ``vlm-rewards eval-agent``)."""
+    import re
+
     found: dict[str, tuple[int, dict[str, Any]]] = {}
     for path in run.run_dir.glob("eval_*_*.json"):
-        _, split, n = path.stem.split("_", 2)
-        if n.isdigit() and (split not in found or int(n) > found[split][0]):
-            found[split] = (int(n), json.loads(path.read_text()))
+        # eval_<split>_<episodes>.json, or eval_<split>_<episodes>_seed<S>.json (fresh episodes)
+        match = re.fullmatch(r"eval_(heldout|train|all)_(\d+)(?:_seed\d+)?", path.stem)
+        if match and (match[1] not in found or int(match[2]) > found[match[1]][0]):
+            found[match[1]] = (int(match[2]), json.loads(path.read_text()))
     return {split: data for split, (_, data) in found.items()}
 
 
@@ -191,7 +199,7 @@ def _reevaluation_table(runs: list[RunData]) -> list[str]:
     lines = [
         "",
         "The final agents evaluated again with more episodes (`vlm-rewards eval-agent RUN_DIR --episodes N "
-        "--split heldout|train`; ± one standard error):",
+        "--split heldout|train [--seed S]`; ± one standard error):",
         "",
         "| run | reward | GT success, held-out goals | GT success, training goals | precision (held-out) | vs oracle (held-out) |",
         "|---|---|---:|---:|---:|---:|",
