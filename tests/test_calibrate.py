@@ -189,3 +189,18 @@ def test_unreachable_target_is_reported_not_guessed(tmp_path):
     assert res["threshold"] is None and res["max_train_precision"] == pytest.approx(0.5)
     assert "no β reaches precision 0.9" in res["unreachable"]
     assert not list(tmp_path.glob("reward_*.yaml")) and (tmp_path / "calibration.json").is_file()
+
+
+def test_negatives_from_extends_the_pool_after_the_section_goals():
+    from vlm_rewards.envs import goals_from_spec
+    from vlm_rewards.evaluation.core import RewardSpec, negative_pool
+
+    common = goals_from_spec("phone:common")
+    pool = negative_pool(common, "phone:diverse")
+    assert pool[: len(common)] == common  # the section's goal indices stay valid
+    assert len(pool) == len(goals_from_spec("phone:diverse")) == len(set(pool))
+    assert negative_pool(["Open the CLOCK app"], "phone:common").count("open the clock app") == 0  # compared as goals
+    assert negative_pool(common, None) == common
+    assert RewardSpec(negatives_from="phone:diverse").settings()["negatives_from"] == "phone:diverse"
+    with pytest.raises(ValueError):
+        RewardSpec(negatives_from="nope:nothing")

@@ -364,6 +364,9 @@ def calibrate(
     min_positives: int = typer.Option(5, min=1, help="Train positives a goal needs for its own β."),
     sections: Optional[str] = typer.Option(None, help="Comma-separated sections (default: all of the dataset)."),
     negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
+    negatives_from: Optional[str] = typer.Option(
+        None, "--negatives-from", help="A goal-set spec (e.g. phone:diverse) whose goals join the section's as "
+        "negatives: match the training config's reward.negatives_from."),
     template: str = typer.Option("{goal}", help="Prompt template (keep the one the agent is trained with)."),
     temperature: Optional[float] = typer.Option(None, help="τ (default: the model's learned one)."),
     bootstrap: int = typer.Option(1000, min=1, help="Bootstrap resamplings of the held-out frames."),
@@ -381,7 +384,8 @@ def calibrate(
         cal = run_calibrate(vlm, dataset, target_precision=target_precision, per_goal=per_goal,
                             tune_temperature=tune_temperature, min_positives=min_positives,
                             sections=_parse_sections(sections) if sections else None, negatives=_parse_negatives(negatives),
-                            template=template, temperature=temperature, bootstrap=bootstrap, seed=seed)
+                            negatives_from=negatives_from, template=template, temperature=temperature,
+                            bootstrap=bootstrap, seed=seed)
         safe = cal.write(out)
     except EvalSetError as exc:
         raise _fail(f"--dataset: {exc}") from None

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.data.evalset import SPLITS, EvalSet, load_evalset
-from vlm_rewards.evaluation.core import TAU_FACTORS, RewardSpec, _load_model
+from vlm_rewards.evaluation.core import TAU_FACTORS, RewardSpec, _load_model, negative_pool
 from vlm_rewards.evaluation.metrics import best_f1, pr_curve
 from vlm_rewards.evaluation.negatives import negative_indices
 from vlm_rewards.evaluation.scores import Encoder, contrastive_scores
@@ -233,21 +233,23 @@ class Calibration:
 
 def _scores(enc: Encoder, src: LabelledFrames, split: str, spec: RewardSpec, tau: float, cache: dict) -> np.ndarray:
     """p of each pair of ``split`` (goal against its negatives from the source's goal set)."""
+    # The source's goals first, so their indices stay valid; then the extra negatives.
+    pool = negative_pool(src.goals, spec.negatives_from)
     key = (src.name, split)
     if key not in cache:
         from vlm_rewards.evaluation.prompts import render_templates
 
         if src.domain is not None:
-            prompts = render_templates(spec.template, src.domain, src.goals)
+            prompts = render_templates(spec.template, src.domain, pool)
         else:
             if "{goal}" not in spec.template:
                 raise ValueError(f"template must contain '{{goal}}' for a labelled folder, got {spec.template!r}")
-            prompts = [spec.template.replace("{goal}", g) for g in src.goals]
+            prompts = [spec.template.replace("{goal}", g) for g in pool]
         emb = enc.images(src.frames[split], key=("calibrate", src.name, split)).astype(np.float64)
         cache[key] = emb @ enc.texts(prompts).astype(np.float64).T
     rows, cols, _ = src.pairs[split]
     used = np.unique(cols)
-    neg = negative_indices([src.goals[c] for c in used], src.goals, spec.negatives, spec.negative_choice,
+    neg = negative_indices([src.goals[c] for c in used], pool, spec.negatives, spec.negative_choice,
                            src.domain, spec.seed)
     p = contrastive_scores(cache[key], used, neg, tau)  # (N, len(used))
     return p[rows, np.searchsorted(used, cols)]

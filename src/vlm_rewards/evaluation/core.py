@@ -73,6 +73,9 @@ class RewardSpec:
     alpha: float = 0.5
     baseline: str | None = None
     seed: int = 0
+    #: a goal-set spec ("phone:diverse") whose goals join the section's as negatives, as a
+    #: training config's ``reward.negatives_from`` does, so calibrated β fits that reward
+    negatives_from: str | None = None
 
     def __post_init__(self) -> None:
         from vlm_rewards._validation import check_temperature, check_unit_interval
@@ -87,6 +90,10 @@ class RewardSpec:
         if self.temperature is not None:
             check_temperature(self.temperature)
         check_unit_interval(self.alpha, "alpha")
+        if self.negatives_from is not None:
+            from vlm_rewards.envs import goals_from_spec
+
+            goals_from_spec(self.negatives_from)  # an unknown spec is an error here, not later
 
     @property
     def function(self):
@@ -102,6 +109,8 @@ class RewardSpec:
         out = {"reward": self.reward, "template": self.template, "seed": self.seed}
         if self.function.needs_negatives:
             out.update(negatives=self.negatives, negative_choice=self.negative_choice)
+            if self.negatives_from is not None:
+                out.update(negatives_from=self.negatives_from)
         if self.function.needs_baseline:
             out.update(alpha=self.alpha, baseline=self.baseline)
         return out
@@ -120,6 +129,19 @@ class Evaluation:
 # --- Scoring a section ----------------------------------------------------------------------------
 
 
+def negative_pool(goals: Sequence[str], negatives_from: str | None) -> list[str]:
+    """``goals`` followed by the goals of spec ``negatives_from`` that are not among them
+    (compared as the scorer compares goals), so indices into ``goals`` stay valid."""
+    goals = list(goals)
+    if negatives_from is None:
+        return goals
+    from vlm_rewards._validation import goal_key
+    from vlm_rewards.envs import goals_from_spec
+
+    seen = {goal_key(g) for g in goals}
+    return goals + [g for g in goals_from_spec(negatives_from) if goal_key(g) not in seen]
+
+
 class _SectionScorer:
     """Scores of one section's splits for one model, from cached similarity matrices."""
 
@@ -132,10 +154,12 @@ class _SectionScorer:
     def image_emb(self, split: str):
         return self.encoder.images(self.section.splits[split].frames, key=(*self.key, split))
 
-    def sims(self, split: str, template: str):
-        k = (split, template)
+    def sims(self, split: str, template: str, pool: Sequence[str] | None = None):
+        """Similarities of the split's frames to ``pool`` (default: the section's goals)."""
+        pool = list(self.section.goals) if pool is None else list(pool)
+        k = (split, template, tuple(pool))
         if k not in self._sims:
-            prompts = render_templates(template, self.section.domain, list(self.section.goals))
+            prompts = render_templates(template, self.section.domain, pool)
             # float64: float32 BLAS may give duplicate frames slightly different scores
             # depending on their row, which breaks their ties and moves AP.
             self._sims[k] = self.image_emb(split).astype(np.float64) @ self.encoder.texts(prompts).astype(np.float64).T
@@ -147,12 +171,14 @@ class _SectionScorer:
         goals = sec.split_goals(split)
         cols = [sec.goals.index(g) for g in goals]
         labels = sec.splits[split].labels[:, cols]
-        sims = self.sims(split, spec.template)
         # The offline rewards (EVAL_REWARDS) differ in what they need: negatives (the
         # contrastive probability), a baseline prompt (goal-baseline), or nothing (cosine).
         if spec.function.needs_negatives:
-            neg = negative_indices(goals, list(sec.goals), spec.negatives, spec.negative_choice, sec.domain, spec.seed)
+            pool = negative_pool(list(sec.goals), spec.negatives_from)
+            sims = self.sims(split, spec.template, pool)
+            neg = negative_indices(goals, pool, spec.negatives, spec.negative_choice, sec.domain, spec.seed)
             return contrastive_scores(sims, cols, neg, temperature), labels, goals
+        sims = self.sims(split, spec.template)
         if not spec.function.needs_baseline:
             return cosine_scores(sims, cols), labels, goals
         baseline = spec.baseline or BASELINE_PROMPTS[sec.domain]
