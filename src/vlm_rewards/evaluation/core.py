@@ -10,8 +10,14 @@ Calibration chooses τ on a small grid (the model's τ times 1/4 ... 4) and β m
 on the ``train`` split, and reports ``heldout`` at those values: what a user who tunes the
 reward on training goals gets on goals the agent never trained on.
 
+Instruction sensitivity (:func:`instruction_sensitivity`): for sections whose domain has a
+``counterfactuals`` hook, how often a positive frame scores its goal above every goal that
+differs from it in one attribute ("the red ball" vs "the blue ball", "the red box"): a
+reward that recognises the scene but not the instruction fails it.
+
 Studies reuse the same embeddings (each frame and each prompt encoded once per model):
-prompt templates (the paper's Fig. 5), the number and choice of negatives, and model size
+prompt templates (the paper's Fig. 5), the number and choice of negatives (uniform, hard,
+counterfactual), and model size
 (:func:`scaling_study`, the paper's Fig. 4).
 
 Example:
