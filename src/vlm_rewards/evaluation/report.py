@@ -171,7 +171,7 @@ def write_report(ev: Any, out_dir: str | os.PathLike) -> Path:
             "",
             "On each positive (frame, goal) pair: does the goal's prompt score higher than each of its",
             "counterfactuals in the section's goal set (the goal with one attribute changed: a colour, an",
-            "object kind, the app)? A reward that only recognises the scene wins half of such contests.",
+            "object kind, the app)? A reward blind to the instruction beats about half of them, and rarely all.",
             "",
             *_sensitivity_table(m["sections"]),
             "",
