@@ -99,7 +99,13 @@ def test_evaluate_is_deterministic_and_writes_a_report(tiny_model, dataset, tmp_
     assert cal["temperature"] in [g["temperature"] for g in cal["grid"]] and len(cal["grid"]) == 5
     assert [r["template"] for r in phone["templates"]][-1] == "Screenshot of {task} on Android"
     counts = [(r["negatives"], r["choice"]) for r in phone["negatives"]]
-    assert counts == [(1, "uniform"), (1, "hard"), (3, "uniform"), (3, "hard"), (7, "uniform"), (7, "hard"), ("all", "uniform")]
+    choices = ["uniform", "hard", "counterfactual", "counterfactual+uniform"]
+    assert counts == [(k, c) for k in (1, 3, 7) for c in choices] + [("all", "uniform")]
+    assert all("skipped" not in r for r in phone["negatives"])
+    sens = phone["sensitivity"]
+    assert sens["pooled"]["pairs"] == sens["train"]["pairs"] + sens["heldout"]["pairs"] > 0
+    assert 0.0 <= sens["pooled"]["win_all"] <= sens["pooled"]["beaten"] <= 1.0
+    assert m["sensitivity"]["pairs"] == sum(s["sensitivity"]["pooled"]["pairs"] for s in m["sections"].values())
     report = (tmp_path / "a" / "report.md").read_text()
     for png in ("pr_curves.png", "histograms.png", "templates.png", "negatives.png"):
         assert f"]({png})" in report
@@ -107,6 +113,7 @@ def test_evaluate_is_deterministic_and_writes_a_report(tiny_model, dataset, tmp_
             img.verify()
             assert img.format == "PNG" and img.size[0] > 200
     assert "Screenshot of {task} on Android" in report
+    assert "## Instruction sensitivity" in report and "| all sections | pooled |" in report
 
 
 def test_goal_retrieval_counts_frames_with_one_goal_achieved(tiny_model, dataset):

@@ -228,6 +228,8 @@ EvalReward = Enum("EvalReward", {name: name for name, r in REWARDS.items() if r.
 class NegativeChoice(str, Enum):
     uniform = "uniform"
     hard = "hard"
+    counterfactual = "counterfactual"
+    counterfactual_uniform = "counterfactual+uniform"
 
 
 _RAY_HELP = "Run on Ray (needs the 'ray' extra): a local instance started here, or the cluster at --ray-address."
@@ -292,10 +294,10 @@ def evaluate(
     out: Path = typer.Option(Path("evaluation"), "--out", "-o", help="Directory for metrics.json, the plots and report.md."),
     reward: EvalReward = typer.Option("contrastive", "--reward", "-r", help="Reward function."),
     negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
-    negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper) or hard ones."),
+    negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper), hard ones, or counterfactuals of the goal (one attribute changed; +uniform: half of them)."),
     template: str = typer.Option("{goal}", help="Prompt template, e.g. 'Screenshot of {task} on Android'."),
     templates: Optional[list[str]] = typer.Option(None, "--templates", help=_TEMPLATES_HELP),
-    negatives_study: bool = typer.Option(False, "--negatives-study", help="Also compare 1, 3, 7 and all negatives, uniform and hard."),
+    negatives_study: bool = typer.Option(False, "--negatives-study", help="Also compare 1, 3, 7 and all negatives: uniform, hard and counterfactual."),
     sections: Optional[str] = typer.Option(None, help="Comma-separated sections to evaluate (default: all of the dataset)."),
     goals_spec: Optional[str] = typer.Option(
         None, "--goals", "--goal-set", help="Expected goals, as a goals spec, e.g. 'phone:diverse'; must match a section "
@@ -421,7 +423,7 @@ def scaling(
     out: Path = typer.Option(Path("scaling"), "--out", "-o", help="Directory for scaling.json, scaling.png and scaling.md."),
     reward: EvalReward = typer.Option("contrastive", "--reward", "-r", help="Reward function."),
     negatives: str = typer.Option("all", help="Contrastive negatives per goal: a number K or 'all'."),
-    negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper) or hard ones."),
+    negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper), hard ones, or counterfactuals of the goal (one attribute changed; +uniform: half of them)."),
     template: str = typer.Option("{goal}", help="Prompt template."),
     templates: Optional[list[str]] = typer.Option(None, "--templates", help=_TEMPLATES_HELP),
     sections: Optional[str] = typer.Option(None, help="Comma-separated sections to evaluate (default: all of the dataset)."),

@@ -77,6 +77,10 @@ class Domain:
             (``{goal}`` alone when ``None``).
         hard_negative_key: ``"module:function"``, ``(goal, other) -> sort key`` (smaller:
             more confusable); ``None``: rank by words shared with the goal.
+        counterfactuals: ``"module:function"``, ``goal -> list of goal texts`` that each
+            change exactly one attribute of the goal (a colour, an object kind, the app), in
+            a fixed order and never the goal itself: counterfactual negatives and the
+            evaluation's instruction-sensitivity check (``None``: not offered).
         corpus: ``"module:function"``, ``(rng, image_size, holdout) -> iterator of
             (frame, caption, label)`` for the pre-training corpus (``None``: not offered).
         evalset: ``"module:attribute"`` naming an :class:`EvalSource`.
@@ -98,6 +102,7 @@ class Domain:
     baseline_prompt: str | None = None
     goal_fields: str | None = None
     hard_negative_key: str | None = None
+    counterfactuals: str | None = None
     corpus: str | None = None
     evalset: str | None = None
     eval_variants: tuple[str, ...] = ()
@@ -106,7 +111,7 @@ class Domain:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
             raise ValueError(f"Domain name must be an identifier such as 'phone', got {self.name!r}")
-        for attr in ("module", "goal_fields", "hard_negative_key", "corpus", "evalset"):
+        for attr in ("module", "goal_fields", "hard_negative_key", "counterfactuals", "corpus", "evalset"):
             value = getattr(self, attr)
             if value is not None and (not isinstance(value, str) or not value):
                 raise TypeError(f"Domain.{attr} must be an import path string ('pkg.module' or 'pkg.module:attr'), got {value!r}")
@@ -234,6 +239,7 @@ register_domain(Domain(
     templates=("Open {task}", "Open the {task} app", "Screenshot of {task}", "Screenshot of {task} on Android"),
     baseline_prompt="a phone screen",
     goal_fields="vlm_rewards.envs.phone.text:goal_fields",
+    counterfactuals="vlm_rewards.envs.phone.text:counterfactuals",
     hard_negative_key="vlm_rewards.envs.phone.text:hardness",
     corpus="vlm_rewards.envs.phone.samples:corpus_samples",
     evalset="vlm_rewards.envs.phone.samples:EVALSET",
@@ -250,6 +256,7 @@ register_domain(Domain(
     templates=("{goal}", "a {colour} {object}", "a {colour} {object} up close", "a {colour} {object} in a room"),
     baseline_prompt="a room in a house",
     goal_fields="vlm_rewards.envs.house.text:goal_fields",
+    counterfactuals="vlm_rewards.envs.house.text:counterfactuals",
     corpus="vlm_rewards.envs.house.samples:corpus_samples",
     evalset="vlm_rewards.envs.house.samples:EVALSET",
     eval_variants=("find", "lift", "place"),
@@ -265,6 +272,7 @@ register_domain(Domain(
     templates=("{goal}", "a {colour} {object}", "the agent facing the {colour} {object}", "a grid with a {colour} {object}"),
     baseline_prompt="a grid room",
     goal_fields="vlm_rewards.envs.babyai.text:goal_fields",
+    counterfactuals="vlm_rewards.envs.babyai.text:counterfactuals",
     corpus="vlm_rewards.envs.babyai.samples:corpus_samples",
     evalset="vlm_rewards.envs.babyai.samples:EVALSET",
     eval_variants=("",),

@@ -28,10 +28,11 @@ from vlm_rewards.evaluation.core import (
     Evaluation,
     RewardSpec,
     evaluate,
+    instruction_sensitivity,
     scaling_study,
 )
 from vlm_rewards.evaluation.metrics import best_f1, binary_metrics, pr_curve, threshold_metrics
-from vlm_rewards.evaluation.negatives import choose_negatives
+from vlm_rewards.evaluation.negatives import NEGATIVE_CHOICES, choose_negatives, counterfactuals_in
 from vlm_rewards.evaluation.prompts import BUILTIN_TEMPLATES, render_template
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "calibrate",
     "load_labelled_folder",
     "EVAL_REWARDS",
+    "NEGATIVE_CHOICES",
     "NEGATIVE_COUNTS",
     "TAU_FACTORS",
     "Evaluation",
@@ -47,7 +49,9 @@ __all__ = [
     "best_f1",
     "binary_metrics",
     "choose_negatives",
+    "counterfactuals_in",
     "evaluate",
+    "instruction_sensitivity",
     "pr_curve",
     "render_template",
     "scaling_study",

@@ -10,8 +10,14 @@ Calibration chooses τ on a small grid (the model's τ times 1/4 ... 4) and β m
 on the ``train`` split, and reports ``heldout`` at those values: what a user who tunes the
 reward on training goals gets on goals the agent never trained on.
 
+Instruction sensitivity (:func:`instruction_sensitivity`): for sections whose domain has a
+``counterfactuals`` hook, how often a positive frame scores its goal above every goal that
+differs from it in one attribute ("the red ball" vs "the blue ball", "the red box"): a
+reward that recognises the scene but not the instruction fails it.
+
 Studies reuse the same embeddings (each frame and each prompt encoded once per model):
-prompt templates (the paper's Fig. 5), the number and choice of negatives, and model size
+prompt templates (the paper's Fig. 5), the number and choice of negatives (uniform, hard,
+counterfactual), and model size
 (:func:`scaling_study`, the paper's Fig. 4).
 
 Example:
@@ -46,6 +52,7 @@ __all__ = [
     "Evaluation",
     "RewardSpec",
     "evaluate",
+    "instruction_sensitivity",
     "scaling_study",
 ]
 
@@ -225,6 +232,70 @@ def _retrieval(scorer: _SectionScorer, template: str) -> dict[str, Any]:
     return out
 
 
+def instruction_sensitivity(sims: np.ndarray, labels: np.ndarray, goals: Sequence[str],
+                            counterfactuals: Sequence[Sequence[int]]) -> dict[str, Any]:
+    """Whether the reward reads the instruction: on each positive (frame, goal) pair whose
+    goal has counterfactuals (column indices into ``goals``), does the true goal's similarity
+    beat each counterfactual's on that frame?
+
+    ``sims`` and ``labels`` are ``(N, G)``; ``counterfactuals[j]`` lists goal ``j``'s
+    counterfactual columns. A counterfactual that also holds on the frame (labels 1) is left
+    out of that pair: the frame cannot tell them apart. The contrastive probability of the
+    true goal against the same negatives is monotone in its similarity margin, so comparing
+    similarities is comparing p. Returns ``pairs``, ``win_all`` (fraction of pairs where the
+    goal beats every counterfactual) and ``beaten`` (mean fraction of counterfactuals beaten),
+    ``None`` without pairs.
+    """
+    sims, labels = np.asarray(sims), np.asarray(labels)
+    if sims.shape != labels.shape or sims.ndim != 2:
+        raise ValueError(f"sims and labels must be (frames, goals) arrays of one shape, got {sims.shape} and {labels.shape}")
+    if len(counterfactuals) != sims.shape[1]:
+        raise ValueError(f"counterfactuals must list one entry per goal ({sims.shape[1]}), got {len(counterfactuals)}")
+    wins, fractions = [], []
+    for j, cols in enumerate(counterfactuals):
+        cols = np.asarray(list(cols), dtype=np.int64)
+        if cols.size == 0:
+            continue
+        for i in np.flatnonzero(labels[:, j]):
+            rivals = cols[labels[i, cols] == 0]
+            if rivals.size == 0:
+                continue
+            beat = sims[i, j] > sims[i, rivals]
+            wins.append(bool(beat.all()))
+            fractions.append(float(beat.mean()))
+    return {"pairs": len(wins), "win_all": float(np.mean(wins)) if wins else None,
+            "beaten": float(np.mean(fractions)) if fractions else None}
+
+
+def _sensitivity(scorer: _SectionScorer, template: str) -> dict[str, Any] | None:
+    """:func:`instruction_sensitivity` per split (each split's positives, counterfactuals from
+    all the section's goals) and pooled over the splits; ``None`` when the section's domain
+    has no counterfactuals hook."""
+    from vlm_rewards.envs.registry import get_domain
+    from vlm_rewards.evaluation.negatives import counterfactuals_in
+
+    sec = scorer.section
+    if get_domain(sec.domain).counterfactuals is None:
+        return None
+    index = {g: i for i, g in enumerate(sec.goals)}
+    cf = [[index[c] for c in counterfactuals_in(g, sec.goals, sec.domain)] for g in sec.goals]
+    out: dict[str, Any] = {}
+    pooled = {"pairs": 0, "win_all": 0.0, "beaten": 0.0}
+    for split in SPLITS:
+        # Positives of the split's own goals only, as the split's other metrics count them.
+        own = {index[g] for g in sec.split_goals(split)}
+        per = instruction_sensitivity(scorer.sims(split, template), sec.splits[split].labels, sec.goals,
+                                      [c if j in own else [] for j, c in enumerate(cf)])
+        out[split] = per
+        if per["pairs"]:
+            pooled["pairs"] += per["pairs"]
+            pooled["win_all"] += per["pairs"] * per["win_all"]
+            pooled["beaten"] += per["pairs"] * per["beaten"]
+    n = pooled["pairs"]
+    out["pooled"] = {"pairs": n, "win_all": pooled["win_all"] / n if n else None, "beaten": pooled["beaten"] / n if n else None}
+    return out
+
+
 def _compositional(sec: EvalSection, result: dict[str, Any]) -> dict[str, Any] | None:
     """AP and top-1 on the House goals whose object is a colour-object combination that the
     built-in corpus never names (:data:`~vlm_rewards.data.corpus.COMPOSITIONAL_HOLDOUT`):
@@ -358,7 +429,7 @@ def evaluate(
         templates: also run the prompt-template study: a list of templates, or
             ``"builtin"`` for each domain's :data:`~vlm_rewards.evaluation.prompts.BUILTIN_TEMPLATES`.
         negatives_study: also run the negatives study (contrastive only): AP for each of
-            ``negative_counts`` negatives, drawn uniformly and hard.
+            ``negative_counts`` negatives, drawn uniformly, hard and counterfactual.
         out_dir: write ``metrics.json``, ``timing.json``, the PNG plots and ``report.md`` here.
 
     Example:
@@ -404,6 +475,7 @@ def evaluate(
         result["calibration"], curves[name]["calibrated_heldout"] = _calibrate(scorer, spec, base_tau, tau_factors)
         result["retrieval"] = _retrieval(scorer, spec.template)
         result["compositional"] = _compositional(sec, result)
+        result["sensitivity"] = _sensitivity(scorer, spec.template)
         t_metrics += time.perf_counter() - t
         t = time.perf_counter()
         if templates is not None:
@@ -412,6 +484,13 @@ def evaluate(
             result["negatives"] = _negatives_study(scorer, spec, base_tau, negative_counts)
         t_studies += time.perf_counter() - t
         metrics["sections"][name] = result
+    pooled = [r["sensitivity"]["pooled"] for r in metrics["sections"].values() if r.get("sensitivity")]
+    n = sum(p["pairs"] for p in pooled)
+    metrics["sensitivity"] = {
+        "pairs": n,
+        "win_all": sum(p["pairs"] * p["win_all"] for p in pooled if p["pairs"]) / n if n else None,
+        "beaten": sum(p["pairs"] * p["beaten"] for p in pooled if p["pairs"]) / n if n else None,
+    }
     timing.update(encode_and_similarities=t_encode, metrics_and_calibration=t_metrics, studies=t_studies)
     ev = Evaluation(metrics=metrics, curves=curves, timing=timing)
     if out_dir is not None:
@@ -454,13 +533,18 @@ def _negatives_study(scorer: _SectionScorer, spec: RewardSpec, tau: float,
                      counts: Sequence[int | str]) -> list[dict[str, Any]]:
     others = len(scorer.section.goals) - 1
     rows = []
+    from vlm_rewards.envs.registry import get_domain
+
+    has_cf = get_domain(scorer.section.domain).counterfactuals is not None
     for count in counts:
         for choice in NEGATIVE_CHOICES:
-            if count == "all" and choice == "hard":
+            if count == "all" and choice != "uniform":
                 continue  # all negatives: the choice does not matter
             row: dict[str, Any] = {"negatives": count, "choice": choice}
             if count != "all" and count >= others:
                 row["skipped"] = f"the goal set has only {others} other goals"
+            elif choice.startswith("counterfactual") and not has_cf:
+                row["skipped"] = f"domain {scorer.section.domain!r} has no counterfactuals hook"
             else:
                 row.update(_summary(scorer, replace(spec, negatives=count, negative_choice=choice), tau))
             rows.append(row)

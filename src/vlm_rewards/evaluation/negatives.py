@@ -1,4 +1,5 @@
-"""Which goals serve as a goal's fixed negatives: drawn uniformly (the paper) or hard ones.
+"""Which goals serve as a goal's fixed negatives: drawn uniformly (the paper), hard ones, or
+counterfactual ones.
 
 Hard negatives are the goals most easily confused with the goal:
 
@@ -9,7 +10,16 @@ Hard negatives are the goals most easily confused with the goal:
   screen has the same layout (the clock's dial and the timer's), then the nearest theme
   colour.
 
-Both are deterministic in ``(seed, goal, goal_set)``, and :func:`negative_indices` gives
+Counterfactual negatives are generated from the goal itself (the paper's future work): the
+goals of the domain's ``counterfactuals`` hook that change exactly one attribute of the goal
+("go near the red ball" -> "go near the blue ball", "go near the red box"), those of them in
+the goal set, ``k`` by a seeded draw. A reward contrasted with them must read the words that
+distinguish the goal, not only recognise the scene. ``"counterfactual+uniform"`` takes half
+of the ``k`` (rounded up) from the counterfactuals and the rest uniformly from the other goals.
+A goal with fewer counterfactuals in the goal set than it needs is topped up uniformly, so
+every goal has ``k`` negatives (the scores are a ``(G, K)`` matrix).
+
+All are deterministic in ``(seed, goal, goal_set)``, and :func:`negative_indices` gives
 the ``(G, K)`` index matrix the vectorised scores use.
 
 Example:
@@ -26,9 +36,50 @@ import numpy as np
 
 from vlm_rewards import rewards as R
 
-__all__ = ["NEGATIVE_CHOICES", "choose_negatives", "negative_indices"]
+__all__ = ["NEGATIVE_CHOICES", "choose_negatives", "counterfactuals_in", "negative_indices"]
 
-NEGATIVE_CHOICES: tuple[str, ...] = ("uniform", "hard")
+NEGATIVE_CHOICES: tuple[str, ...] = ("uniform", "hard", "counterfactual", "counterfactual+uniform")
+
+
+def counterfactuals_in(goal: str, goal_set: Sequence[str], domain: str) -> list[str]:
+    """The entries of ``goal_set`` that are counterfactuals of ``goal`` (its domain's
+    ``counterfactuals`` hook), in the hook's order, spelled as in ``goal_set``; goals are
+    compared by :func:`~vlm_rewards._validation.goal_key`.
+    """
+    from vlm_rewards._validation import goal_key
+    from vlm_rewards.envs.registry import get_domain, load_hook
+
+    if not isinstance(domain, str):
+        raise TypeError(f"domain must name a registered domain for counterfactual negatives, got {domain!r}")
+    record = get_domain(domain)
+    if record.counterfactuals is None:
+        raise ValueError(f"domain {domain!r} has no counterfactuals hook, so it offers no counterfactual negatives")
+    own = goal_key(goal)
+    entries: dict[str, str] = {}
+    for g in goal_set:
+        entries.setdefault(goal_key(g), g)
+    out, seen = [], {own}
+    for cf in load_hook(record.counterfactuals)(goal):
+        key = goal_key(cf)
+        if key in entries and key not in seen:
+            seen.add(key)
+            out.append(entries[key])
+    return out
+
+
+def _counterfactual_negatives(goal: str, goal_set: Sequence[str], k: int, choice: str, domain: str | None,
+                              seed: int) -> list[str]:
+    if domain is None:
+        raise ValueError(f"domain must name a registered domain for counterfactual negatives (choice={choice!r}), got None")
+    cfs = counterfactuals_in(goal, goal_set, domain)
+    want = k if choice == "counterfactual" else (k + 1) // 2
+    rng = np.random.default_rng(R._goal_seed(seed, goal))
+    if len(cfs) > want:
+        cfs = [cfs[i] for i in sorted(rng.choice(len(cfs), size=want, replace=False))]
+    taken = set(cfs) | {goal}
+    rest = sorted(g for g in set(goal_set) if g not in taken)
+    top_up = [rest[i] for i in sorted(rng.choice(len(rest), size=k - len(cfs), replace=False))] if k > len(cfs) else []
+    return sorted(cfs + top_up)
 
 
 def _check_k(k: int | str | None, pool: int, goal: str) -> int:
@@ -49,7 +100,10 @@ def choose_negatives(
 
     ``choice="uniform"`` is :func:`vlm_rewards.rewards.sample_negatives` (so the same
     negatives as :class:`~vlm_rewards.scoring.RewardScorer` with the same seed);
-    ``choice="hard"`` needs ``domain`` and picks the most confusable goals (module docstring).
+    ``choice="hard"`` needs ``domain`` and picks the most confusable goals;
+    ``"counterfactual"`` and ``"counterfactual+uniform"`` need a ``domain`` with a
+    ``counterfactuals`` hook (module docstring). With ``k="all"`` every choice gives every
+    other goal.
     """
     if choice not in NEGATIVE_CHOICES:
         raise ValueError(f"negative_choice must be one of {NEGATIVE_CHOICES}, got {choice!r}")
@@ -59,6 +113,8 @@ def choose_negatives(
         return R.sample_negatives(goal, goal_set, k, seed)
     pool = sorted(set(goal_set) - {goal})
     k = _check_k(k, len(pool), goal)
+    if choice.startswith("counterfactual"):
+        return _counterfactual_negatives(goal, pool, k, choice, domain, seed)
     if domain is None:
         raise ValueError("domain must name a registered domain for hard negatives (choice='hard'), got None")
     from vlm_rewards.envs.registry import get_domain, load_hook

@@ -117,14 +117,15 @@ def templates_png(ev: Any) -> bytes:
 
 
 def negatives_png(ev: Any) -> bytes:
-    """Per section: held-out pooled AP against the number of negatives, uniform and hard."""
+    """Per section: held-out pooled AP against the number of negatives, one line per choice."""
     sections = {n: r for n, r in ev.metrics["sections"].items() if r.get("negatives")}
     fig, axes = _figure(len(sections))
     for ax, (name, res) in zip(axes, sections.items()):
         rows = [r for r in res["negatives"] if "skipped" not in r]
         counts = list(dict.fromkeys(str(r["negatives"]) for r in rows))
         x = {c: i for i, c in enumerate(counts)}
-        for choice, colour in (("uniform", "tab:blue"), ("hard", "tab:red")):
+        for choice, colour in (("uniform", "tab:blue"), ("hard", "tab:red"), ("counterfactual", "tab:green"),
+                               ("counterfactual+uniform", "tab:olive")):
             pts = [(x[str(r["negatives"])], r["heldout"]["ap"]) for r in rows
                    if r["choice"] == choice or r["negatives"] == "all"]
             pts = [(a, b) for a, b in pts if b is not None]

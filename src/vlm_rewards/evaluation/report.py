@@ -98,6 +98,28 @@ def _negatives_table(sections: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sensitivity_table(sections: dict[str, Any]) -> list[str]:
+    lines = ["| section | split | pairs | wins against all | counterfactuals beaten |", "|---|---|---:|---:|---:|"]
+    total = {"pairs": 0, "win_all": 0.0, "beaten": 0.0}
+    for name, res in sections.items():
+        sens = res.get("sensitivity")
+        if not sens:
+            continue
+        for split in ("train", "heldout", "pooled"):
+            r = sens.get(split)
+            if r:
+                lines.append(f"| {name} | {split} | {r['pairs']} | {_f(r['win_all'])} | {_f(r['beaten'])} |")
+        p = sens["pooled"]
+        if p["pairs"]:
+            total["pairs"] += p["pairs"]
+            total["win_all"] += p["pairs"] * p["win_all"]
+            total["beaten"] += p["pairs"] * p["beaten"]
+    n = total["pairs"]
+    if n:
+        lines.append(f"| all sections | pooled | {n} | {_f(total['win_all'] / n)} | {_f(total['beaten'] / n)} |")
+    return lines
+
+
 def write_report(ev: Any, out_dir: str | os.PathLike) -> Path:
     """Write ``metrics.json``, ``pr_curves.png``, ``histograms.png`` (and the studies' plots)
     and ``report.md`` to ``out_dir``; returns the report's path."""
@@ -143,6 +165,17 @@ def write_report(ev: Any, out_dir: str | os.PathLike) -> Path:
         *_retrieval_table(m),
         "",
     ]
+    if any(r.get("sensitivity") for r in m["sections"].values()):
+        lines += [
+            "## Instruction sensitivity",
+            "",
+            "On each positive (frame, goal) pair: does the goal's prompt score higher than each of its",
+            "counterfactuals in the section's goal set (the goal with one attribute changed: a colour, an",
+            "object kind, the app)? A reward blind to the instruction beats about half of them, and rarely all.",
+            "",
+            *_sensitivity_table(m["sections"]),
+            "",
+        ]
     if any(r.get("templates") for r in m["sections"].values()):
         atomic_write_bytes(out / "templates.png", plots.templates_png(ev))
         lines += ["## Prompt templates", "", *template_markdown(m["sections"]), "", "![Templates](templates.png)", ""]

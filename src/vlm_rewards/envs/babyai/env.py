@@ -36,6 +36,9 @@ import numpy as np
 from gymnasium import spaces
 
 from vlm_rewards.envs._frames import resize_frame, size_arg
+# Colours and object types of BabyAI missions, in a fixed order (the split depends on it);
+# defined with the goal text so text hooks need not import MiniGrid.
+from vlm_rewards.envs.babyai.text import COLOURS, OBJECTS
 
 from vlm_rewards.headless import configure_headless
 
@@ -47,10 +50,6 @@ from minigrid.utils.baby_ai_bot import BabyAIBot  # noqa: E402
 __all__ = ["BabyAIEnv", "goals", "make_solver", "COLOURS", "OBJECTS", "HELDOUT_COMBINATIONS"]
 
 DEFAULT_LEVEL = "BabyAI-GoToLocal-v0"
-
-#: Colours and object types of BabyAI missions, in a fixed order (the split depends on it).
-COLOURS: tuple[str, ...] = ("red", "green", "blue", "purple", "yellow", "grey")
-OBJECTS: tuple[str, ...] = ("ball", "box", "key")
 
 #: (colour, object) pairs never used as training goals. One object per colour is held out and
 #: each object keeps four training colours, so held-out goals test new *combinations* of words
