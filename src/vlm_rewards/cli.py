@@ -37,9 +37,9 @@ class DType(str, Enum):
 
 
 def _torch_dtype(name: DType):
-    import torch
+    from vlm_rewards.models.accel import resolve_dtype
 
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name.value]
+    return resolve_dtype(name.value)
 
 
 def _fail(message: str) -> typer.Exit:

@@ -25,9 +25,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vlm_rewards.agents.config import EnvConfig, RewardConfig, TrainConfig
+from vlm_rewards.agents.config import EnvConfig, RewardConfig
 
-__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "scorer_settings", "torch_dtype"]
+__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "scorer_settings"]
 
 
 def domain_goals(env: EnvConfig, split: str) -> list[str]:
@@ -97,12 +97,6 @@ def make_env(
     return wrapped
 
 
-def torch_dtype(name: str):
-    import torch
-
-    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[name]
-
-
 def _negative_pool(reward: RewardConfig, env: EnvConfig) -> list[str]:
     """The goal set each goal's negatives are drawn from (always including the env's own goals)."""
     own = domain_goals(env, "all")
@@ -135,9 +129,10 @@ def scorer_settings(reward: RewardConfig, env: EnvConfig, *, seed: int = 0) -> d
 def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
     """The run's :class:`~vlm_rewards.RewardScorer`; negatives come from all the domain's goals."""
     from vlm_rewards.models import load_model
+    from vlm_rewards.models.accel import resolve_dtype
     from vlm_rewards.scoring import RewardScorer
 
-    model = load_model(reward.model, device=reward.device, dtype=torch_dtype(reward.dtype))
+    model = load_model(reward.model, device=reward.device, dtype=resolve_dtype(reward.dtype))
     return RewardScorer(model, **scorer_settings(reward, env, seed=seed))
 
 

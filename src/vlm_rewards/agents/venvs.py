@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.agents.config import TrainConfig
-from vlm_rewards.agents.envs import goal_table, make_env, scorer_settings, torch_dtype
+from vlm_rewards.agents.envs import goal_table, make_env, scorer_settings
 
 __all__ = ["make_ray_train_venv", "make_train_venv", "pool_scorer_kwargs"]
 
@@ -30,10 +30,11 @@ def pool_scorer_kwargs(config: Any) -> dict[str, Any]:
     """The run's scorer settings (:func:`~vlm_rewards.agents.envs.scorer_settings`) for the
     pool's actors, which load the model themselves (hence dtype and device here)."""
     from vlm_rewards.distributed.pool import _SCORER_ARGS
+    from vlm_rewards.models.accel import resolve_dtype
 
     reward = config.reward
     kwargs = scorer_settings(reward, config.env, seed=config.seed)
-    kwargs["dtype"] = torch_dtype(reward.dtype)
+    kwargs["dtype"] = resolve_dtype(reward.dtype)
     if "cache_size" not in _SCORER_ARGS:
         kwargs.pop("cache_size")
     if reward.device is not None:

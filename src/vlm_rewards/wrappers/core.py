@@ -465,6 +465,12 @@ class RewardStepSettings:
 
     _step: RewardStep
 
+    def _init_reward_step(self, num_envs: int, scorer: Any, frame_source: str, owner: str, **step_kwargs: Any) -> None:
+        """The adapters' common set-up: a local scorer, where frames come from, the step."""
+        self.scorer = check_scorer(scorer)
+        self.frame_source = check_frame_source(frame_source)
+        self._step = RewardStep(num_envs, scorer, owner=owner, **step_kwargs)
+
     @property
     def fixed_goal(self) -> str | None:
         return self._step.fixed_goal

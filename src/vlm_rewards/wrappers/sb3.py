@@ -21,14 +21,7 @@ from gymnasium import spaces
 from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
 
 from vlm_rewards.scoring import RewardScorer
-from vlm_rewards.wrappers.core import (
-    FRAME_KEY,
-    RewardStep,
-    RewardStepSettings,
-    check_frame_source,
-    check_scorer,
-    frame_from_obs,
-)
+from vlm_rewards.wrappers.core import FRAME_KEY, RewardStepSettings, frame_from_obs
 
 __all__ = ["VecVLMReward", "stack_obs"]
 
@@ -95,16 +88,14 @@ class VecVLMReward(RewardStepSettings, VecEnvWrapper):
     ):
         super().__init__(venv)
         self.async_scoring = bool(async_scoring)
-        self.scorer = check_scorer(scorer)
-        self._step = RewardStep(self.num_envs, scorer, goal=goal, terminate_on_success=terminate_on_success,
-                                score_every=score_every, frame_window=frame_window, owner="VecVLMReward",
-                                confirm=confirm)
+        self._init_reward_step(self.num_envs, scorer, frame_source, "VecVLMReward", goal=goal,
+                               terminate_on_success=terminate_on_success, score_every=score_every,
+                               frame_window=frame_window, confirm=confirm)
         if self.async_scoring and not _streamable(venv):
             raise ValueError(
                 "async_scoring=True needs a stable_baselines3 SubprocVecEnv directly inside VecVLMReward "
                 f"(envs stepping in worker processes to overlap with); got {type(venv).__name__}"
             )
-        self.frame_source = check_frame_source(frame_source)
         if self.terminate_on_success and isinstance(venv, VecEnvWrapper):
             raise ValueError(
                 "VecVLMReward with terminate_on_success must wrap the DummyVecEnv/SubprocVecEnv directly; "

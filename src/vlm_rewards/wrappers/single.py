@@ -16,15 +16,7 @@ import gymnasium as gym
 import numpy as np
 
 from vlm_rewards.scoring import RewardScorer
-from vlm_rewards.wrappers.core import (
-    FRAME_KEY,
-    RewardStep,
-    RewardStepSettings,
-    check_frame_source,
-    check_render_mode,
-    check_scorer,
-    frame_of,
-)
+from vlm_rewards.wrappers.core import FRAME_KEY, RewardStepSettings, check_render_mode, frame_of
 
 __all__ = ["RenderFrameInfo", "VLMRewardWrapper"]
 
@@ -68,12 +60,10 @@ class VLMRewardWrapper(RewardStepSettings, gym.Wrapper):
         score_every: int | str = 1,
     ):
         super().__init__(env)
-        self.scorer = check_scorer(scorer)
-        self.frame_source = check_frame_source(frame_source)
+        self._init_reward_step(1, scorer, frame_source, "VLMRewardWrapper", goal=goal,
+                               terminate_on_success=terminate_on_success, score_every=score_every,
+                               frame_window=frame_window, confirm=confirm)
         check_render_mode(env.render_mode, self.frame_source)
-        self._step = RewardStep(1, scorer, goal=goal, terminate_on_success=terminate_on_success,
-                                score_every=score_every, frame_window=frame_window, owner="VLMRewardWrapper",
-                                confirm=confirm)
         # The wrapper's own flag (not the step's, which is off for non-binary rewards) for back-compatibility.
         self.terminate_on_success = bool(terminate_on_success)
 

@@ -21,7 +21,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv, VectorWrapper
 from gymnasium.vector.utils import iterate
 
 from vlm_rewards.scoring import RewardScorer
-from vlm_rewards.wrappers.core import RewardStep, RewardStepSettings, check_frame_source, check_scorer
+from vlm_rewards.wrappers.core import RewardStepSettings
 
 __all__ = ["VLMRewardVectorWrapper"]
 
@@ -90,11 +90,9 @@ class VLMRewardVectorWrapper(RewardStepSettings, VectorWrapper):
         score_every: int | str = 1,
     ):
         super().__init__(env)
-        self.scorer = check_scorer(scorer)
-        self.frame_source = check_frame_source(frame_source)
-        self._step = RewardStep(self.num_envs, scorer, goal=goal, terminate_on_success=terminate_on_success,
-                                score_every=score_every, frame_window=frame_window, owner="the wrapper",
-                                confirm=confirm)
+        self._init_reward_step(self.num_envs, scorer, frame_source, "the wrapper", goal=goal,
+                               terminate_on_success=terminate_on_success, score_every=score_every,
+                               frame_window=frame_window, confirm=confirm)
         mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
         mode = AutoresetMode(mode) if not isinstance(mode, AutoresetMode) else mode
         if mode == AutoresetMode.SAME_STEP:
