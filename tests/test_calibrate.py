@@ -193,7 +193,8 @@ def test_unreachable_target_is_reported_not_guessed(tmp_path):
 
 def test_negatives_from_extends_the_pool_after_the_section_goals():
     from vlm_rewards.envs import goals_from_spec
-    from vlm_rewards.evaluation.core import RewardSpec, negative_pool
+    from vlm_rewards.envs import negative_pool
+    from vlm_rewards.evaluation.core import RewardSpec
 
     common = goals_from_spec("phone:common")
     pool = negative_pool(common, "phone:diverse")

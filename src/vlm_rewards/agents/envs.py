@@ -26,6 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from vlm_rewards.agents.config import EnvConfig, RewardConfig
+from vlm_rewards.envs import negative_pool
 
 __all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "scorer_settings"]
 
@@ -97,17 +98,6 @@ def make_env(
     return wrapped
 
 
-def _negative_pool(reward: RewardConfig, env: EnvConfig) -> list[str]:
-    """The goal set each goal's negatives are drawn from (always including the env's own goals)."""
-    own = domain_goals(env, "all")
-    if reward.negatives_from is None:
-        return own
-    from vlm_rewards.envs import goals_from_spec
-
-    extra = goals_from_spec(reward.negatives_from)
-    return own + [g for g in extra if g not in set(own)]
-
-
 def scorer_settings(reward: RewardConfig, env: EnvConfig, *, seed: int = 0) -> dict[str, Any]:
     """The :class:`~vlm_rewards.RewardScorer` keyword arguments of a run (its reward section),
     shared by the in-process scorer and the Ray pool's actors so both score alike."""
@@ -118,7 +108,8 @@ def scorer_settings(reward: RewardConfig, env: EnvConfig, *, seed: int = 0) -> d
         reward=reward.function,
         temperature=reward.temperature,
         threshold=reward.threshold,
-        goal_set=_negative_pool(reward, env) if reward.spec.needs_negatives else None,
+        # Negatives from the env's goals and, with reward.negatives_from, a wider goal set.
+        goal_set=negative_pool(domain_goals(env, "all"), reward.negatives_from) if reward.spec.needs_negatives else None,
         num_negatives=reward.num_negatives,
         alpha=reward.alpha,
         baseline=reward.baseline,

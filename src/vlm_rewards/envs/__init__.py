@@ -25,12 +25,12 @@ record in :mod:`vlm_rewards.envs.registry`, which everything domain-specific rea
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from vlm_rewards.envs.registry import Domain, domain_of_env, domains, get_domain, register_domain
 
-__all__ = ["DOMAINS", "SPLITS", "Domain", "get_domain", "goals", "goals_from_spec", "make_solver", "register_domain", "register_envs"]
+__all__ = ["DOMAINS", "SPLITS", "Domain", "get_domain", "goals", "goals_from_spec", "negative_pool", "make_solver", "register_domain", "register_envs"]
 
 
 class _DomainModules(Mapping):
@@ -88,6 +88,19 @@ def goals_from_spec(spec: str, split: str = "all") -> list[str]:
     name, _, part = spec.partition(":")
     domain = _goal_domain(name)
     return goals(name, split, **domain.goal_kwargs(part))
+
+
+def negative_pool(goals: Sequence[str], negatives_from: str | None) -> list[str]:
+    """The goals negatives are drawn from: ``goals``, then the goals of spec ``negatives_from``
+    (e.g. a training config's ``reward.negatives_from``) that are not among them, compared as
+    the scorer compares goals; indices into ``goals`` stay valid."""
+    goals = list(goals)
+    if negatives_from is None:
+        return goals
+    from vlm_rewards._validation import goal_key
+
+    seen = {goal_key(g) for g in goals}
+    return goals + [g for g in goals_from_spec(negatives_from) if goal_key(g) not in seen]
 
 
 def make_solver(env: Any):

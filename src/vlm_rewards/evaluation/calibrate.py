@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.data.evalset import SPLITS, EvalSet, load_evalset
-from vlm_rewards.evaluation.core import TAU_FACTORS, RewardSpec, _load_model, negative_pool
+from vlm_rewards.envs import negative_pool
+from vlm_rewards.evaluation.core import TAU_FACTORS, RewardSpec, _load_model
 from vlm_rewards.evaluation.metrics import best_f1, pr_curve
 from vlm_rewards.evaluation.negatives import negative_indices
 from vlm_rewards.evaluation.scores import Encoder, contrastive_scores

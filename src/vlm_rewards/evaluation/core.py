@@ -40,6 +40,7 @@ import numpy as np
 
 from vlm_rewards.data.evalset import SPLITS, EvalSection, EvalSet, EvalSetError, load_evalset
 from vlm_rewards.evaluation.metrics import best_f1, binary_metrics, curve_points, threshold_metrics
+from vlm_rewards.envs import negative_pool
 from vlm_rewards.evaluation.negatives import NEGATIVE_CHOICES, negative_indices
 from vlm_rewards.evaluation.prompts import BASELINE_PROMPTS, BUILTIN_TEMPLATES, DEFAULT_TEMPLATE, render_templates
 from vlm_rewards.evaluation.scores import Encoder, contrastive_scores, cosine_scores, goal_baseline_scores
@@ -134,19 +135,6 @@ class Evaluation:
 
 
 # --- Scoring a section ----------------------------------------------------------------------------
-
-
-def negative_pool(goals: Sequence[str], negatives_from: str | None) -> list[str]:
-    """``goals`` followed by the goals of spec ``negatives_from`` that are not among them
-    (compared as the scorer compares goals), so indices into ``goals`` stay valid."""
-    goals = list(goals)
-    if negatives_from is None:
-        return goals
-    from vlm_rewards._validation import goal_key
-    from vlm_rewards.envs import goals_from_spec
-
-    seen = {goal_key(g) for g in goals}
-    return goals + [g for g in goals_from_spec(negatives_from) if goal_key(g) not in seen]
 
 
 class _SectionScorer:
