@@ -194,9 +194,7 @@ def evaluate_agent(
         step.start_episode(i, {"goal": rec.goal})
         slot_ep[i], obs[i], starts[i] = rec, o, True
         frames[i] = [(envs[i].render(), "start")] if k < gif_episodes else None
-        rec_index[i] = k
 
-    rec_index = [0] * n_slots
     try:
         for i in range(n_slots):
             start(i)
@@ -227,7 +225,7 @@ def evaluate_agent(
                     rec = _finish(slot_ep[i], out.episodes[i])
                     result.episodes.append(rec)
                     if frames[i] is not None and gif_dir is not None:
-                        path = Path(gif_dir) / f"{gif_prefix}_ep{rec_index[i]:02d}.gif"
+                        path = Path(gif_dir) / f"{gif_prefix}_ep{rec.seed - seed:02d}.gif"  # episode index
                         write_gif(path, frames[i], rec.goal)
                         result.gifs.append(str(path))
                     start(i)
