@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("wrappers", "envs"),
     ("data",),
     ("pretrain", "evaluation"),
+    ("family",),
     ("distributed",),
     ("agents",),
     ("cli", "__main__"),

@@ -121,3 +121,68 @@ def test_instruction_sensitivity_on_a_hand_built_case():
     with pytest.raises(ValueError, match="counterfactuals must list one entry per goal"):
         instruction_sensitivity(sims, labels, goals, cf[:2])
     assert goal_key("Red Ball") == goal_key("red ball")
+
+
+class _Constant:
+    """A fake VLM: every text and frame maps to the same unit vector."""
+
+    logit_scale = 10.0
+    special_tokens = ()
+    image_size = (8, 8)
+    device = "cpu"
+
+    def encode_texts(self, texts):
+        import torch
+
+        return torch.nn.functional.normalize(torch.ones(len(texts), 4), dim=-1)
+
+    def encode_images(self, frames):
+        import torch
+
+        return torch.nn.functional.normalize(torch.ones(len(frames), 4), dim=-1)
+
+
+def test_scorer_draws_negatives_with_a_negative_sampler():
+    import functools
+
+    from vlm_rewards.envs import house
+    from vlm_rewards.models.base import VisionLanguageModel
+    from vlm_rewards.scoring import RewardScorer
+
+    VisionLanguageModel.register(_Constant)
+    goals = house.goals("all", family="find")
+    sampler = functools.partial(choose_negatives, choice="counterfactual", domain="house")
+    scorer = RewardScorer(_Constant(), goal_set=goals, num_negatives=4, negative_sampler=sampler, seed=3)
+    negs = scorer.negatives_for("go near the red ball")
+    assert negs == choose_negatives("go near the red ball", goals, 4, "counterfactual", "house", seed=3)
+    assert set(negs) <= set(counterfactuals_in("go near the red ball", goals, "house"))
+    assert scorer.negatives_for("GO NEAR the red ball ") is negs or scorer.negatives_for("GO NEAR the red ball ") == negs
+    assert "choose_negatives(choice='counterfactual', domain='house')" == scorer.settings()["negative_sampler"]
+    uniform = RewardScorer(_Constant(), goal_set=goals, num_negatives=4, seed=3)
+    assert uniform.settings()["negative_sampler"] is None
+    with pytest.raises(TypeError, match="negative_sampler"):
+        RewardScorer(_Constant(), goal_set=goals, negative_sampler="counterfactual")
+    with pytest.raises(ValueError, match="goal_set"):
+        RewardScorer(_Constant(), negatives=["a room"], negative_sampler=sampler)
+    cheat = RewardScorer(_Constant(), goal_set=goals, negative_sampler=lambda goal, gs, k, seed: [goal.upper()])
+    with pytest.raises(ValueError, match="own negatives"):
+        cheat.negatives_for("go near the red ball")
+
+
+def test_train_config_negative_choice_reaches_the_scorer_settings():
+    from vlm_rewards.agents.config import TrainConfig
+    from vlm_rewards.agents.envs import scorer_settings
+
+    base = {"name": "x", "env": {"id": "vlm_rewards/House-v0", "kwargs": {"family": "find"}}}
+    with pytest.raises(ValueError, match="num_negatives"):
+        TrainConfig.model_validate({**base, "reward": {"negative_choice": "counterfactual"}})
+    with pytest.raises(ValueError, match="negative_choice"):
+        TrainConfig.model_validate({**base, "reward": {"negative_choice": "opposites", "num_negatives": 3}})
+    config = TrainConfig.model_validate({**base, "reward": {"negative_choice": "counterfactual+uniform", "num_negatives": 6}})
+    sampler = scorer_settings(config.reward, config.env)["negative_sampler"]
+    assert sampler.keywords == {"choice": "counterfactual+uniform", "domain": "house"}
+    goals = scorer_settings(config.reward, config.env)["goal_set"]
+    assert sampler("go near the red ball", goals, 6, seed=0) == choose_negatives(
+        "go near the red ball", goals, 6, "counterfactual+uniform", "house", seed=0)
+    plain = TrainConfig.model_validate({**base})
+    assert scorer_settings(plain.reward, plain.env)["negative_sampler"] is None

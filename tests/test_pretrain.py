@@ -168,3 +168,46 @@ def test_evaluate_house_scores_frames_where_one_find_goal_holds():
     assert result["top1_all"] == result["top1_group"] == pytest.approx(targets.count("red box") / len(targets))
     with pytest.raises(ValueError, match="groups"):
         evaluate_house(_OneGoalModel(), groups={"bad": ["pink unicorn"]})
+
+
+def test_batches_keep_twins_together_and_are_a_pure_function_of_seed_and_step():
+    from vlm_rewards.pretrain import _batch_indices
+
+    groups = np.repeat(np.arange(40), np.where(np.arange(40) % 3 == 0, 2, 1))  # every third frame has a twin
+    n = len(groups)
+    seen = []
+    for step in range(4):
+        idx = _batch_indices(n, 16, step, seed=5, groups=groups)
+        assert np.array_equal(idx, _batch_indices(n, 16, step, seed=5, groups=groups))
+        # Members of a group are adjacent in the epoch's order, so at most the batch's
+        # first and last group can be split across a boundary.
+        cut = [gid for gid in set(groups[idx]) if np.sum(groups == gid) > np.sum(groups[idx] == gid)]
+        assert len(cut) <= 2
+        seen += idx.tolist()
+    per_epoch = n // 16
+    assert len(set(seen[: per_epoch * 16])) == per_epoch * 16  # no repeats within an epoch
+    # One group per sample: the permutation of the version-1 sampler.
+    plain = _batch_indices(30, 10, 1, seed=2)
+    assert np.array_equal(plain, np.random.default_rng([2, 1, 0]).permutation(30)[10:20])
+    assert np.array_equal(plain, _batch_indices(30, 10, 1, seed=2, groups=np.arange(30)))
+
+
+@pytest.mark.parametrize("loss", ["infonce", "siglip"])
+def test_losses_train_and_log_a_heldout_loss(corpus, tmp_path, loss):
+    out = pretrain(corpus, tmp_path / loss, size="xxs", steps=24, batch_size=32, seed=0, lr=3e-3, warmup_steps=2,
+                   loss=loss, heldout_fraction=0.25, eval_every=12)
+    log = json.loads((out / "training_log.json").read_text())
+    assert [e["step"] for e in log["evals"]] == [12, 24]
+    assert log["args"]["heldout_frames"] > 20 and log["args"]["loss"] == loss
+    assert log["evals"][-1]["heldout_loss"] < log["history"][0]["loss"]
+    losses = [h["loss"] for h in log["history"]]
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    if loss == "siglip":
+        assert log["logit_bias"] < 0  # starts at -10: most pairs are negatives
+
+
+def test_pretrain_refuses_bad_loss_and_heldout_fraction(corpus, tmp_path):
+    with pytest.raises(ValueError, match="loss"):
+        pretrain(corpus, tmp_path / "a", size="xxs", steps=2, batch_size=8, loss="hinge")
+    with pytest.raises(ValueError, match="heldout_fraction"):
+        pretrain(corpus, tmp_path / "b", size="xxs", steps=2, batch_size=8, heldout_fraction=0.7)

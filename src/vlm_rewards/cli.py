@@ -120,10 +120,17 @@ def score(
 
 
 class ModelSize(str, Enum):
+    xxs = "xxs"
     xs = "xs"
     s = "s"
+    ms = "ms"
     m = "m"
     l = "l"  # noqa: E741
+
+
+class PretrainLoss(str, Enum):
+    infonce = "infonce"
+    siglip = "siglip"
 
 
 def _parse_names(value: str, allowed: Sequence[str], option: str) -> list[str]:
@@ -183,6 +190,9 @@ def pretrain(
     no_resume: bool = typer.Option(False, "--no-resume", help="Start afresh even if OUT_DIR holds a checkpoint."),
     lr: float = typer.Option(1e-3, callback=_positive, help="Peak learning rate (AdamW, warm-up then cosine decay)."),
     checkpoint_every: int = typer.Option(200, min=1, help="Steps between resumable checkpoints."),
+    loss: PretrainLoss = typer.Option(PretrainLoss.infonce, help="CLIP's softmax loss (infonce) or SigLIP's pairwise sigmoid loss."),
+    heldout_fraction: float = typer.Option(0.02, min=0.0, max=0.49, help="Fraction of the corpus kept out of training; its loss is logged."),
+    eval_every: Optional[int] = typer.Option(None, min=1, help="Steps between held-out evaluations (default: --checkpoint-every)."),
     bf16: bool = typer.Option(True, "--bf16/--fp32", help="bf16 autocast (fast on AMX CPUs and GPUs) or plain fp32."),
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for torch (default: torch's choice)."),
     device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CUDA if available, else CPU)."),
@@ -194,7 +204,8 @@ def pretrain(
     _check_device(device)
     try:
         out = run_pretrain(corpus_dir, out_dir, size=size.value, steps=steps, batch_size=batch_size, seed=seed,
-                           resume=not no_resume, lr=lr, checkpoint_every=checkpoint_every, bf16=bf16,
+                           resume=not no_resume, lr=lr, checkpoint_every=checkpoint_every, loss=loss.value,
+                           heldout_fraction=heldout_fraction, eval_every=eval_every, bf16=bf16,
                            threads=threads, device=device, progress=True)
     except CorpusError as exc:
         raise _fail(f"CORPUS_DIR: {exc}") from None
@@ -202,7 +213,51 @@ def pretrain(
         raise _fail(str(exc)) from None
     log = json.loads((out / "training_log.json").read_text())
     last = log["history"][-1] if log["history"] else {}
-    typer.echo(f"trained {log['num_parameters']:,}-parameter model: {out} (final loss {last.get('loss', float('nan')):.3f})")
+    heldout = f", held-out loss {log['evals'][-1]['heldout_loss']:.3f}" if log.get("evals") else ""
+    typer.echo(f"trained {log['num_parameters']:,}-parameter model: {out} (final loss {last.get('loss', float('nan')):.3f}{heldout})")
+
+
+@app.command()
+def family(
+    corpus_dir: Path = typer.Argument(..., help="A corpus written by 'vlm-rewards corpus'."),
+    out_dir: Path = typer.Argument(..., help="Directory for one model per size and family.json (re-running resumes)."),
+    sizes: str = typer.Option("xxs,xs,s,ms", help="Comma-separated size presets."),
+    base: ModelSize = typer.Option(ModelSize.s, help="The size that trains for --base-steps at --base-lr; the others scale from it."),
+    base_steps: int = typer.Option(2000, min=1, help="Optimiser steps of the base size."),
+    batch_size: int = typer.Option(128, min=2, help="Frame-caption pairs per step (all sizes)."),
+    base_lr: float = typer.Option(1e-3, callback=_positive, help="Peak learning rate of the base size (others: scaled by 1/width)."),
+    exponent: float = typer.Option(0.5, min=0.0, max=2.0, help="Samples grow as (parameters / base parameters) ** exponent."),
+    seed: int = typer.Option(0, min=0, help="Seed of every size's initialisation, batches and augmentation."),
+    loss: PretrainLoss = typer.Option(PretrainLoss.infonce, help="CLIP's softmax loss (infonce) or SigLIP's sigmoid loss."),
+    checkpoint_every: int = typer.Option(100, min=1, help="Steps between resumable checkpoints."),
+    threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for torch (default: torch's choice)."),
+    device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CUDA if available, else CPU)."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the compute-matched plan and exit."),
+) -> None:
+    """Train the built-in model family with compute-matched schedules (larger sizes get more samples)."""
+    from vlm_rewards.data import CorpusError
+    from vlm_rewards.family import compute_matched, train_family
+    from vlm_rewards.pretrain import SIZES
+
+    names = _parse_names(sizes, list(SIZES), "--sizes")
+    _check_device(device)
+    options = dict(base=base.value, base_steps=base_steps, batch_size=batch_size, base_lr=base_lr, exponent=exponent)
+    try:
+        plan = compute_matched(names, **options)
+        for size, row in plan.items():
+            typer.echo(f"{size}: {row['num_parameters']:,} parameters, {row['steps']} steps of {row['batch_size']}, lr {row['lr']:g}")
+        if dry_run:
+            return
+        out = train_family(corpus_dir, out_dir, names, seed=seed, loss=loss.value, checkpoint_every=checkpoint_every,
+                           threads=threads, device=device, progress=True, **options)
+    except CorpusError as exc:
+        raise _fail(f"CORPUS_DIR: {exc}") from None
+    except (ValueError, TypeError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    summary = json.loads((out / "family.json").read_text())
+    for size, row in summary["results"].items():
+        typer.echo(f"{size}: {row['seconds']:.0f} s, final loss {row['final_loss']:.3f}, held-out loss {row['heldout_loss']}")
+    typer.echo(f"family: {out}")
 
 
 def _parse_sections(value: str) -> list[str]:

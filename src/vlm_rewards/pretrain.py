@@ -49,6 +49,10 @@ __all__ = [
 
 #: Named model sizes (parameter counts with a 1,000-token vocabulary at 64 px).
 SIZES: dict[str, dict[str, Any]] = {
+    # ~0.09M
+    "xxs": {"vision": dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
+            "text": dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2),
+            "projection_dim": 32},
     # ~0.4M
     "xs": {"vision": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2),
            "text": dict(hidden_size=64, intermediate_size=256, num_hidden_layers=2, num_attention_heads=2),
@@ -57,6 +61,10 @@ SIZES: dict[str, dict[str, Any]] = {
     "s": {"vision": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=4, num_attention_heads=4),
           "text": dict(hidden_size=128, intermediate_size=512, num_hidden_layers=3, num_attention_heads=4),
           "projection_dim": 128},
+    # ~4M
+    "ms": {"vision": dict(hidden_size=192, intermediate_size=768, num_hidden_layers=5, num_attention_heads=4),
+           "text": dict(hidden_size=192, intermediate_size=768, num_hidden_layers=3, num_attention_heads=4),
+           "projection_dim": 192},
     # ~8M
     "m": {"vision": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=4),
           "text": dict(hidden_size=256, intermediate_size=1024, num_hidden_layers=4, num_attention_heads=4),
@@ -138,12 +146,32 @@ def _positive_keys(labels: Sequence[str]) -> np.ndarray:
     return np.array([ids.setdefault(lab, len(ids)) for lab in labels], dtype=np.int64)
 
 
-def _batch_indices(n: int, batch_size: int, step: int, seed: int) -> np.ndarray:
-    # A pure function of (seed, step): resuming needs no saved sampler state.
+def _batch_indices(n: int, batch_size: int, step: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
+    """Indices (into ``n`` samples) of batch ``step``: an epoch is a seeded permutation of the
+    groups (a frame and its twins; default: one group per sample), members kept adjacent, so
+    twins land in one batch (one may be cut off at a batch boundary). A pure function of
+    (seed, step): resuming needs no saved sampler state."""
     per_epoch = max(1, n // batch_size)
     epoch, k = divmod(step, per_epoch)
-    perm = np.random.default_rng([seed, 1, epoch]).permutation(n)
-    return perm[k * batch_size : (k + 1) * batch_size]
+    rng = np.random.default_rng([seed, 1, epoch])
+    if groups is None:
+        order = rng.permutation(n)
+    else:
+        # Groups are runs of equal ids; shuffle the runs, then lay out their members in order.
+        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+        sizes = np.diff(np.r_[starts, len(groups)])
+        pick = rng.permutation(len(starts))
+        order = np.repeat(starts[pick] - np.cumsum(np.r_[0, sizes[pick][:-1]]), sizes[pick]) + np.arange(len(groups))
+    return order[k * batch_size : (k + 1) * batch_size]
+
+
+def _heldout_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train rows, held-out rows): a seeded ``fraction`` of the groups (twins stay together)."""
+    unique = np.unique(groups)
+    k = int(round(fraction * len(unique)))
+    held = np.random.default_rng([seed, 3]).choice(unique, size=k, replace=False) if k else unique[:0]
+    mask = np.isin(groups, held)
+    return np.flatnonzero(~mask), np.flatnonzero(mask)
 
 
 def _augment(x, generator, max_shift: float = 0.08, zoom: float = 0.1, jitter: float = 0.1):
@@ -197,14 +225,35 @@ def _contrastive_loss(image_emb, text_emb, logit_scale, keys):
     return (loss_i + loss_t) / 2, acc
 
 
+def _sigmoid_loss(image_emb, text_emb, logit_scale, logit_bias, keys):
+    """SigLIP's pairwise sigmoid loss (Zhai et al. 2023): every image-text pair of the batch is a
+    binary problem, positive when the samples share a key; summed over texts, mean over images."""
+    import torch
+    import torch.nn.functional as F
+
+    image_emb = F.normalize(image_emb.float(), dim=-1)
+    text_emb = F.normalize(text_emb.float(), dim=-1)
+    logits = logit_scale.exp() * image_emb @ text_emb.t() + logit_bias
+    pos = (keys[:, None] == keys[None, :]).float()
+    loss = -F.logsigmoid((2 * pos - 1) * logits).sum(1).mean()
+    with torch.no_grad():
+        acc = pos.gather(1, logits.argmax(1, keepdim=True)).mean()
+    return loss, acc
+
+
+LOSSES = ("infonce", "siglip")
+
+
 # --- Training ------------------------------------------------------------------------------
 
 
-def _save_checkpoint(out: Path, model, optimizer, step: int, history: list[dict[str, float]]) -> None:
+def _save_checkpoint(out: Path, model, optimizer, step: int, history: list[dict[str, float]],
+                     evals: list[dict[str, float]], logit_bias: float) -> None:
     import torch
 
     buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "history": history}, buf)
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step, "history": history,
+                "evals": evals, "logit_bias": logit_bias}, buf)
     atomic_write_bytes(out / _CHECKPOINT, buf.getvalue())
 
 
@@ -224,6 +273,9 @@ def pretrain(
     max_text_length: int = 32,
     patch_size: int = 8,
     checkpoint_every: int = 200,
+    loss: str = "infonce",
+    heldout_fraction: float = 0.02,
+    eval_every: int | None = None,
     device: str | None = None,
     bf16: bool = True,
     threads: int | None = None,
@@ -238,6 +290,14 @@ def pretrain(
     and ends with the same weights as an uninterrupted run. ``callback(step, loss)`` is
     called after every step. Returns ``out_dir``.
 
+    Each step draws one of each frame's captions (:func:`vlm_rewards.data.read_corpus`) and
+    keeps twins in one batch (in-batch hard negatives). ``loss`` is "infonce" (CLIP's
+    symmetric softmax loss) or "siglip" (pairwise sigmoid with a learned bias). A fraction
+    ``heldout_fraction`` of the corpus's groups is never trained on: every ``eval_every``
+    steps (default ``checkpoint_every``) and at the end, the loss on it (first caption, no
+    augmentation) is logged as ``heldout_loss`` in ``training_log.json``, to tell convergence
+    from overfitting.
+
     Example:
         >>> pretrain("corpus", "clip-xs", size="xs", steps=50, batch_size=64)  # doctest: +SKIP
         PosixPath('clip-xs')
@@ -245,7 +305,7 @@ def pretrain(
     import torch
     from transformers import AutoTokenizer
 
-    from vlm_rewards.data.corpus import load_corpus, read_manifest
+    from vlm_rewards.data.corpus import read_corpus, read_manifest
     from vlm_rewards.models.preprocess import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
     from vlm_rewards.models.tokenizer import train_tokenizer
 
@@ -255,6 +315,11 @@ def pretrain(
     batch_size = _check_int(batch_size, "batch_size", 2)
     seed = _check_int(seed, "seed", 0)
     checkpoint_every = _check_int(checkpoint_every, "checkpoint_every", 1)
+    eval_every = checkpoint_every if eval_every is None else _check_int(eval_every, "eval_every", 1)
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if isinstance(heldout_fraction, bool) or not isinstance(heldout_fraction, (int, float)) or not 0 <= heldout_fraction < 0.5:
+        raise ValueError(f"heldout_fraction must be a float in [0, 0.5), got {heldout_fraction!r}")
     if not (isinstance(lr, (int, float)) and lr > 0):
         raise ValueError(f"lr must be a positive float, got {lr!r}")
     warmup = max(1, steps // 20) if warmup_steps is None else _check_int(warmup_steps, "warmup_steps", 1)
@@ -266,7 +331,11 @@ def pretrain(
 
     manifest = read_manifest(corpus_dir)
     image_size = int(manifest["image_size"])
-    frames_np, captions, labels = load_corpus(corpus_dir)
+    corpus = read_corpus(corpus_dir)
+    train_rows, heldout_rows = _heldout_split(corpus.groups, heldout_fraction, seed)
+    frames_np, groups = corpus.frames[train_rows], corpus.groups[train_rows]
+    captions = corpus.captions[train_rows]
+    labels = [corpus.labels[i] for i in train_rows]
     n = len(frames_np)
     if n < batch_size:
         raise ValueError(f"batch_size={batch_size} is larger than the corpus ({n} frames in {corpus_dir})")
@@ -275,57 +344,97 @@ def pretrain(
     run_args = dict(corpus=str(corpus_dir), size=size, steps=steps, batch_size=batch_size, seed=seed, lr=lr,
                     weight_decay=weight_decay, warmup_steps=warmup, vocab_size=vocab_size,
                     max_text_length=max_text_length, patch_size=patch_size, bf16=bf16,
-                    corpus_frames=n, corpus_seed=manifest["seed"], image_size=image_size)
+                    corpus_frames=len(corpus.frames), heldout_frames=len(heldout_rows), loss=loss,
+                    heldout_fraction=heldout_fraction, corpus_seed=manifest["seed"], image_size=image_size)
 
     # The tokenizer is saved before training so a resumed run uses the very same one.
     checkpoint = out / _CHECKPOINT
     if resume and checkpoint.is_file() and (out / "tokenizer.json").is_file():
         tokenizer = AutoTokenizer.from_pretrained(out, local_files_only=True)
     else:
-        tokenizer = train_tokenizer(sorted(set(captions)), vocab_size=vocab_size, model_max_length=max_text_length)
+        tokenizer = train_tokenizer(sorted(set(corpus.captions.ravel().tolist())), vocab_size=vocab_size,
+                                    model_max_length=max_text_length)
         tokenizer.save_pretrained(out)
     atomic_write_json(out / "preprocessor_config.json", preprocessor_config(image_size))
 
     model = build_model(size, tokenizer, image_size=image_size, patch_size=patch_size, seed=seed).to(dev)
-    decay, no_decay = [], []
+    # SigLIP's bias lives beside the CLIPModel (which has no slot for it); it only shapes the
+    # training loss: rewards use the embeddings and the temperature.
+    logit_bias = torch.nn.Parameter(torch.tensor(-10.0 if loss == "siglip" else 0.0, device=dev))
+    if loss == "siglip":
+        with torch.no_grad():
+            model.logit_scale.fill_(math.log(10.0))
+    decay, no_decay = [], [logit_bias]
     for name, p in model.named_parameters():
         (no_decay if p.ndim < 2 or "embedding" in name or name == "logit_scale" else decay).append(p)
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=lr, betas=(0.9, 0.98), eps=1e-6,
     )
-    start, history = 0, []
+    start, history, evals = 0, [], []
     if resume and checkpoint.is_file():
         state = torch.load(checkpoint, map_location=dev, weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         start, history = int(state["step"]), list(state["history"])
+        evals = list(state.get("evals", []))
+        if "logit_bias" in state:
+            with torch.no_grad():
+                logit_bias.fill_(float(state["logit_bias"]))
         if start > steps:
             raise ValueError(f"the checkpoint in {out} is at step {start}, beyond steps={steps}")
 
     # Captions come from templates: tokenise each distinct one once.
-    unique = sorted(set(captions))
+    unique = sorted(set(corpus.captions.ravel().tolist()))
     cap_index = {c: i for i, c in enumerate(unique)}
     tok = tokenizer(unique, padding="longest", truncation=True, max_length=max_text_length, return_tensors="pt")
     all_ids, all_mask = tok["input_ids"].to(dev), tok["attention_mask"].to(dev)
-    caption_ids = torch.tensor([cap_index[c] for c in captions])
+    caption_ids = torch.tensor([[cap_index[c] for c in row] for row in captions.tolist()]).view(len(captions), -1)
     keys = torch.from_numpy(_positive_keys(labels))
     frames = torch.from_numpy(frames_np)  # uint8 NHWC; converted per batch to save memory
     mean = torch.tensor(OPENAI_CLIP_MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(OPENAI_CLIP_STD, device=dev).view(1, 3, 1, 1)
+
+    heldout_keys = torch.from_numpy(_positive_keys([corpus.labels[i] for i in heldout_rows]))
+    heldout_captions = torch.tensor([cap_index[c] for c in corpus.captions[heldout_rows, 0].tolist()], dtype=torch.long)
+
+    def heldout_eval() -> dict[str, float]:
+        # Batches of the training size (in-batch negatives set the loss's scale), in a fixed
+        # order; a last partial batch is dropped unless it is the only one.
+        model.eval()
+        m = len(heldout_rows)
+        size = min(batch_size, m)
+        total = acc_total = 0.0
+        batches = max(1, m // size)
+        with torch.no_grad(), torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
+            for b in range(batches):
+                sel = torch.arange(b * size, (b + 1) * size)
+                x = torch.from_numpy(corpus.frames[heldout_rows[sel.numpy()]]).to(dev).permute(0, 3, 1, 2).float().div_(255)
+                c = heldout_captions[sel]
+                image_emb = pooled_features(model.get_image_features(pixel_values=(x - mean) / std), "image")
+                text_emb = pooled_features(model.get_text_features(input_ids=all_ids[c], attention_mask=all_mask[c]), "text")
+                k = heldout_keys[sel].to(dev)
+                if loss == "siglip":
+                    value, acc = _sigmoid_loss(image_emb, text_emb, model.logit_scale, logit_bias, k)
+                else:
+                    value, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, k)
+                total += value.item()
+                acc_total += acc.item()
+        return {"heldout_loss": round(total / batches, 5), "heldout_acc": round(acc_total / batches, 4)}
 
     bar = _progress(progress, steps, start)
     t0 = time.time()
     model.train()
     with bar:
         for step in range(start, steps):
-            idx = torch.from_numpy(_batch_indices(n, batch_size, step, seed))
+            idx = torch.from_numpy(_batch_indices(n, batch_size, step, seed, groups))
             gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
+            variant = torch.from_numpy(np.random.default_rng([seed, 2, step]).integers(caption_ids.shape[1], size=len(idx)))
             # Augmented where the model runs: on a GPU the CPU would otherwise be the bottleneck.
             x = frames[idx].to(dev).permute(0, 3, 1, 2).float().div_(255)
             x = _augment(x, gen)
             x = (x - mean) / std
-            c = caption_ids[idx]
+            c = caption_ids[idx, variant]
             for group in optimizer.param_groups:
                 group["lr"] = lr * _lr_factor(step, steps, warmup)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
@@ -333,21 +442,27 @@ def pretrain(
                 text_emb = pooled_features(
                     model.get_text_features(input_ids=all_ids[c], attention_mask=all_mask[c]), "text"
                 )
-            loss, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, keys[idx].to(dev))
+            if loss == "siglip":
+                value_t, acc = _sigmoid_loss(image_emb, text_emb, model.logit_scale, logit_bias, keys[idx].to(dev))
+            else:
+                value_t, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, keys[idx].to(dev))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            value_t.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             with torch.no_grad():
                 model.logit_scale.clamp_(0, _MAX_LOGIT_SCALE)
-            value = loss.item()
+            value = value_t.item()
             history.append({"step": step + 1, "loss": round(value, 5), "acc": round(acc.item(), 4),
                             "logit_scale": round(model.logit_scale.detach().exp().item(), 3)})
             bar.update(step + 1, value)
             if callback is not None:
                 callback(step + 1, value)
+            if heldout_rows.size and ((step + 1) % eval_every == 0 or step + 1 == steps):
+                evals.append({"step": step + 1, **heldout_eval()})
+                model.train()
             if (step + 1) % checkpoint_every == 0 and step + 1 < steps:
-                _save_checkpoint(out, model, optimizer, step + 1, history)
+                _save_checkpoint(out, model, optimizer, step + 1, history, evals, float(logit_bias.item()))
 
     model.eval()
     model.to("cpu").save_pretrained(out)
@@ -355,6 +470,8 @@ def pretrain(
         "args": run_args,
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "seconds_this_run": round(time.time() - t0, 1),
+        "logit_bias": round(float(logit_bias.item()), 5),
+        "evals": evals,
         "history": history,
     })
     checkpoint.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ same frame and goal always get the same reward.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -48,6 +48,18 @@ class ScoreResult:
     score: np.ndarray
 
 
+def _describe(fn: Any) -> str | None:
+    # A readable name for settings() and logs: "choose_negatives(choice='counterfactual', domain='house')".
+    if fn is None:
+        return None
+    import functools
+
+    if isinstance(fn, functools.partial):
+        args = [repr(a) for a in fn.args] + [f"{k}={v!r}" for k, v in fn.keywords.items()]
+        return f"{getattr(fn.func, '__name__', repr(fn.func))}({', '.join(args)})"
+    return getattr(fn, "__qualname__", repr(fn))
+
+
 class RewardScorer:
     """Score N frames against N goals with one batched pass of the image encoder.
 
@@ -64,6 +76,11 @@ class RewardScorer:
         goal_set: the task's goals; each goal's negatives are drawn from the others once
             (seeded, per goal) and then fixed for the run, as in the paper.
         num_negatives: negatives per goal drawn from ``goal_set`` (``None``: all others).
+        negative_sampler: how each goal's negatives are drawn from ``goal_set``: a function
+            ``(goal, goal_set, num_negatives, *, seed) -> list of texts``, called once per goal.
+            ``None``: uniformly (:func:`vlm_rewards.rewards.sample_negatives`, the paper's);
+            e.g. ``functools.partial(vlm_rewards.evaluation.choose_negatives,
+            choice="counterfactual", domain="house")`` draws goals with one attribute changed.
         negatives: an explicit list of negative texts shared by all goals (instead of
             ``goal_set``); must not contain a scored goal.
 
@@ -108,6 +125,7 @@ class RewardScorer:
         goal_set: Sequence[str] | None = None,
         num_negatives: int | str | None = None,
         negatives: Sequence[str] | None = None,
+        negative_sampler: Callable[[str, Sequence[str], int | str | None, int], Sequence[str]] | None = None,
         alpha: float = 0.5,
         baseline: str | None = None,
         batch_size: int = 64,
@@ -170,6 +188,11 @@ class RewardScorer:
         if num_negatives is not None and num_negatives != "all":
             check_positive_int(num_negatives, "num_negatives")
         self.num_negatives = num_negatives
+        if negative_sampler is not None and not callable(negative_sampler):
+            raise TypeError(f"negative_sampler must be a function (goal, goal_set, k, seed) -> negatives, got {negative_sampler!r}")
+        if negative_sampler is not None and goal_set is None:
+            raise ValueError("negative_sampler draws from goal_set: pass goal_set=[...] too")
+        self.negative_sampler = negative_sampler
         if spec.needs_negatives and goal_set is None and negatives is None:
             raise ValueError(f"reward={reward!r} needs negatives: pass goal_set=[...] or negatives=[...]")
         if spec.needs_baseline:
@@ -197,6 +220,7 @@ class RewardScorer:
             "threshold": self.threshold_setting(),
             "goal_set_size": len(self.goal_set) if self.goal_set is not None else None,
             "num_negatives": self.num_negatives if self.goal_set is not None else None,
+            "negative_sampler": _describe(self.negative_sampler),
             "negatives": self.negatives,
             "alpha": self.alpha if "alpha" in self.reward_spec.params else None,
             "baseline": self.baseline if self.reward_spec.needs_baseline else None,
@@ -237,7 +261,13 @@ class RewardScorer:
                 self._negatives_of[key] = list(self.negatives)
             elif self.goal_set is not None:
                 k = self.num_negatives
-                self._negatives_of[key] = R.sample_negatives(goal, self.goal_set, k, self.seed)
+                if self.negative_sampler is None:
+                    self._negatives_of[key] = R.sample_negatives(goal, self.goal_set, k, self.seed)
+                else:
+                    drawn = self._texts(self.negative_sampler(goal, self.goal_set, k, seed=self.seed), "negative_sampler's negatives")
+                    if any(goal_key(n) == key for n in drawn):
+                        raise ValueError(f"negative_sampler returned the goal {goal!r} among its own negatives")
+                    self._negatives_of[key] = drawn
             else:
                 raise ValueError("this scorer has no negatives (pass goal_set or negatives)")
         return self._negatives_of[key]

@@ -211,3 +211,78 @@ def test_bad_holdout(tmp_path):
         collect_corpus(tmp_path, domains=("phone",), frames_per_domain=1, holdout={"pink unicorn"})
     with pytest.raises(TypeError, match="holdout"):
         collect_corpus(tmp_path, domains=("phone",), frames_per_domain=1, holdout="yellow ball")
+
+
+def test_every_frame_has_captions_in_three_styles(corpus):
+    from vlm_rewards.data.corpus import CAPTIONS_PER_FRAME, read_corpus
+
+    full = read_corpus(corpus)
+    assert full.captions.shape == (192, CAPTIONS_PER_FRAME) == (192, 3)
+    assert read_manifest(corpus)["captions_per_frame"] == 3
+    apps = [i for i, lab in enumerate(full.labels) if lab.startswith("phone:app:")]
+    for i in apps:
+        app = full.labels[i].split(":")[-1]
+        descriptive, web, instruction = full.captions[i]
+        assert all(app in c for c in (descriptive, web, instruction))
+        assert "screenshot" in web or "android" in web
+        assert instruction.split()[0] in ("open", "launch", "go", "start")
+    # load_corpus keeps its one-caption view: the descriptive caption.
+    assert load_corpus(corpus)[1] == full.captions[:, 0].tolist()
+
+
+def test_phone_twins_show_another_app_in_the_same_scene(corpus):
+    from vlm_rewards.data import read_corpus
+
+    full = read_corpus(corpus)
+    g = full.groups
+    assert np.all(np.diff(g) >= 0)  # ids grow along the stream: a twin follows its frame
+    twins = [i for i in range(1, len(g)) if g[i] == g[i - 1]]
+    phone_twins = [i for i in twins if full.labels[i].startswith("phone:app:")]
+    assert phone_twins, "some phone frames must have a twin"
+    for i in phone_twins:
+        a, b = full.labels[i - 1].split(":")[-1], full.labels[i].split(":")[-1]
+        assert a != b and full.labels[i - 1].startswith("phone:app:")
+        assert not np.array_equal(full.frames[i - 1], full.frames[i])
+        assert all(b in c for c in full.captions[i])
+
+
+def test_house_twins_change_one_attribute_of_one_object(house_corpus):
+    from vlm_rewards.data import COMPOSITIONAL_HOLDOUT, read_corpus
+    from vlm_rewards.envs.house.vocabulary import OBJECTS
+
+    full = read_corpus(house_corpus)
+    g = full.groups
+    twins = [i for i in range(1, len(g)) if g[i] == g[i - 1] and full.labels[i].startswith("house:")]
+    assert len(twins) >= 10
+    for i in twins:
+        kind_a, name_a = full.labels[i - 1].split(":")[1:]
+        kind_b, name_b = full.labels[i].split(":")[1:]
+        assert kind_a == kind_b and kind_a in ("near", "carry")
+        a, b = OBJECTS[name_a], OBJECTS[name_b]
+        assert name_a != name_b and (a.colour == b.colour) != (a.kind == b.kind)  # exactly one attribute differs
+        assert b.liftable and name_b not in COMPOSITIONAL_HOLDOUT
+        assert not np.array_equal(full.frames[i - 1], full.frames[i])
+
+
+def test_version_1_corpus_still_loads(corpus, tmp_path):
+    import hashlib
+    import io
+    import json
+    import shutil
+
+    from vlm_rewards.data import read_corpus
+    from vlm_rewards.data.corpus import _npz_bytes
+
+    copy = shutil.copytree(corpus, tmp_path / "v1")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    for entry in manifest["shards"]:
+        with np.load(io.BytesIO((copy / entry["file"]).read_bytes())) as npz:
+            data = _npz_bytes({"frames": npz["frames"], "captions": npz["captions"][:, 0], "labels": npz["labels"]})
+        (copy / entry["file"]).write_bytes(data)
+        entry.update(bytes=len(data), sha256=hashlib.sha256(data).hexdigest())
+    manifest["version"] = 1
+    del manifest["captions_per_frame"]
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    old = read_corpus(copy)
+    assert old.captions.shape == (192, 1) and list(old.groups) == list(range(192))
+    assert old.captions[:, 0].tolist() == read_corpus(corpus).captions[:, 0].tolist()

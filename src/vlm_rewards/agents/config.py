@@ -133,6 +133,12 @@ class RewardConfig(_Strict):
         "A wider set guards against the reward firing on screens no goal describes.",
     )
     num_negatives: int | None = Field(None, ge=1, description="Negatives per goal drawn from the goal set (None: all).")
+    negative_choice: Literal["uniform", "hard", "counterfactual", "counterfactual+uniform"] = Field(
+        "uniform",
+        description="How each goal's num_negatives are drawn: uniformly (the paper), the most confusable goals, "
+        "counterfactuals of the goal (one attribute changed: colour, object kind, app), or half of each. "
+        "Anything but uniform needs num_negatives.",
+    )
     baseline: str | None = Field(None, description="goal_baseline: the baseline prompt.")
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="goal_baseline: regularisation strength.")
     terminate_on_success: bool = Field(True, description="End the episode when the (binary) reward fires.")
@@ -206,6 +212,9 @@ class RewardConfig(_Strict):
             raise ValueError(f"function={self.function!r} needs reward.baseline (e.g. 'a phone screen')")
         if tuple(self.confirm) != (1, 1) and not self.spec.binary:
             raise ValueError(f"reward.confirm needs a binary reward function (e.g. contrastive), got {self.function!r}")
+        if self.negative_choice != "uniform" and self.num_negatives is None:
+            raise ValueError(f"reward.negative_choice={self.negative_choice!r} needs reward.num_negatives "
+                             "(with all other goals as negatives there is nothing to choose)")
         return self
 
     @property

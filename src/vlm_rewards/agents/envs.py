@@ -20,6 +20,8 @@ The vector env the agent trains in is assembled in :mod:`vlm_rewards.agents.venv
 
 from __future__ import annotations
 
+import functools
+
 from typing import Any
 
 import gymnasium as gym
@@ -28,7 +30,7 @@ import numpy as np
 from vlm_rewards.agents.config import EnvConfig, RewardConfig
 from vlm_rewards.envs import negative_pool
 
-__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "scorer_settings"]
+__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "negative_sampler", "scorer_settings"]
 
 
 def domain_goals(env: EnvConfig, split: str) -> list[str]:
@@ -111,10 +113,21 @@ def scorer_settings(reward: RewardConfig, env: EnvConfig, *, seed: int = 0) -> d
         # Negatives from the env's goals and, with reward.negatives_from, a wider goal set.
         goal_set=negative_pool(domain_goals(env, "all"), reward.negatives_from) if reward.spec.needs_negatives else None,
         num_negatives=reward.num_negatives,
+        negative_sampler=negative_sampler(reward, env),
         alpha=reward.alpha,
         baseline=reward.baseline,
         seed=seed,
     )
+
+
+def negative_sampler(reward: RewardConfig, env: EnvConfig):
+    """``RewardScorer(negative_sampler=...)`` of ``reward.negative_choice`` (None: uniform, the
+    scorer's own draw). A partial of a module function, so Ray ships it to the scorer actors."""
+    if reward.negative_choice == "uniform" or not reward.spec.needs_negatives:
+        return None
+    from vlm_rewards.evaluation.negatives import choose_negatives
+
+    return functools.partial(choose_negatives, choice=reward.negative_choice, domain=env.domain)
 
 
 def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):

@@ -8,7 +8,16 @@ Example:
     >>> collect_evalset("evalset", sections=("phone:common",), frames=256, seed=0)  # doctest: +SKIP
 """
 
-from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT, CorpusError, collect_corpus, load_corpus, load_shard, read_manifest
+from vlm_rewards.data.corpus import (
+    COMPOSITIONAL_HOLDOUT,
+    Corpus,
+    CorpusError,
+    collect_corpus,
+    load_corpus,
+    load_shard,
+    read_corpus,
+    read_manifest,
+)
 from vlm_rewards.data.evalset import (
     EvalSection,
     EvalSet,
@@ -21,6 +30,7 @@ from vlm_rewards.data.evalset import (
 
 __all__ = [
     "COMPOSITIONAL_HOLDOUT",
+    "Corpus",
     "CorpusError",
     "EvalSection",
     "EvalSet",
@@ -31,6 +41,7 @@ __all__ = [
     "load_corpus",
     "load_evalset",
     "load_shard",
+    "read_corpus",
     "read_evalset_manifest",
     "read_manifest",
 ]

@@ -17,10 +17,18 @@ are disjoint from the agent's held-out goal objects
 (:data:`vlm_rewards.envs.house.vocabulary.HELDOUT_OBJECTS`), which the corpus does name: the two
 hold-outs measure different things (unseen goals vs unseen compositions).
 
+Each frame carries :data:`CAPTIONS_PER_FRAME` captions of one description in different styles
+(descriptive, web alt-text, instruction-like), and some frames are followed by a *twin*: the
+same scene with one attribute changed (another app open, an object of another colour or
+kind in the same place). Twins share a group id, and pre-training keeps a group in one
+batch, so each twin is an in-batch hard negative of the other.
+
 On disk: ``manifest.json`` plus shards ``{domain}-{index:05d}.npz`` holding ``frames``
-(uint8, N x S x S x 3), ``captions`` and ``labels`` (the state a caption came from, e.g.
-``phone:app:calendar``: frames with equal labels show the same thing, so pre-training treats
-them as positives of each other even when their caption templates differ). Shards are written deterministically (fixed
+(uint8, N x S x S x 3), ``captions`` (N x K strings), ``labels`` (the state a caption came
+from, e.g. ``phone:app:calendar``: frames with equal labels show the same thing, so
+pre-training treats them as positives of each other even when their captions differ) and
+``groups`` (int64; equal ids: a frame and its twins). Version-1 corpora (one caption per
+frame, no groups) still load. Shards are written deterministically (fixed
 zip timestamps) and atomically; the manifest, written last, records each shard's size and
 SHA-256, so a truncated or altered shard is reported by name when loaded.
 
@@ -40,6 +48,7 @@ import os
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,15 +61,21 @@ __all__ = [
     "CORPUS_DOMAINS",
     "corpus_domains",
     "DEFAULT_DOMAINS",
+    "CAPTIONS_PER_FRAME",
+    "Corpus",
     "CorpusError",
     "collect_corpus",
     "load_corpus",
     "load_shard",
+    "read_corpus",
     "read_manifest",
 ]
 
 FORMAT = "vlm_rewards.corpus"
-VERSION = 1
+VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+#: captions stored per frame (sources that give fewer are cycled to this many)
+CAPTIONS_PER_FRAME = 3
 # The cheap domains: a House corpus needs an OpenGL context and minutes of rendering.
 DEFAULT_DOMAINS: tuple[str, ...] = ("phone", "babyai")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -70,7 +85,19 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 #: held-out goal object of the agent, and all are House training-goal objects.
 COMPOSITIONAL_HOLDOUT: frozenset[str] = frozenset({"yellow ball", "grey key", "green box"})
 
-Sample = tuple[np.ndarray, str, str]  # frame, caption, label
+Sample = tuple[np.ndarray, str, str]  # frame, caption, label: a source may yield these or CorpusFrame
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A loaded corpus: ``frames`` (uint8 N x S x S x 3), ``captions`` (N x K str array; column
+    0 the descriptive caption), ``labels`` (N state labels) and ``groups`` (N int64 ids; a
+    frame and its twins share one)."""
+
+    frames: np.ndarray
+    captions: np.ndarray
+    labels: list[str]
+    groups: np.ndarray
 
 
 class CorpusError(ValueError):
@@ -190,6 +217,7 @@ def collect_corpus(
     (out / "manifest.json").unlink(missing_ok=True)  # the old corpus is invalid from here on
 
     shards: list[dict[str, Any]] = []
+    group = -1
     bar = _progress(progress)
     with bar:
         for domain in domains:
@@ -200,19 +228,23 @@ def collect_corpus(
             done = 0
             while done < frames_per_domain:
                 n = min(shard_size, frames_per_domain - done)
-                frames, captions, labels = [], [], []
+                frames, captions, labels, groups = [], [], [], []
                 for _ in range(n):
-                    frame, caption, label = next(source)
-                    if frame.shape != (image_size, image_size, 3):
-                        raise RuntimeError(f"{domain} rendered a {frame.shape} frame, expected {(image_size, image_size, 3)}")
-                    frames.append(frame)
-                    captions.append(caption)
-                    labels.append(label)
+                    item = _corpus_frame(next(source), domain)
+                    if item.frame.shape != (image_size, image_size, 3):
+                        raise RuntimeError(f"{domain} rendered a {item.frame.shape} frame, expected {(image_size, image_size, 3)}")
+                    if not (item.twin and (groups or done)):
+                        group += 1  # a twin joins the group of the frame before it
+                    frames.append(item.frame)
+                    captions.append([item.captions[k % len(item.captions)] for k in range(CAPTIONS_PER_FRAME)])
+                    labels.append(item.label)
+                    groups.append(group)
                     bar.advance(task)
                 data = _npz_bytes({
                     "frames": np.stack(frames).astype(np.uint8),
                     "captions": np.array(captions, dtype=str),
                     "labels": np.array(labels, dtype=str),
+                    "groups": np.array(groups, dtype=np.int64),
                 })
                 name = f"{domain}-{len(shards):05d}.npz"
                 atomic_write_bytes(out / name, data)
@@ -225,10 +257,22 @@ def collect_corpus(
         "image_size": image_size,
         "domains": {d: frames_per_domain for d in domains},
         "num_frames": frames_per_domain * len(domains),
+        "captions_per_frame": CAPTIONS_PER_FRAME,
         "holdout": sorted(holdout),
         "shards": shards,
     })
     return out
+
+
+def _corpus_frame(item: Any, domain: str) -> Any:
+    from vlm_rewards.envs._sampling import CorpusFrame
+
+    if isinstance(item, CorpusFrame):
+        if not item.captions or not all(isinstance(c, str) and c for c in item.captions):
+            raise RuntimeError(f"{domain}'s corpus source gave a frame without captions: {item.captions!r}")
+        return item
+    frame, caption, label = item
+    return CorpusFrame(frame, (caption,), label)
 
 
 class _NoProgress:
@@ -262,36 +306,57 @@ def read_manifest(corpus_dir: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise CorpusError(f"{path} is missing: {corpus_dir} is not a complete corpus (run collect_corpus)")
     manifest = read_json_file(path, CorpusError)
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") != VERSION or not isinstance(manifest.get("shards"), list):
-        raise CorpusError(f"{path} is not a {FORMAT} v{VERSION} manifest")
+    if (not isinstance(manifest, dict) or manifest.get("format") != FORMAT or manifest.get("version") not in _READABLE_VERSIONS
+            or not isinstance(manifest.get("shards"), list)):
+        raise CorpusError(f"{path} is not a {FORMAT} manifest of version {' or '.join(map(str, _READABLE_VERSIONS))}")
     return manifest
 
 
-def load_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any]) -> tuple[np.ndarray, list[str], list[str]]:
-    """(frames, captions, labels) of one manifest shard entry, verified against the manifest."""
+def _read_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any], first_group: int) -> Corpus:
     path = Path(corpus_dir) / entry["file"]
     data = read_verified_shard(path, entry, "corpus shard", CorpusError)
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        frames, captions, labels = npz["frames"], npz["captions"].tolist(), npz["labels"].tolist()
-    if len(frames) != entry["frames"] or len(captions) != len(frames):
+        frames, captions, labels = npz["frames"], npz["captions"], npz["labels"].tolist()
+        # Version 1: one caption per frame and no twins.
+        groups = npz["groups"] if "groups" in npz.files else np.arange(first_group, first_group + len(frames), dtype=np.int64)
+    if captions.ndim == 1:
+        captions = captions[:, None]
+    if len(frames) != entry["frames"] or not len(captions) == len(labels) == len(groups) == len(frames):
         raise CorpusError(f"corpus shard {path} holds {len(frames)} frames, manifest says {entry['frames']}")
-    return frames, captions, labels
+    return Corpus(frames, captions, labels, groups)
 
 
-def load_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = None) -> tuple[np.ndarray, list[str], list[str]]:
-    """All frames (uint8 N x S x S x 3), captions and labels of a corpus, in manifest order."""
+def load_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any]) -> tuple[np.ndarray, list[str], list[str]]:
+    """(frames, captions, labels) of one manifest shard entry, verified against the manifest;
+    ``captions`` holds each frame's first (descriptive) caption."""
+    shard = _read_shard(corpus_dir, entry, 0)
+    return shard.frames, shard.captions[:, 0].tolist(), shard.labels
+
+
+def read_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = None) -> Corpus:
+    """The whole corpus (or the shards of ``domains``), in manifest order, every caption included."""
     manifest = read_manifest(corpus_dir)
-    frames, captions, labels = [], [], []
+    parts: list[Corpus] = []
+    next_group = 0
     for entry in manifest["shards"]:
         if domains is not None and entry["domain"] not in domains:
             continue
-        f, c, lab = load_shard(corpus_dir, entry)
-        frames.append(f)
-        captions += c
-        labels += lab
-    if not frames:
+        part = _read_shard(corpus_dir, entry, next_group)
+        parts.append(part)
+        next_group = int(part.groups.max()) + 1 if len(part.groups) else next_group
+    if not parts:
         raise CorpusError(f"corpus {corpus_dir} has no frames for domains={domains!r}")
-    return np.concatenate(frames), captions, labels
+    width = max(p.captions.shape[1] for p in parts)
+    captions = np.concatenate([np.concatenate([p.captions] * -(-width // p.captions.shape[1]), axis=1)[:, :width] for p in parts])
+    return Corpus(np.concatenate([p.frames for p in parts]), captions, [lab for p in parts for lab in p.labels],
+                  np.concatenate([p.groups for p in parts]))
+
+
+def load_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = None) -> tuple[np.ndarray, list[str], list[str]]:
+    """All frames (uint8 N x S x S x 3), first captions and labels of a corpus, in manifest order
+    (:func:`read_corpus` gives every caption and the twin groups)."""
+    corpus = read_corpus(corpus_dir, domains)
+    return corpus.frames, corpus.captions[:, 0].tolist(), corpus.labels
 
 
 def __getattr__(name: str) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["COLOURED_KINDS", "NOISE", "LabelledFrame", "a", "join", "pick"]
+__all__ = ["COLOURED_KINDS", "NOISE", "CorpusFrame", "LabelledFrame", "a", "join", "pick", "styled"]
 
 #: object kinds that carry a colour in both the house and BabyAI ("red ball")
 COLOURED_KINDS = ("ball", "box", "key")
@@ -26,6 +26,32 @@ class LabelledFrame:
     step: int
     policy: int
     pursued: int
+
+
+@dataclass(frozen=True)
+class CorpusFrame:
+    """A pre-training corpus frame: several captions of one state, and its state label.
+
+    ``captions`` are phrasings of the same description in different styles (descriptive,
+    web alt-text, instruction-like); pre-training draws one per step. ``twin=True`` marks an
+    altered copy of the frame yielded just before it, with one attribute changed (another
+    app open, an object of another colour or kind in the same place): pre-training puts the
+    two in one batch, so each is a hard negative of the other.
+    """
+
+    frame: np.ndarray
+    captions: tuple[str, ...]
+    label: str
+    twin: bool = False
+
+
+def styled(rng: np.random.Generator, styles: Sequence[Sequence[str]], **fields: str) -> tuple[str, ...]:
+    """One template of each style, filled in: a frame's captions (see :class:`CorpusFrame`).
+
+    Draws exactly one random number per style, so a twin frame built from the same ``rng``
+    state gets the same templates with its own ``fields``.
+    """
+    return tuple(pick(rng, style).format(**fields) for style in styles)
 
 
 def pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:

@@ -185,7 +185,10 @@ def unregister_domain(name: str) -> None:
 def _register_gym_ids(domain: Domain, replace: bool) -> None:
     # gymnasium itself is cheap to import; the env modules behind the entry points are not,
     # and stay unimported until gym.make.
-    import gymnasium
+    try:
+        import gymnasium
+    except ImportError:  # scoring, evaluation and pre-training work without Gymnasium (e.g. a bare GPU box)
+        return
 
     for env_id, spec in domain.env_ids.items():
         if replace:

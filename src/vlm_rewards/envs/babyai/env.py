@@ -152,7 +152,11 @@ class BabyAIEnv(gymnasium.Env):
             own mission; "auto" (default) is "train" for levels with a goal set, else ``None``.
         obs_size: observation size, int or (height, width).
         render_size: size of ``render()`` frames (the VLM's input), 64..224.
-        view: "full" renders the whole grid; "agent" renders the agent's egocentric view.
+        view: "agent" (default) renders the agent's egocentric view, in which the object the
+            agent faces, what GoTo goals ask for, sits just above it at the bottom centre and
+            spans a seventh of the frame; "full" renders the whole grid, where at 64 px the
+            agent and the object next to it are a few pixels wide (the built-in reward model
+            reads the agent view).
         render_mode: ``None`` or "rgb_array".
         max_steps: episode limit of the level; ``None`` keeps the level's own
             (room size and mission dependent) limit. The episode is truncated there.
@@ -180,7 +184,7 @@ class BabyAIEnv(gymnasium.Env):
         goal_split: str | None = "auto",
         obs_size: int | tuple[int, int] = 64,
         render_size: int | tuple[int, int] = 224,
-        view: str = "full",
+        view: str = "agent",
         render_mode: str | None = None,
         max_steps: int | None = None,
         max_goal_retries: int = 2000,

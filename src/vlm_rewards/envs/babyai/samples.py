@@ -12,40 +12,62 @@ from typing import Any
 
 import numpy as np
 
-from vlm_rewards.envs._sampling import COLOURED_KINDS, NOISE, LabelledFrame, join, pick
+from vlm_rewards.envs._sampling import COLOURED_KINDS, NOISE, CorpusFrame, LabelledFrame, join, pick, styled
 from vlm_rewards.envs.registry import EvalSource
 
-__all__ = ["EVALSET", "POLICIES", "babyai_caption", "babyai_labels", "corpus_samples", "evalset_samples"]
+__all__ = ["EVALSET", "POLICIES", "babyai_caption", "babyai_captions", "babyai_labels", "corpus_samples", "evalset_samples"]
+
+
+_CARRY = (("the agent carrying the {o}", "the agent holds the {o}"),
+          ("a grid world game: the player carries the {o}", "pixel-art grid view, holding the {o}"),
+          ("pick up the {o}", "take the {o}"))
+_NEAR = (("the agent next to the {o}", "the agent in front of the {o}", "the agent facing the {o}", "the agent at the {o}"),
+         ("a grid world game: the player faces the {o}", "pixel-art grid view with the {o} straight ahead"),
+         ("go to the {o}", "walk to the {o}", "go next to the {o}"))
+_ROOM = (("a grid with a {o}", "a grid room with a {o}", "a top-down grid world with a {o}"),
+         ("a grid world game with a {o}", "pixel-art grid view showing a {o}"),
+         ("a grid room containing a {o}", "somewhere in the grid: a {o}"))
+_EMPTY = (("an empty grid room",), ("a grid world game, nothing in view",), ("an empty part of the grid",))
 
 
 def babyai_caption(level_env: Any, rng: np.random.Generator, holdout: Iterable[str] = ()) -> tuple[str, str]:
     """(caption, label) from a MiniGrid level's state: objects in the room, what the agent faces or carries.
 
-    Objects named in ``holdout`` (e.g. "yellow ball") are never named; with an empty
-    ``holdout`` the captions and random draws are those of corpus version 1.
+    Objects named in ``holdout`` (e.g. "yellow ball") are never named.
     """
+    captions, label = babyai_captions(level_env, rng, holdout, styles=1)
+    return captions[0], label
+
+
+def babyai_captions(level_env: Any, rng: np.random.Generator, holdout: Iterable[str] = (), *,
+                    in_view_only: bool = False, styles: int = 3) -> tuple[tuple[str, ...], str]:
+    """(captions, label): one caption per style (descriptive, web alt-text, instruction) of
+    what :func:`babyai_caption` describes; ``in_view_only`` names only the objects inside the
+    agent's egocentric view (the frames of ``BabyAIEnv(view="agent")``)."""
     holdout = frozenset(holdout)
     objects = []
-    for obj in level_env.grid.grid:
-        if obj is not None and obj.type in COLOURED_KINDS and f"{obj.color} {obj.type}" not in holdout:
-            objects.append(f"{obj.color} {obj.type}")
+    for i, obj in enumerate(level_env.grid.grid):
+        if obj is None or obj.type not in COLOURED_KINDS or f"{obj.color} {obj.type}" in holdout:
+            continue
+        if in_view_only and not level_env.in_view(i % level_env.grid.width, i // level_env.grid.width):
+            continue
+        objects.append(f"{obj.color} {obj.type}")
     carrying = getattr(level_env, "carrying", None)
     if carrying is not None and f"{carrying.color} {carrying.type}" not in holdout:
         name = f"{carrying.color} {carrying.type}"
-        return pick(rng, ("the agent carrying the {o}", "the agent holds the {o}")).format(o=name), f"babyai:carry:{name}"
+        return styled(rng, _CARRY[:styles], o=name), f"babyai:carry:{name}"
     front = level_env.grid.get(*level_env.front_pos)
     if (front is not None and front.type in COLOURED_KINDS and f"{front.color} {front.type}" not in holdout
             and rng.random() < 0.8):
         name = f"{front.color} {front.type}"
-        text = pick(rng, ("the agent next to the {o}", "the agent in front of the {o}", "the agent facing the {o}", "the agent at the {o}"))
-        return text.format(o=name), f"babyai:near:{name}"
+        return styled(rng, _NEAR[:styles], o=name), f"babyai:near:{name}"
     objects = list(dict.fromkeys(objects))  # a room can hold two identical objects
     if not objects:
-        return "an empty grid room", "babyai:room"
+        return styled(rng, _EMPTY[:styles]), "babyai:room"
     k = int(rng.integers(1, min(4, len(objects)) + 1))
     chosen = [objects[i] for i in sorted(rng.choice(len(objects), size=k, replace=False))]
-    start = pick(rng, ("a grid with a {o}", "a grid room with a {o}", "a top-down grid world with a {o}"))
-    return start.format(o=join(chosen).replace(" and ", " and a ").replace(", ", ", a ")), "babyai:room:" + ",".join(chosen)
+    listed = join(chosen).replace(" and ", " and a ").replace(", ", ", a ")
+    return styled(rng, _ROOM[:styles], o=listed), "babyai:room:" + ",".join(chosen)
 
 
 def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Any]:
@@ -53,11 +75,12 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
 
     env = babyai.BabyAIEnv(level="BabyAI-GoToLocal-v0", goal_split=None, render_size=image_size, render_mode="rgb_array")
     level = env.level_env
+    agent_view = env.view == "agent"
     while True:
         obs, _ = env.reset(seed=int(rng.integers(2**31)))
         policy = pick(rng, ("random", "explore", "solver", "solver"))
         solver = babyai.make_solver(env)
-        yield (env.render(), *babyai_caption(level, rng, holdout))
+        yield CorpusFrame(env.render(), *babyai_captions(level, rng, holdout, in_view_only=agent_view))
         for _ in range(int(rng.integers(4, 24))):
             if policy == "solver":
                 action = solver(obs)
@@ -66,7 +89,7 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
             else:
                 action = 2 if rng.random() < 0.7 else int(rng.integers(2))
             obs, _, terminated, truncated, _ = env.step(action)
-            yield (env.render(), *babyai_caption(level, rng, holdout))
+            yield CorpusFrame(env.render(), *babyai_captions(level, rng, holdout, in_view_only=agent_view))
             if terminated or truncated:
                 break
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from vlm_rewards.envs._sampling import NOISE, LabelledFrame, a, join, pick
+from vlm_rewards.envs._sampling import NOISE, CorpusFrame, LabelledFrame, a, join, pick, styled
 from vlm_rewards.envs.registry import EvalSource
 
-__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "house_caption", "house_labels"]
+__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "house_caption", "house_captions", "house_labels"]
 
 # House frames are correlated step to step: evaluation frames where no goal holds are kept
 # with this probability, frames where one holds always.
@@ -61,25 +61,102 @@ def house_caption(env: Any, rng: np.random.Generator, holdout: Iterable[str] = (
     box and a green key in a room"). Returns None when an object named in ``holdout`` may
     be on screen or is carried: such frames are left out of the corpus.
     """
+    kind, names = _describe(env, rng, holdout)
+    if kind is None:
+        return None
+    captions, label = _captions(kind, names, rng, styles=1)
+    return captions[0], label
+
+
+# Caption styles of the corpus (one caption of each per frame): descriptive, the phrasing of
+# web alt-text for renders and game screenshots, and instruction-like. An instruction names
+# only what the state completes (near: "go to", carrying: "pick up"); a room with objects far
+# away completes no instruction, so its third caption is another description.
+_STYLES = {
+    "carry": (_HOUSE_CARRY,
+              ("first-person view holding {o}", "a 3d render: the player carries {o}", "game screenshot, carrying {o}"),
+              ("pick up {t}", "lift {t}", "take {t}", "grab {t}")),
+    "near": (_HOUSE_NEAR,
+             ("first-person view of {o} up close", "a 3d render of {o} close to the camera",
+              "game screenshot, standing next to {o}", "a close-up of {o} in a 3d house"),
+             ("go near {t}", "go to {t}", "walk up to {t}", "approach {t}")),
+    "room": (_HOUSE_ROOM,
+             ("a 3d render of a room with {o}", "first-person view of a room with {o}", "game screenshot: {o} in a house"),
+             ("a room containing {o}", "{o} somewhere in the room", "indoor scene with {o}")),
+    "empty": (_HOUSE_EMPTY,
+              ("a 3d render of an empty room", "first-person view of a wall", "game screenshot of an empty room"),
+              ("nothing to pick up here", "an empty part of the house", "a bare room")),
+}
+
+
+def house_captions(env: Any, rng: np.random.Generator, holdout: Iterable[str] = ()) -> tuple[tuple[str, ...], str] | None:
+    """(captions, label) for a House frame: one caption per style of the state
+    :func:`house_caption` describes, or None to drop the frame (same rule)."""
+    kind, names = _describe(env, rng, holdout)
+    if kind is None:
+        return None
+    return _captions(kind, names, rng)
+
+
+def _describe(env: Any, rng: np.random.Generator, holdout: Iterable[str]) -> tuple[str | None, list[str]]:
+    # What a caption describes: ("carry" | "near" | "room" | "empty", objects), or (None, []) to drop.
     holdout = frozenset(holdout)
     carrying = getattr(env.agent, "carrying", None)
     if any(name in holdout and (ent is carrying or _may_be_on_screen(env, ent)) for name, ent in env.objects.items()):
-        return None
+        return None, []
     names = {id(ent): name for name, ent in env.objects.items()}
     if carrying is not None and id(carrying) in names:
-        name = names[id(carrying)]
-        return pick(rng, _HOUSE_CARRY).format(o=a(name)), f"house:carry:{name}"
+        return "carry", [names[id(carrying)]]
     visible = [name for name, ent in env.objects.items() if env.in_view(ent)]
     near = [name for name in visible if env.is_near(env.objects[name])]
     if near and rng.random() < 0.8:
-        name = pick(rng, near)
-        return pick(rng, _HOUSE_NEAR).format(o=a(name)), f"house:near:{name}"
+        return "near", [pick(rng, near)]
     if not visible:
-        return pick(rng, _HOUSE_EMPTY), "house:room"
+        return "empty", []
     dist = {name: float(np.linalg.norm(env.objects[name].pos - env.agent.pos)) for name in visible}
-    chosen = sorted(visible, key=dist.__getitem__)[:3]
-    text = pick(rng, _HOUSE_ROOM).format(o=join([a(name) for name in chosen]))
-    return text, "house:room:" + ",".join(sorted(chosen))
+    return "room", sorted(visible, key=dist.__getitem__)[:3]
+
+
+def _captions(kind: str, names: list[str], rng: np.random.Generator, styles: int = 3) -> tuple[tuple[str, ...], str]:
+    o = join([a(n) for n in names]) if names else ""
+    captions = styled(rng, _STYLES[kind][:styles], o=o, t=join([f"the {n}" for n in names]) if names else "")
+    label = {"carry": "house:carry:", "near": "house:near:", "room": "house:room:", "empty": "house:room"}[kind]
+    return captions, label + ",".join(sorted(names)) if names else label
+
+
+# Fraction of near and carry frames followed by a twin with the object altered (a hard negative).
+_TWIN_RATE = 0.5
+
+
+def _twin_object(env: Any, name: str, holdout: frozenset[str], rng: np.random.Generator) -> str | None:
+    """Another object for ``name``'s place: one attribute changed (colour or kind), liftable
+    like it (static objects are baked into the scene's display list), not held out, not in the house."""
+    from vlm_rewards.envs.house.text import _object_variants
+    from vlm_rewards.envs.house.vocabulary import OBJECTS
+
+    options = [n for n in _object_variants(name) if OBJECTS[n].liftable and n not in holdout and n not in env.objects]
+    return pick(rng, options) if options and OBJECTS[name].liftable else None
+
+
+def _render_with(env: Any, name: str, other: str) -> np.ndarray:
+    """``env``'s frame with the object ``name`` replaced by ``other`` in its place; state restored."""
+    from vlm_rewards.envs.house.env import _make_entity
+
+    ent = env.objects[name]
+    swap = _make_entity(other)
+    swap.pos, swap.dir = ent.pos.copy(), ent.dir
+    swap.randomize(env.params, None)  # MiniWorld's default look (the house does no domain randomisation)
+    i = next(k for k, e in enumerate(env.entities) if e is ent)
+    carrying = env.agent.carrying is ent
+    env.entities[i] = swap
+    if carrying:
+        env.agent.carrying = swap
+    try:
+        return env.render()
+    finally:
+        env.entities[i] = ent
+        if carrying:
+            env.agent.carrying = ent
 
 
 # Frames with no object in view are mostly walls and floors: keep this fraction of them,
@@ -89,7 +166,6 @@ _HOUSE_KEEP_EMPTY = 0.3
 # in its hands: keep this fraction of those frames, so that frames of one object up close
 # (what a find reward has to recognise) are not a small minority of the corpus.
 _HOUSE_KEEP_WALK = 0.25
-_HOUSE_WALK_LABELS = ("house:room", "house:carry")
 
 
 def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Any]:
@@ -101,13 +177,24 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
     # only yield frames that are dropped.
     episode_goals = [g for g in house.goals("all") if not set(house.parse_goal(g).objects) & holdout]
 
-    def sample(policy: str) -> tuple[np.ndarray, str, str] | None:
-        caption = house_caption(env, rng, holdout)
-        if caption is None or (caption[1] == "house:room" and rng.random() >= _HOUSE_KEEP_EMPTY):
-            return None
-        if policy == "solver" and caption[1].startswith(_HOUSE_WALK_LABELS) and rng.random() >= _HOUSE_KEEP_WALK:
-            return None
-        return (env.render(), *caption)
+    def sample(policy: str) -> list[CorpusFrame]:
+        kind, names = _describe(env, rng, holdout)
+        if kind is None or (kind == "empty" and rng.random() >= _HOUSE_KEEP_EMPTY):
+            return []
+        if policy == "solver" and kind in ("room", "empty", "carry") and rng.random() >= _HOUSE_KEEP_WALK:
+            return []
+        state = rng.bit_generator.state
+        captions, label = _captions(kind, names, rng)
+        out = [CorpusFrame(env.render(), captions, label)]
+        if kind in ("near", "carry") and rng.random() < _TWIN_RATE:
+            other = _twin_object(env, names[0], holdout, rng)
+            if other is not None:
+                after = rng.bit_generator.state
+                rng.bit_generator.state = state  # the same templates, the altered object
+                twin_captions, twin_label = _captions(kind, [other], rng)
+                rng.bit_generator.state = after
+                out.append(CorpusFrame(_render_with(env, names[0], other), twin_captions, twin_label, twin=True))
+        return out
 
     while True:
         obs, _ = env.reset(seed=int(rng.integers(2**31)), options={"goal": pick(rng, episode_goals)})
@@ -138,9 +225,7 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
                     if policy != "solver" or not t:
                         break
                     look_around = int(rng.integers(6, 16))
-            item = sample(policy)
-            if item is not None:
-                yield item
+            yield from sample(policy)
             if look_around == 0 and t and terminated:
                 break
 

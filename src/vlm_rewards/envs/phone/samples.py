@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from vlm_rewards.envs._sampling import NOISE, LabelledFrame, pick
+from vlm_rewards.envs._sampling import NOISE, CorpusFrame, LabelledFrame, pick, styled
 from vlm_rewards.envs.registry import EvalSource
 
-__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "phone_caption"]
+__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "phone_caption", "phone_captions"]
 
 
 _APP_CAPTIONS = (
@@ -42,6 +42,43 @@ def phone_caption(foreground: str, page: int, rng: np.random.Generator) -> tuple
     return pick(rng, _APP_CAPTIONS).format(a=foreground), f"phone:app:{foreground}"
 
 
+# Caption styles of the corpus (one caption of each per frame): descriptive, the phrasing of
+# web alt-text for phone screenshots, and instruction-like (the instruction this state completes).
+_APP_STYLES = (
+    _APP_CAPTIONS,
+    ("screenshot of the {a} app on an android phone", "{a} - android app screenshot",
+     "android phone screen: {a}", "a screenshot of {a} on an android phone", "mobile app screenshot, {a} app"),
+    ("open the {a} app", "open {a}", "launch the {a} app", "go to the {a} app", "start {a} on the phone"),
+)
+_HOME_STYLES = (
+    _HOME_CAPTIONS,
+    ("screenshot of an android home screen", "android launcher screenshot, page {p}",
+     "a screenshot of app icons on an android phone"),
+    ("go to the home screen", "press home on the phone", "close the app"),
+)
+# Fraction of app frames followed by a twin with another app open (a hard negative).
+_TWIN_RATE = 0.3
+
+
+def phone_captions(foreground: str, page: int, rng: np.random.Generator) -> tuple[tuple[str, ...], str]:
+    """(captions, label): one caption per style (descriptive, screenshot, instruction) for a
+    phone frame with ``foreground`` ("home" or an app key) on ``page``."""
+    if foreground == "home":
+        return styled(rng, _HOME_STYLES, p=str(page + 1)), "phone:home"
+    return styled(rng, _APP_STYLES, a=foreground), f"phone:app:{foreground}"
+
+
+def _twin_app(app: str, rng: np.random.Generator) -> str:
+    # One of the three apps most like ``app`` to the eye (same screen layout, then nearest colour).
+    from vlm_rewards.envs.phone.apps import DIVERSE_APPS
+    from vlm_rewards.envs.phone.env import goal_text
+    from vlm_rewards.envs.phone.text import hardness
+
+    goal = goal_text(app)
+    ranked = sorted((a for a in DIVERSE_APPS if a != app), key=lambda a: hardness(goal, goal_text(a)))
+    return pick(rng, ranked[:3])
+
+
 def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset[str]) -> Iterator[Any]:
     del holdout  # app names carry no colour-object combinations
     from vlm_rewards.envs import phone
@@ -49,11 +86,28 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
     env = phone.PhoneEnv(apps="diverse", goal_split="all", render_mode="rgb_array", render_size=image_size)
     all_goals = phone.goals("all", apps="diverse")
     n_cells = phone.N_TAP_CELLS
+
+    def frames(info: dict[str, Any]) -> Iterator[CorpusFrame]:
+        state = rng.bit_generator.state
+        captions, label = phone_captions(info["foreground"], info["page"], rng)
+        yield CorpusFrame(env.render(), captions, label)
+        if info["foreground"] != "home" and rng.random() < _TWIN_RATE:
+            other = _twin_app(info["foreground"], rng)
+            after = rng.bit_generator.state
+            rng.bit_generator.state = state  # the same templates, another app
+            twin_captions, twin_label = phone_captions(other, info["page"], rng)
+            rng.bit_generator.state = after
+            env.foreground = other
+            try:
+                yield CorpusFrame(env.render(), twin_captions, twin_label, twin=True)
+            finally:
+                env.foreground = info["foreground"]
+
     while True:
         obs, info = env.reset(seed=int(rng.integers(2**31)), options={"goal": pick(rng, all_goals)})
         policy = pick(rng, ("random", "explore", "explore", "solver"))
         solver = phone.make_solver(env)
-        yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
+        yield from frames(info)
         for _ in range(int(rng.integers(4, 16))):
             if policy == "solver":
                 action = solver(obs)
@@ -64,7 +118,7 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
             else:
                 action = phone.BACK if rng.random() < 0.5 else phone.HOME
             obs, _, terminated, truncated, info = env.step(action)
-            yield (env.render(), *phone_caption(info["foreground"], info["page"], rng))
+            yield from frames(info)
             if terminated or truncated:
                 break
 
