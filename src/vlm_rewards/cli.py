@@ -255,7 +255,8 @@ def family(
     except (ValueError, TypeError, OSError) as exc:
         raise _fail(str(exc)) from None
     summary = json.loads((out / "family.json").read_text())
-    for size, row in summary["results"].items():
+    for size in names:
+        row = summary["results"][size]
         typer.echo(f"{size}: {row['seconds']:.0f} s, final loss {row['final_loss']:.3f}, held-out loss {row['heldout_loss']}")
     typer.echo(f"family: {out}")
 

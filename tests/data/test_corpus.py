@@ -286,3 +286,22 @@ def test_version_1_corpus_still_loads(corpus, tmp_path):
     old = read_corpus(copy)
     assert old.captions.shape == (192, 1) and list(old.groups) == list(range(192))
     assert old.captions[:, 0].tolist() == read_corpus(corpus).captions[:, 0].tolist()
+
+
+def test_phone_icon_close_ups_name_their_app(corpus):
+    from vlm_rewards.data import read_corpus
+    from vlm_rewards.envs.phone import PhoneEnv
+
+    full = read_corpus(corpus)
+    icons = [i for i, lab in enumerate(full.labels) if lab.startswith("phone:icon:")]
+    assert icons
+    for i in icons:
+        app = full.labels[i].split(":")[-1]
+        assert all(app in c for c in full.captions[i]) and all("icon" in c or "tap" in c for c in full.captions[i])
+    # The crop is the env's own region crop: the icon's cell, not the whole screen.
+    env = PhoneEnv(apps="diverse", render_mode="rgb_array", render_size=64)
+    env.reset(seed=0)
+    crops = env.region_crops(64)
+    apps = env.cell_apps()
+    assert crops.shape == (24, 64, 64, 3) and len(apps) == 24 and apps[0] is not None
+    assert len({c.tobytes() for c, a in zip(crops, apps) if a is not None}) == sum(a is not None for a in apps)

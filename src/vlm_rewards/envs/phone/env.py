@@ -451,6 +451,25 @@ class PhoneEnv(gymnasium.Env):
             raise ValueError("pointer_boxes needs action_mode='discrete'")
         return tap_boxes()
 
+    def region_crops(self, size: int) -> np.ndarray:
+        """Each tap cell of the current screen, cropped from the native-resolution screen and
+        resized to ``size`` x ``size``: ``(len(pointer_boxes), size, size, 3)`` uint8. On the
+        home screen a cell is one app's icon and label; what a VLM sees of one region."""
+        if self.layout is None:
+            raise RuntimeError("call reset() before region_crops()")
+        screen = self._screen(self._state_key())
+        out = np.empty((len(tap_boxes()), size, size, 3), np.uint8)
+        for i, (x0, y0, x1, y1) in enumerate(tap_boxes()):
+            box = (round(x0 * SCREEN_W), round(y0 * SCREEN_H), round(x1 * SCREEN_W), round(y1 * SCREEN_H))
+            out[i] = np.asarray(screen.crop(box).resize((size, size), Image.Resampling.BICUBIC))
+        return out
+
+    def cell_apps(self) -> tuple[str | None, ...]:
+        """The app whose icon each tap cell shows (None: empty cell or an app screen)."""
+        if self.layout is None or self.foreground is not None:
+            return (None,) * N_TAP_CELLS
+        return tuple(self.layout.pages[self.page]) + tuple(self.layout.dock)
+
     @property
     def success(self) -> bool:
         """Ground truth: the goal app is in the foreground."""

@@ -56,8 +56,17 @@ _HOME_STYLES = (
      "a screenshot of app icons on an android phone"),
     ("go to the home screen", "press home on the phone", "close the app"),
 )
+_ICON_STYLES = (
+    ("the {a} app icon", "an app icon for {a}", "the {a} icon on a home screen", "the icon of the {a} app"),
+    ("{a} android app icon", "app icon: {a}", "launcher icon of the {a} app", "android icon, {a}"),
+    ("tap the {a} icon", "the icon that opens {a}", "press the {a} app icon", "tap here to open {a}"),
+)
 # Fraction of app frames followed by a twin with another app open (a hard negative).
 _TWIN_RATE = 0.3
+# Probability that a home-screen frame is followed by a close-up of one of its icons, cropped
+# from the native screen (``PhoneEnv.region_crops``): what a pointer policy reading the VLM's
+# per-region features asks about, and the only place an app's icon is named.
+_ICON_RATE = 0.6
 
 
 def phone_captions(foreground: str, page: int, rng: np.random.Generator) -> tuple[tuple[str, ...], str]:
@@ -91,6 +100,11 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
         state = rng.bit_generator.state
         captions, label = phone_captions(info["foreground"], info["page"], rng)
         yield CorpusFrame(env.render(), captions, label)
+        if info["foreground"] == "home" and rng.random() < _ICON_RATE:
+            cells = [i for i, app in enumerate(env.cell_apps()) if app is not None]
+            cell = pick(rng, cells)
+            app = env.cell_apps()[cell]
+            yield CorpusFrame(env.region_crops(image_size)[cell], styled(rng, _ICON_STYLES, a=app), f"phone:icon:{app}")
         if info["foreground"] != "home" and rng.random() < _TWIN_RATE:
             other = _twin_app(info["foreground"], rng)
             after = rng.bit_generator.state
