@@ -42,6 +42,7 @@ __all__ = [
     "copy_model_files",
     "evaluate_house",
     "evaluate_phone",
+    "evaluate_phone_icons",
     "house_find_frames",
     "preprocessor_config",
     "pretrain",
@@ -579,6 +580,47 @@ def evaluate_phone(model: Any, apps: str = "common", split: str = "heldout", epi
         "num_goals_split": len(split_apps),
         "num_goals_all": len(all_apps),
     }
+
+
+def evaluate_phone_icons(model: Any, apps: str = "common", split: str = "heldout", episodes: int = 20,
+                         seed: int = 12345) -> dict[str, float]:
+    """How often the VLM finds an app's icon on the home screen: over ``episodes`` seeded
+    layouts, every page, and every app of ``split`` on that page, the tap cell whose crop
+    (``PhoneEnv.region_crops``) is most similar to "the {app} app icon" (the Phone domain's
+    ``region_prompt``) is the app's own cell. Chance is one in the page's icons (~1/24).
+
+    Example:
+        >>> evaluate_phone_icons(load_model("builtin:default"), split="heldout")["top1"]  # doctest: +SKIP
+        0.95
+    """
+    from vlm_rewards.envs import phone
+    from vlm_rewards.models import load_model
+
+    if isinstance(model, (str, os.PathLike)):
+        model = load_model(model)
+    size = model.image_size[0]
+    env = phone.PhoneEnv(apps=apps, goal_split="all", render_mode="rgb_array", render_size=size)
+    wanted = set(phone.goal_apps(split, apps))
+    hits = total = 0
+    text_cache: dict[str, Any] = {}
+    for e in range(_check_int(episodes, "episodes", 1)):
+        env.reset(seed=seed + e)
+        for page in range(len(env.layout.pages)):
+            env.page = page
+            cells = env.cell_apps()
+            targets = [(i, a) for i, a in enumerate(cells) if a in wanted]
+            if not targets:
+                continue
+            image = model.encode_images(env.region_crops(size))
+            for cell, app in targets:
+                if app not in text_cache:
+                    text_cache[app] = model.encode_texts([f"the {app} app icon"])[0]
+                sims = image @ text_cache[app]
+                occupied = [i for i, a in enumerate(cells) if a is not None]
+                best = max(occupied, key=lambda i: float(sims[i]))
+                hits += best == cell
+                total += 1
+    return {"top1": hits / max(total, 1), "num_icons": total}
 
 
 def house_find_frames(

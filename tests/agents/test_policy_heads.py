@@ -114,3 +114,50 @@ def test_pointer_logits_are_the_box_maxima():
     torch.testing.assert_close(logits[:, :4], feats[:, :4])
     with pytest.raises(ValueError, match="n_boxes"):
         PointerActionNet(16, 6, 5)
+
+
+class RegionTapEnv(TapColourEnv):
+    """TapColourEnv plus ``obs["region"]``: a (noisy) VLM-like similarity of each cell with the
+    goal. Training goals are three colours; yellow is held out and its goal embedding is one the
+    policy never saw, so only the region feature can ground it."""
+
+    def __init__(self, goals=("red", "green", "blue"), with_region=True):
+        super().__init__()
+        self.goals = list(goals)
+        self.table["yellow"] = np.full(8, -0.5, np.float32)  # unseen in training
+        self.with_region = with_region
+        spaces_ = dict(self.observation_space.spaces)
+        if with_region:
+            spaces_["region"] = spaces.Box(-1, 1, (4,), np.float32)
+        self.observation_space = spaces.Dict(spaces_)
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed)
+        self.goal = self.goals[int(self.np_random.integers(len(self.goals)))]
+        obs = {"image": obs["image"], "goal": self.table[self.goal]}
+        if self.with_region:
+            noise = self.np_random.normal(0.0, 0.02, 4)
+            obs["region"] = (np.array([0.3 if c == self.goal else 0.1 for c in self.order]) + noise).astype(np.float32)
+        self.obs = obs
+        return obs, {"goal": self.goal}
+
+
+@pytest.mark.parametrize("with_region", [True, False])
+def test_pointer_grounds_a_heldout_goal_through_region_features(with_region):
+    torch.manual_seed(0)
+    venv = DummyVecEnv([lambda: RegionTapEnv(with_region=with_region)] * 8)
+    venv.seed(0)
+    config = TrainConfig.model_validate({"seed": 0, "agent": {
+        "head": "pointer", "n_steps": 32, "batch_size": 64, "n_epochs": 4, "learning_rate": 1e-3, "gamma": 0.9,
+        "cnn_channels": [16, 32, 32], "features_dim": 64}})
+    model = build_agent(config, venv)
+    model.learn(3072)
+    env = RegionTapEnv(goals=("yellow",), with_region=with_region)
+    wins = 0
+    for ep in range(200):
+        obs, _ = env.reset(seed=20_000 + ep)
+        wins += env.step(model.predict(obs, deterministic=True)[0])[1]
+    if with_region:
+        assert wins / 200 >= 0.9
+    else:
+        assert wins / 200 <= 0.5  # chance is 0.25: the goal embedding alone cannot name yellow

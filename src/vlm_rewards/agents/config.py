@@ -233,6 +233,12 @@ class AgentConfig(_Strict):
         "goal-FiLMed fully convolutional net with one logit per tap cell from a shared detector (envs with "
         "pointer_boxes, e.g. Phone).",
     )
+    region_features: bool = Field(
+        False,
+        description="Add the reward VLM's cosine similarity of each screen region with the goal's region prompt to the "
+        "observation (frozen VLM features; envs with region_crops and a domain region_prompt, e.g. Phone); the pointer "
+        "head adds it to each box's logit with a learned weight, so held-out goals can be grounded through the VLM.",
+    )
     fusion: Literal["film", "concat"] = Field("film", description="How the goal embedding meets the image features (head=mlp).")
     cnn_channels: list[int] = Field(default_factory=lambda: [16, 32, 32], min_length=1, max_length=5)
     features_dim: int = Field(128, ge=8)
@@ -307,6 +313,11 @@ class TrainConfig(_Strict):
             raise ValueError(f"agent.head='pointer' works with agent.algo='ppo', got {self.agent.algo!r}")
         if isinstance(self.reward.threshold, dict):
             self._threshold_goals_exist()
+        if self.agent.region_features:
+            if self.env.record.region_prompt is None:
+                raise ValueError(f"agent.region_features needs a domain with screen regions (e.g. Phone); {self.env.id} has none")
+            if self.env.vec_env != "dummy":
+                raise ValueError(f"agent.region_features needs env.vec_env='dummy' (the envs share the run's VLM), got {self.env.vec_env!r}")
         rollout = self.agent.n_steps * self.env.n_envs
         if self.agent.algo == "ppo" and self.agent.batch_size > rollout:
             raise ValueError(

@@ -30,7 +30,7 @@ import numpy as np
 from vlm_rewards.agents.config import EnvConfig, RewardConfig
 from vlm_rewards.envs import negative_pool
 
-__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "negative_sampler", "scorer_settings"]
+__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "negative_sampler", "region_source", "scorer_settings"]
 
 
 def domain_goals(env: EnvConfig, split: str) -> list[str]:
@@ -85,16 +85,20 @@ def make_env(
     terminate_on_success: bool = False,
     render: bool = True,
     frame_info: bool = True,
+    regions: tuple[Any, dict[str, np.ndarray]] | None = None,
 ) -> gym.Env:
     """One sub-env: the domain env, goal embedding in the observation, frame in ``info``.
 
     ``terminate_on_success`` is the env's own (ground-truth) termination: off when the VLM
-    decides when episodes end, on for the oracle.
+    decides when episodes end, on for the oracle. ``regions``: ``(scorer, prompt table)``
+    from :func:`region_source` adds the VLM's per-region similarities (``obs["region"]``).
     """
     base = _gym_make(env, env_kwargs(env, split=split, terminate_on_success=terminate_on_success, render=render))
-    from vlm_rewards.wrappers import GoalEmbeddingObservation, RenderFrameInfo
+    from vlm_rewards.wrappers import GoalEmbeddingObservation, RegionSimilarityObservation, RenderFrameInfo
 
     wrapped: gym.Env = GoalEmbeddingObservation(base, table)
+    if regions is not None:
+        wrapped = RegionSimilarityObservation(wrapped, *regions)
     if render and frame_info:
         wrapped = RenderFrameInfo(wrapped)
     return wrapped
@@ -138,6 +142,20 @@ def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
 
     model = load_model(reward.model, device=reward.device, dtype=resolve_dtype(reward.dtype))
     return RewardScorer(model, **scorer_settings(reward, env, seed=seed))
+
+
+def region_source(config: Any, scorer) -> tuple[Any, dict[str, np.ndarray]] | None:
+    """``make_env(regions=...)`` of a run with ``agent.region_features`` (else None): the
+    run's scorer (its frame cache serves the repeated screen regions) and the embedding of
+    each goal's region prompt (the domain's ``region_prompt``, e.g. "the clock app icon")."""
+    if not config.agent.region_features:
+        return None
+    from vlm_rewards.evaluation.prompts import render_template
+
+    goals = domain_goals(config.env, "all")
+    prompts = [render_template(config.env.record.region_prompt, config.env.domain, g) for g in goals]
+    emb = scorer.text_embeddings(prompts).float().cpu().numpy()
+    return scorer, {g: emb[i] for i, g in enumerate(goals)}
 
 
 def goal_table(scorer, env: EnvConfig) -> dict[str, np.ndarray]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.agents.config import TrainConfig
-from vlm_rewards.agents.envs import domain_goals, make_env
+from vlm_rewards.agents.envs import domain_goals, make_env, region_source
 from vlm_rewards.wrappers.core import RewardStep
 
 __all__ = ["METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
@@ -164,8 +164,10 @@ def evaluate_agent(
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     goal_list = domain_goals(config.env, split)
     oracle = config.reward.kind == "ground_truth"
+    regions = region_source(config, scorer)
     envs = [
-        make_env(config.env, table, split=split, terminate_on_success=oracle, render=True, frame_info=False)
+        make_env(config.env, table, split=split, terminate_on_success=oracle, render=True, frame_info=False,
+                 regions=regions)
         for _ in range(n_slots)
     ]
     # The training step itself: for a VLM-reward agent the VLM ends episodes as it did in

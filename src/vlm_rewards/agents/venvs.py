@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.agents.config import TrainConfig
-from vlm_rewards.agents.envs import goal_table, make_env, scorer_settings
+from vlm_rewards.agents.envs import goal_table, make_env, region_source, scorer_settings
 
 __all__ = ["make_ray_train_venv", "make_train_venv", "pool_scorer_kwargs"]
 
@@ -96,7 +96,8 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
         return make_ray_train_venv(config, table, seed=seed)
     vlm = config.reward.kind == "vlm"
     factory = functools.partial(
-        make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm
+        make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm,
+        regions=region_source(config, scorer),
     )
     fns = [factory] * config.env.n_envs
     venv = SubprocVecEnv(fns, start_method="spawn") if config.env.vec_env == "subproc" else DummyVecEnv(fns)

@@ -89,6 +89,9 @@ class Domain:
         corpus_hides_compositions: the corpus hook drops every frame that may show a
             held-out colour-object combination (not only its caption), so retrieval of goals
             about those objects measures composition (the evaluation reports it).
+        region_prompt: template (``goal_fields`` fields) of what one screen region shows when
+            it is the goal's, for envs with ``region_crops(size)``: the VLM's similarity of
+            each region with it is the policy's region feature (``agent.region_features``).
     """
 
     name: str
@@ -107,6 +110,7 @@ class Domain:
     evalset: str | None = None
     eval_variants: tuple[str, ...] = ()
     corpus_hides_compositions: bool = False
+    region_prompt: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -247,6 +251,8 @@ register_domain(Domain(
     corpus="vlm_rewards.envs.phone.samples:corpus_samples",
     evalset="vlm_rewards.envs.phone.samples:EVALSET",
     eval_variants=("common", "diverse"),
+    # The corpus names each app's icon close-up so (envs.phone.samples._ICON_STYLES).
+    region_prompt="the {app} app icon",
 ))
 register_domain(Domain(
     name="house",

@@ -50,6 +50,7 @@ _LAZY = {
     "VecVLMReward": "vlm_rewards.wrappers.sb3",
     "GoalEmbeddingObservation": "vlm_rewards.wrappers.goal",
     "goal_embedding_table": "vlm_rewards.wrappers.goal",
+    "RegionSimilarityObservation": "vlm_rewards.wrappers.region",
 }
 
 __all__ = sorted([*_LAZY, "RewardStep", "StepOutput"])
