@@ -64,12 +64,12 @@ def test_recipes_in_configs_validate():
         assert cfg.reward.kind == "vlm" and cfg.total_steps > 0, p
 
 
-def test_demo_is_the_phone_common_recipe_shortened():
+def test_demo_is_the_phone_common_region_recipe_shortened():
     from pathlib import Path
 
     from vlm_rewards.agents.demo import demo_config
 
-    recipe = load_config(Path(__file__).parents[2] / "configs" / "phone_common.yaml")
+    recipe = load_config(Path(__file__).parents[2] / "configs" / "phone_common_region.yaml")
     demo = demo_config()
     assert demo.env == recipe.env and demo.reward == recipe.reward and demo.agent == recipe.agent
     assert demo.total_steps < recipe.total_steps and demo.eval.split == "heldout"

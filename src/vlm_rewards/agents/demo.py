@@ -17,21 +17,36 @@ from vlm_rewards.agents.config import TrainConfig, validate_config
 
 __all__ = ["DEMO_CONFIG", "demo_config", "run_demo"]
 
-#: The demo run: the Phone common-apps recipe (configs/phone_common.yaml), shortened.
+#: The demo run: the Phone recipe with the pointer head and the VLM's region features
+#: (configs/phone_common_region.yaml), shortened. β per training goal as calibrated for
+#: builtin:default (configs/calibrated/phone_common.yaml); held-out goals use the pooled β.
 DEMO_CONFIG: dict[str, Any] = {
     "name": "demo_phone_vlm",
     "seed": 0,
-    "total_steps": 40_000,
+    "total_steps": 20_000,
     "checkpoint_every": 10_000,
     "env": {"id": "vlm_rewards/Phone-v0", "kwargs": {"apps": "common"}, "n_envs": 8},
     "reward": {
         "kind": "vlm",
         "model": "builtin:default",
-        "threshold": 0.5,
+        "threshold": {
+            "*": 0.9007117068754373,
+            "open the camera app": 0.9606332216660955,
+            "open the clock app": 0.5053073059895429,
+            "open the calculator app": 0.8474941181163002,
+            "open the contacts app": 0.5000127382133467,
+            "open the messages app": 0.502251315942052,
+            "open the phone app": 0.49795877365912805,
+            "open the settings app": 0.4949754367197895,
+        },
         "negatives_from": "phone:diverse",
         "dtype": "bf16",
     },
-    "eval": {"every": 10_000, "episodes": 30, "gif_episodes": 2, "gif_every": 100},
+    "agent": {
+        "algo": "ppo", "head": "pointer", "region_features": True, "cnn_channels": [16, 32, 32], "features_dim": 128,
+        "learning_rate": 0.0005, "n_steps": 64, "batch_size": 256, "n_epochs": 4, "gamma": 0.95, "ent_coef": 0.01,
+    },
+    "eval": {"every": 5_000, "episodes": 30, "gif_episodes": 2, "gif_every": 100},
 }
 
 
