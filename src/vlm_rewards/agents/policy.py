@@ -175,7 +175,16 @@ class PointerExtractor(BaseFeaturesExtractor):
             in_ch = out_ch
         self.convs = nn.ModuleList(convs)
         self.goal_mlp = nn.Sequential(nn.Linear(goal_dim, goal_hidden), nn.ReLU())
-        self.films = nn.ModuleList(nn.Linear(goal_hidden, 2 * c) for c in cnn_channels)
+        # With obs["region"] (RegionSimilarityObservation) the VLM says which region is the
+        # goal's, and the conv net is not goal-conditioned: it learns what can be tapped and,
+        # from the pooled features, when to swipe or go back. A goal-FiLMed detector beside the
+        # region term learned the training apps so confidently that it overrode the VLM on
+        # held-out apps: Phone held-out success fell from 95% at 20k steps to 43% at 60k while
+        # training success rose to 100% (docs/results/agents/README.md).
+        self.has_region = "region" in observation_space.spaces
+        self.films = nn.ModuleList(
+            nn.Linear(goal_hidden, 2 * c) for c in ([] if self.has_region else cnn_channels)
+        )
         for film in self.films:  # start as the identity: scale 1, shift 0
             nn.init.zeros_(film.weight)
             nn.init.zeros_(film.bias)
@@ -187,15 +196,14 @@ class PointerExtractor(BaseFeaturesExtractor):
             for conv in self.convs:
                 x = conv(x)
         self.register_buffer("masks", box_masks(boxes, x.shape[2], x.shape[3]), persistent=False)
-        self.pooled = nn.Sequential(nn.Linear(2 * in_ch, features_dim), nn.ReLU())
-        # obs["region"] (RegionSimilarityObservation): the VLM's similarity of each box's
-        # region with the goal, standardised over the boxes of a frame and added to the box
-        # logits with a learned weight. It starts at 3 (the VLM's best region is then ~e^6 more
-        # likely than an average one), so the agent succeeds through the VLM from the start and
-        # the goal-FiLMed detector does not learn to override it: with a start of 1, a toy
-        # held-out goal was solved 42% of the time instead of 100% (tests/agents/test_policy_heads.py).
+        # The region statistics (max, mean, spread of the raw similarities) tell the other
+        # actions whether the goal's icon is on this screen at all (else: swipe, go back).
+        self.pooled = nn.Sequential(nn.Linear(2 * in_ch + (3 if self.has_region else 0), features_dim), nn.ReLU())
+        # The region similarities, standardised over the boxes of a frame, are added to the box
+        # logits with a learned weight that starts at 3 (the VLM's best region is then ~e^6 more
+        # likely than an average one), so the agent succeeds through the VLM from the start.
         self.region_weight = None
-        if "region" in observation_space.spaces:
+        if self.has_region:
             if observation_space["region"].shape != (n_boxes,):
                 raise ValueError(f"observation 'region' must hold one value per box ({n_boxes}), "
                                  f"got shape {observation_space['region'].shape}")
@@ -204,18 +212,23 @@ class PointerExtractor(BaseFeaturesExtractor):
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         h = observations["image"].float()
         g = self.goal_mlp(observations["goal"].float())
-        for conv, film in zip(self.convs, self.films):
-            scale, shift = film(g).chunk(2, dim=1)
-            h = torch.relu(conv(h) * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None])
+        for i, conv in enumerate(self.convs):
+            h = conv(h)
+            if self.films:
+                scale, shift = self.films[i](g).chunk(2, dim=1)
+                h = h * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None]
+            h = torch.relu(h)
         logit_map = self.detector(h)[:, 0]  # (B, H', W')
         # Max inside each box: -inf outside it, so a box is as likely as its best place.
         masked = logit_map[:, None].masked_fill(~self.masks[None], float("-inf"))
         box_logits = masked.flatten(2).amax(dim=2)
+        stats = [h.mean(dim=(2, 3)), h.amax(dim=(2, 3))]
         if self.region_weight is not None:
-            r = observations["region"].float()
-            r = (r - r.mean(dim=1, keepdim=True)) / (r.std(dim=1, keepdim=True) + 1e-3)
-            box_logits = box_logits + self.region_weight * r
-        pooled = self.pooled(torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1))
+            raw = observations["region"].float()
+            spread = raw.std(dim=1, keepdim=True)
+            box_logits = box_logits + self.region_weight * (raw - raw.mean(dim=1, keepdim=True)) / (spread + 1e-3)
+            stats.append(torch.cat([raw.amax(dim=1, keepdim=True), raw.mean(dim=1, keepdim=True), spread], dim=1))
+        pooled = self.pooled(torch.cat(stats, dim=1))
         return torch.cat([box_logits, pooled, g], dim=1)
 
 
