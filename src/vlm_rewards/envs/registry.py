@@ -82,7 +82,8 @@ class Domain:
             a fixed order and never the goal itself: counterfactual negatives and the
             evaluation's instruction-sensitivity check (``None``: not offered).
         corpus: ``"module:function"``, ``(rng, image_size, holdout) -> iterator of
-            (frame, caption, label)`` for the pre-training corpus (``None``: not offered).
+            (frame, caption, label)`` tuples or :class:`~vlm_rewards.envs._sampling.CorpusFrame`
+            (several captions, twins) for the pre-training corpus (``None``: not offered).
         evalset: ``"module:attribute"`` naming an :class:`EvalSource`.
         eval_variants: goal-set variants that are evaluation-set sections ("" for the
             domain's default goals, a section named like the domain).

@@ -131,10 +131,10 @@ _TWIN_RATE = 0.5
 def _twin_object(env: Any, name: str, holdout: frozenset[str], rng: np.random.Generator) -> str | None:
     """Another object for ``name``'s place: one attribute changed (colour or kind), liftable
     like it (static objects are baked into the scene's display list), not held out, not in the house."""
-    from vlm_rewards.envs.house.text import _object_variants
+    from vlm_rewards.envs.house.text import object_variants
     from vlm_rewards.envs.house.vocabulary import OBJECTS
 
-    options = [n for n in _object_variants(name) if OBJECTS[n].liftable and n not in holdout and n not in env.objects]
+    options = [n for n in object_variants(name) if OBJECTS[n].liftable and n not in holdout and n not in env.objects]
     return pick(rng, options) if options and OBJECTS[name].liftable else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vlm_rewards.envs.house.vocabulary import COLOURS, OBJECTS, Goal, parse_goal
 
-__all__ = ["counterfactuals", "goal_fields"]
+__all__ = ["counterfactuals", "goal_fields", "object_variants"]
 
 
 def _object(name: str, prefix: str = "") -> dict[str, str]:
@@ -23,9 +23,10 @@ def goal_fields(goal: str) -> dict[str, str]:
     return fields
 
 
-def _object_variants(name: str) -> list[str]:
-    # Other colours of the same kind, then other kinds of the same colour; a mesh object has
-    # no colour, so its variants are the other colourless objects.
+def object_variants(name: str) -> list[str]:
+    """The objects that differ from ``name`` in one attribute: other colours of the same kind,
+    then other kinds of the same colour; a mesh object has no colour, so its variants are the
+    other colourless objects."""
     spec = OBJECTS[name]
     if spec.colour is None:
         return [n for n, s in OBJECTS.items() if s.colour is None and n != name]
@@ -45,11 +46,11 @@ def counterfactuals(goal: str) -> list[str]:
     """
     parsed = parse_goal(goal)
     out = []
-    for target in _object_variants(parsed.target):
+    for target in object_variants(parsed.target):
         if parsed.family != "find" and not OBJECTS[target].liftable:
             continue
         if target != parsed.dest:
             out.append(Goal(parsed.family, target, parsed.dest).text)
     if parsed.dest is not None:
-        out += [Goal("place", parsed.target, d).text for d in _object_variants(parsed.dest) if d != parsed.target]
+        out += [Goal("place", parsed.target, d).text for d in object_variants(parsed.dest) if d != parsed.target]
     return out
