@@ -156,7 +156,7 @@ def test_scorer_draws_negatives_with_a_negative_sampler():
     negs = scorer.negatives_for("go near the red ball")
     assert negs == choose_negatives("go near the red ball", goals, 4, "counterfactual", "house", seed=3)
     assert set(negs) <= set(counterfactuals_in("go near the red ball", goals, "house"))
-    assert scorer.negatives_for("GO NEAR the red ball ") is negs or scorer.negatives_for("GO NEAR the red ball ") == negs
+    assert scorer.negatives_for("GO NEAR the red ball ") == negs  # one draw per goal, however it is spelled
     assert "choose_negatives(choice='counterfactual', domain='house')" == scorer.settings()["negative_sampler"]
     uniform = RewardScorer(_Constant(), goal_set=goals, num_negatives=4, seed=3)
     assert uniform.settings()["negative_sampler"] is None

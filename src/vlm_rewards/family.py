@@ -111,19 +111,17 @@ def train_family(
     out_dir: str | os.PathLike,
     sizes: Sequence[str] = DEFAULT_FAMILY,
     *,
-    base: str = "s",
-    base_steps: int = 2000,
-    batch_size: int = 128,
-    base_lr: float = 1e-3,
-    exponent: float = 0.5,
     seed: int = 0,
     loss: str = "infonce",
     checkpoint_every: int = 100,
     device: str | None = None,
     threads: int | None = None,
     progress: bool = False,
+    **schedule: Any,
 ) -> Path:
-    """Train each size of ``sizes`` on one corpus with its :func:`compute_matched` schedule.
+    """Train each size of ``sizes`` on one corpus with its :func:`compute_matched` schedule
+    (``schedule``: that function's keywords, ``base``, ``base_steps``, ``batch_size``,
+    ``base_lr``, ``exponent``; its defaults otherwise).
 
     ``out_dir/<size>`` receives each model (resumable: a killed run continues from the last
     checkpoint, and sizes already finished are skipped); ``out_dir/family.json`` the plan,
@@ -133,8 +131,7 @@ def train_family(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plan = compute_matched(sizes, base=base, base_steps=base_steps, batch_size=batch_size, base_lr=base_lr,
-                           exponent=exponent)
+    plan = compute_matched(sizes, **schedule)
     summary_path = out / "family.json"
     summary = read_json_file(summary_path, ValueError) if summary_path.is_file() else {}
     results = summary.get("results", {}) if summary.get("plan") == plan and summary.get("seed") == seed else {}

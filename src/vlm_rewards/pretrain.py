@@ -612,11 +612,11 @@ def evaluate_phone_icons(model: Any, apps: str = "common", split: str = "heldout
             if not targets:
                 continue
             image = model.encode_images(env.region_crops(size))
+            occupied = [i for i, a in enumerate(cells) if a is not None]
             for cell, app in targets:
                 if app not in text_cache:
                     text_cache[app] = model.encode_texts([f"the {app} app icon"])[0]
                 sims = image @ text_cache[app]
-                occupied = [i for i, a in enumerate(cells) if a is not None]
                 best = max(occupied, key=lambda i: float(sims[i]))
                 hits += best == cell
                 total += 1

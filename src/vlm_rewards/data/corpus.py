@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from vlm_rewards.envs._sampling import CorpusFrame
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, read_json_file, read_verified_shard
 
 __all__ = [
@@ -264,9 +265,7 @@ def collect_corpus(
     return out
 
 
-def _corpus_frame(item: Any, domain: str) -> Any:
-    from vlm_rewards.envs._sampling import CorpusFrame
-
+def _corpus_frame(item: Any, domain: str) -> CorpusFrame:
     if isinstance(item, CorpusFrame):
         if not item.captions or not all(isinstance(c, str) and c for c in item.captions):
             raise RuntimeError(f"{domain}'s corpus source gave a frame without captions: {item.captions!r}")
