@@ -27,6 +27,12 @@ def test_corpus_command_matches_library(corpus_dir, tmp_path):
     assert read_manifest(lib)["shards"] == manifest["shards"]  # same bytes (SHA-256 per shard)
 
 
+def test_corpus_counts_per_domain(tmp_path):
+    result = runner.invoke(app, ["corpus", str(tmp_path), "--domains", "phone,babyai", "--frames-per-domain", "babyai=6, phone=4"])
+    assert result.exit_code == 0, result.output
+    assert read_manifest(tmp_path)["domains"] == {"phone": 4, "babyai": 6}
+
+
 def test_corpus_no_holdout_flag(tmp_path):
     result = runner.invoke(app, ["corpus", str(tmp_path), "--domains", "babyai", "--frames-per-domain", "4", "--no-holdout"])
     assert result.exit_code == 0, result.output
@@ -56,6 +62,9 @@ def test_pretrain_command_trains_and_resumes(corpus_dir, tmp_path):
         (["corpus", "{tmp}/c", "--domains", "phone,mars"], "--domains"),
         (["corpus", "{tmp}/c", "--domains", "phone,phone"], "--domains"),
         (["corpus", "{tmp}/c", "--frames-per-domain", "0"], "--frames-per-domain"),
+        (["corpus", "{tmp}/c", "--domains", "phone,babyai", "--frames-per-domain", "phone=8"], "--frames-per-domain"),
+        (["corpus", "{tmp}/c", "--domains", "phone", "--frames-per-domain", "phone=x"], "--frames-per-domain"),
+        (["corpus", "{tmp}/c", "--domains", "phone", "--frames-per-domain", "mars=8"], "--frames-per-domain"),
         (["corpus", "{tmp}/c", "--image-size", "8"], "--image-size"),
         (["corpus", "{tmp}/c", "--seed", "-1"], "--seed"),
         (["pretrain", "{corpus}", "{tmp}/m", "--size", "huge"], "--size"),

@@ -192,6 +192,31 @@ def test_batches_keep_twins_together_and_are_a_pure_function_of_seed_and_step():
     assert np.array_equal(plain, _batch_indices(30, 10, 1, seed=2, groups=np.arange(30)))
 
 
+def test_domain_batches_hold_one_domain_and_cover_each_domain_once_per_epoch():
+    from vlm_rewards.pretrain import _batch_indices
+
+    strata = np.repeat([0, 1, 2], [40, 25, 17])
+    groups = np.arange(len(strata)) // 2  # pairs of twins
+    per_epoch = 40 // 8 + 25 // 8 + 17 // 8
+    seen = []
+    for step in range(per_epoch):
+        idx = _batch_indices(len(strata), 8, step, seed=1, groups=groups, strata=strata)
+        assert len(idx) == 8 and len(set(strata[idx])) == 1
+        assert np.array_equal(idx, _batch_indices(len(strata), 8, step, seed=1, groups=groups, strata=strata))
+        seen += idx.tolist()
+    assert len(set(seen)) == len(seen) == per_epoch * 8
+    assert np.bincount(strata[seen]).tolist() == [40, 24, 16]
+    nxt = _batch_indices(len(strata), 8, per_epoch, seed=1, groups=groups, strata=strata)
+    assert not np.array_equal(nxt, _batch_indices(len(strata), 8, 0, seed=1, groups=groups, strata=strata))
+
+
+def test_domain_batches_train_and_are_recorded(corpus, tmp_path):
+    out = pretrain(corpus, tmp_path / "dom", size="xxs", steps=4, batch_size=16, seed=0, batches="domain")
+    assert json.loads((out / "training_log.json").read_text())["args"]["batches"] == "domain"
+    with pytest.raises(ValueError, match="batches"):
+        pretrain(corpus, tmp_path / "bad", size="xxs", steps=4, batch_size=16, batches="per-domain")
+
+
 @pytest.mark.parametrize("loss", ["infonce", "siglip"])
 def test_losses_train_and_log_a_heldout_loss(corpus, tmp_path, loss):
     out = pretrain(corpus, tmp_path / loss, size="xxs", steps=24, batch_size=32, seed=0, lr=3e-3, warmup_steps=2,

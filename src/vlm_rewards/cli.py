@@ -154,11 +154,38 @@ def _positive(value: float) -> float:
     return value
 
 
+def _parse_counts(text: str, domains: list[str]) -> int | dict[str, int]:
+    """'4096' or 'house=32768,phone=8192,...' (a count for each of ``domains``)."""
+    def count(value: str, what: str) -> int:
+        try:
+            n = int(value)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"--frames-per-domain: {what} must be a positive integer, got {value!r}")
+        return n
+
+    if "=" not in text:
+        return count(text.strip(), "the count")
+    counts: dict[str, int] = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or name not in domains or name in counts:
+            raise ValueError(f"--frames-per-domain must be 'N' or 'domain=N,...' with each of {domains} once, got {text!r}")
+        counts[name] = count(value.strip(), f"the count of {name}")
+    if set(counts) != set(domains):
+        raise ValueError(f"--frames-per-domain must give a count for each of {domains}, got {text!r}")
+    return counts
+
+
 @app.command()
 def corpus(
     out_dir: Path = typer.Argument(..., help="Directory to write the corpus to (manifest.json and .npz shards)."),
     domains: str = typer.Option("phone,babyai", help="Comma-separated domains: " + ", ".join(corpus_domains()) + "."),
-    frames_per_domain: int = typer.Option(4096, min=1, help="Frames rendered and captioned per domain."),
+    frames_per_domain: str = typer.Option(
+        "4096", help="Frames rendered and captioned per domain: one count, or one per domain as 'house=32768,phone=8192'."
+    ),
     seed: int = typer.Option(0, min=0, help="Seed of every random choice (same seed, same corpus bytes)."),
     image_size: int = typer.Option(64, min=32, max=1024, help="Frame size in pixels (the VLM's input size)."),
     no_holdout: bool = typer.Option(
@@ -171,7 +198,8 @@ def corpus(
 
     names = _parse_domains(domains)
     try:
-        out = collect_corpus(out_dir, domains=names, frames_per_domain=frames_per_domain, seed=seed,
+        counts = _parse_counts(frames_per_domain, names)
+        out = collect_corpus(out_dir, domains=names, frames_per_domain=counts, seed=seed,
                              image_size=image_size, progress=True, holdout=() if no_holdout else COMPOSITIONAL_HOLDOUT)
     except (ValueError, TypeError, OSError) as exc:
         raise _fail(str(exc)) from None

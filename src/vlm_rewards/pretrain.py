@@ -147,23 +147,42 @@ def _positive_keys(labels: Sequence[str]) -> np.ndarray:
     return np.array([ids.setdefault(lab, len(ids)) for lab in labels], dtype=np.int64)
 
 
-def _batch_indices(n: int, batch_size: int, step: int, seed: int, groups: np.ndarray | None = None) -> np.ndarray:
+def _group_order(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    # Groups are runs of equal ids; shuffle the runs, then lay out their members in order.
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    sizes = np.diff(np.r_[starts, len(groups)])
+    pick = rng.permutation(len(starts))
+    return np.repeat(starts[pick] - np.cumsum(np.r_[0, sizes[pick][:-1]]), sizes[pick]) + np.arange(len(groups))
+
+
+def _batch_indices(n: int, batch_size: int, step: int, seed: int, groups: np.ndarray | None = None,
+                   strata: np.ndarray | None = None) -> np.ndarray:
     """Indices (into ``n`` samples) of batch ``step``: an epoch is a seeded permutation of the
     groups (a frame and its twins; default: one group per sample), members kept adjacent, so
     twins land in one batch (one may be cut off at a batch boundary). A pure function of
-    (seed, step): resuming needs no saved sampler state."""
-    per_epoch = max(1, n // batch_size)
-    epoch, k = divmod(step, per_epoch)
-    rng = np.random.default_rng([seed, 1, epoch])
+    (seed, step): resuming needs no saved sampler state.
+
+    With ``strata`` (an id per sample, e.g. its domain) every batch holds samples of one
+    stratum only: each stratum's epoch order is cut into whole batches (its remainder is
+    dropped), and the batches of all strata are shuffled together.
+    """
     if groups is None:
-        order = rng.permutation(n)
-    else:
-        # Groups are runs of equal ids; shuffle the runs, then lay out their members in order.
-        starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-        sizes = np.diff(np.r_[starts, len(groups)])
-        pick = rng.permutation(len(starts))
-        order = np.repeat(starts[pick] - np.cumsum(np.r_[0, sizes[pick][:-1]]), sizes[pick]) + np.arange(len(groups))
-    return order[k * batch_size : (k + 1) * batch_size]
+        groups = np.arange(n)
+    if strata is None:
+        per_epoch = max(1, n // batch_size)
+        epoch, k = divmod(step, per_epoch)
+        order = _group_order(groups, np.random.default_rng([seed, 1, epoch]))
+        return order[k * batch_size : (k + 1) * batch_size]
+    kinds = np.unique(strata)
+    rows = [np.flatnonzero(strata == s) for s in kinds]
+    counts = [max(1, len(r) // batch_size) for r in rows]
+    epoch, k = divmod(step, sum(counts))
+    rng = np.random.default_rng([seed, 1, epoch])
+    batches = []
+    for r, c in zip(rows, counts):
+        order = r[_group_order(groups[r], rng)]
+        batches.extend(order[b * batch_size : (b + 1) * batch_size] for b in range(c))
+    return batches[rng.permutation(len(batches))[k]]
 
 
 def _heldout_split(groups: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -243,6 +262,8 @@ def _sigmoid_loss(image_emb, text_emb, logit_scale, logit_bias, keys):
 
 
 LOSSES = ("infonce", "siglip")
+#: How ``pretrain`` fills a batch: frames of all domains, or of one domain per batch.
+BATCHES = ("mixed", "domain")
 
 
 # --- Training ------------------------------------------------------------------------------
@@ -275,6 +296,7 @@ def pretrain(
     patch_size: int = 8,
     checkpoint_every: int = 200,
     loss: str = "infonce",
+    batches: str = "mixed",
     heldout_fraction: float = 0.02,
     eval_every: int | None = None,
     device: str | None = None,
@@ -293,7 +315,11 @@ def pretrain(
 
     Each step draws one of each frame's captions (:func:`vlm_rewards.data.read_corpus`) and
     keeps twins in one batch (in-batch hard negatives). ``loss`` is "infonce" (CLIP's
-    symmetric softmax loss) or "siglip" (pairwise sigmoid with a learned bias). A fraction
+    symmetric softmax loss) or "siglip" (pairwise sigmoid with a learned bias). ``batches``
+    is "mixed" (frames of all domains in each batch) or "domain" (each batch from one domain,
+    the domain of a frame being its label's prefix): a reward only ever compares a frame with
+    goals of its own domain, so in-batch negatives from other domains teach it little, and
+    one-domain batches hold several times more negatives that matter. A fraction
     ``heldout_fraction`` of the corpus's groups is never trained on: every ``eval_every``
     steps (default ``checkpoint_every``) and at the end, the loss on it (first caption, no
     augmentation) is logged as ``heldout_loss`` in ``training_log.json``, to tell convergence
@@ -319,6 +345,8 @@ def pretrain(
     eval_every = checkpoint_every if eval_every is None else _check_int(eval_every, "eval_every", 1)
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    if batches not in BATCHES:
+        raise ValueError(f"batches must be one of {BATCHES}, got {batches!r}")
     if isinstance(heldout_fraction, bool) or not isinstance(heldout_fraction, (int, float)) or not 0 <= heldout_fraction < 0.5:
         raise ValueError(f"heldout_fraction must be a float in [0, 0.5), got {heldout_fraction!r}")
     if not (isinstance(lr, (int, float)) and lr > 0):
@@ -337,6 +365,9 @@ def pretrain(
     frames_np, groups = corpus.frames[train_rows], corpus.groups[train_rows]
     captions = corpus.captions[train_rows]
     labels = [corpus.labels[i] for i in train_rows]
+    strata = None
+    if batches == "domain":
+        strata = np.unique([lab.split(":", 1)[0] for lab in labels], return_inverse=True)[1]
     n = len(frames_np)
     if n < batch_size:
         raise ValueError(f"batch_size={batch_size} is larger than the corpus ({n} frames in {corpus_dir})")
@@ -346,7 +377,7 @@ def pretrain(
                     weight_decay=weight_decay, warmup_steps=warmup, vocab_size=vocab_size,
                     max_text_length=max_text_length, patch_size=patch_size, bf16=bf16,
                     corpus_frames=len(corpus.frames), heldout_frames=len(heldout_rows), loss=loss,
-                    heldout_fraction=heldout_fraction, corpus_seed=manifest["seed"], image_size=image_size)
+                    heldout_fraction=heldout_fraction, batches=batches, corpus_seed=manifest["seed"], image_size=image_size)
 
     # The tokenizer is saved before training so a resumed run uses the very same one.
     checkpoint = out / _CHECKPOINT
@@ -406,9 +437,9 @@ def pretrain(
         m = len(heldout_rows)
         size = min(batch_size, m)
         total = acc_total = 0.0
-        batches = max(1, m // size)
+        n_batches = max(1, m // size)
         with torch.no_grad(), torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16):
-            for b in range(batches):
+            for b in range(n_batches):
                 sel = torch.arange(b * size, (b + 1) * size)
                 x = torch.from_numpy(corpus.frames[heldout_rows[sel.numpy()]]).to(dev).permute(0, 3, 1, 2).float().div_(255)
                 c = heldout_captions[sel]
@@ -421,14 +452,14 @@ def pretrain(
                     value, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, k)
                 total += value.item()
                 acc_total += acc.item()
-        return {"heldout_loss": round(total / batches, 5), "heldout_acc": round(acc_total / batches, 4)}
+        return {"heldout_loss": round(total / n_batches, 5), "heldout_acc": round(acc_total / n_batches, 4)}
 
     bar = _progress(progress, steps, start)
     t0 = time.time()
     model.train()
     with bar:
         for step in range(start, steps):
-            idx = torch.from_numpy(_batch_indices(n, batch_size, step, seed, groups))
+            idx = torch.from_numpy(_batch_indices(n, batch_size, step, seed, groups, strata))
             gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
             variant = torch.from_numpy(np.random.default_rng([seed, 2, step]).integers(caption_ids.shape[1], size=len(idx)))
             # Augmented where the model runs: on a GPU the CPU would otherwise be the bottleneck.

@@ -35,6 +35,23 @@ def test_same_seed_gives_identical_shards(corpus, tmp_path):
     assert (other / "phone-00000.npz").read_bytes() != (corpus / "phone-00000.npz").read_bytes()
 
 
+def test_counts_per_domain_extend_each_domains_stream(corpus, tmp_path):
+    # Each domain's frames are a prefix of one stream: asking phone for fewer frames and
+    # babyai for more keeps the frames both corpora share.
+    mixed = collect_corpus(tmp_path / "mixed", domains=("phone", "babyai"), frames_per_domain={"phone": 40, "babyai": 120},
+                           seed=3, shard_size=40)
+    manifest = read_manifest(mixed)
+    assert manifest["domains"] == {"phone": 40, "babyai": 120} and manifest["num_frames"] == 160
+    frames, captions, labels = load_corpus(mixed)
+    ref_frames, ref_captions, ref_labels = load_corpus(corpus)
+    assert np.array_equal(frames[:40], ref_frames[:40]) and labels[:40] == ref_labels[:40]
+    assert np.array_equal(frames[40:136], ref_frames[96:]) and captions[40:136] == ref_captions[96:]
+    with pytest.raises(ValueError, match="frames_per_domain"):
+        collect_corpus(tmp_path / "x", domains=("phone", "babyai"), frames_per_domain={"phone": 4})
+    with pytest.raises(ValueError, match=r"frames_per_domain\['phone'\]"):
+        collect_corpus(tmp_path / "x", domains=("phone",), frames_per_domain={"phone": 0})
+
+
 def test_truncated_shard_is_named(corpus, tmp_path):
     import shutil
 

@@ -181,6 +181,7 @@ def test_numpy_integer_actions_are_accepted(env):
     [
         ({"family": "open"}, "family"),
         ({"goal_split": "test"}, "goal_split"),
+        ({"num_rooms": (0, 2)}, "num_rooms"),
         ({"num_rooms": (1, 5)}, "num_rooms"),
         ({"num_objects": (6, 3)}, "num_objects"),
         ({"obs_size": 0}, "obs_size"),
@@ -321,5 +322,20 @@ def test_terminate_on_success_off_keeps_episode_running():
             if info["ground_truth_success"] or truncated:
                 break
         assert info["ground_truth_success"] and reward == 1.0
+    finally:
+        env.close()
+
+
+def test_one_room_level_has_no_doors_and_the_solver_finds_every_goal():
+    # The curriculum's first level (configs/house_find_room.yaml): one room, 3-5 objects.
+    env = HouseEnv(family="find", goal_split="all", num_rooms=(1, 1), num_objects=(3, 5), room_size=(5.0, 6.5))
+    try:
+        successes = 0
+        for seed in range(10):
+            info, _, _ = run_solver(env, seed)
+            assert len(env.unwrapped.plan.rooms) == 1 and env.unwrapped.plan.doors == ()
+            assert 3 <= len(env.unwrapped.objects) <= 5
+            successes += info["ground_truth_success"]
+        assert successes == 10
     finally:
         env.close()

@@ -47,7 +47,7 @@ import io
 import os
 import zipfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -185,7 +185,7 @@ def _check_holdout(holdout: Any) -> frozenset[str]:
 def collect_corpus(
     out_dir: str | os.PathLike,
     domains: Sequence[str] = DEFAULT_DOMAINS,
-    frames_per_domain: int = 4096,
+    frames_per_domain: int | Mapping[str, int] = 4096,
     seed: int = 0,
     image_size: int = 64,
     shard_size: int = 2048,
@@ -193,6 +193,10 @@ def collect_corpus(
     holdout: Iterable[str] = COMPOSITIONAL_HOLDOUT,
 ) -> Path:
     """Render and caption ``frames_per_domain`` frames from each of ``domains`` into ``out_dir``.
+
+    ``frames_per_domain`` is one count for every domain or a mapping with a count for each
+    domain. A domain's frames are a prefix of one stream per (seed, domain), so a larger
+    count only appends frames.
 
     Deterministic: the same arguments give byte-identical shards. No caption names a
     colour-object combination of ``holdout`` (default :data:`COMPOSITIONAL_HOLDOUT`;
@@ -208,7 +212,13 @@ def collect_corpus(
     offered = corpus_domains()
     if not domains or any(d not in offered for d in domains) or len(set(domains)) != len(domains):
         raise ValueError(f"domains must be distinct names from {offered}, got {domains!r}")
-    frames_per_domain = _check_int(frames_per_domain, "frames_per_domain", 1)
+    if isinstance(frames_per_domain, Mapping):
+        if set(frames_per_domain) != set(domains):
+            raise ValueError(f"frames_per_domain must give a count for each of {domains}, got {dict(frames_per_domain)!r}")
+        counts = {d: _check_int(frames_per_domain[d], f"frames_per_domain[{d!r}]", 1) for d in domains}
+    else:
+        n = _check_int(frames_per_domain, "frames_per_domain", 1)
+        counts = {d: n for d in domains}
     seed = _check_int(seed, "seed", 0)
     image_size = _check_int(image_size, "image_size", 32, 1024)
     shard_size = _check_int(shard_size, "shard_size", 1)
@@ -222,13 +232,13 @@ def collect_corpus(
     bar = _progress(progress)
     with bar:
         for domain in domains:
-            task = bar.add_task(f"corpus {domain}", total=frames_per_domain)
+            task = bar.add_task(f"corpus {domain}", total=counts[domain])
             # Each domain has its own stream, so adding a domain does not change the others.
             rng = np.random.default_rng([seed, zlib.crc32(domain.encode())])
             source = _source(domain)(rng, image_size, holdout)
             done = 0
-            while done < frames_per_domain:
-                n = min(shard_size, frames_per_domain - done)
+            while done < counts[domain]:
+                n = min(shard_size, counts[domain] - done)
                 frames, captions, labels, groups = [], [], [], []
                 for _ in range(n):
                     item = _corpus_frame(next(source), domain)
@@ -256,8 +266,8 @@ def collect_corpus(
         "version": VERSION,
         "seed": seed,
         "image_size": image_size,
-        "domains": {d: frames_per_domain for d in domains},
-        "num_frames": frames_per_domain * len(domains),
+        "domains": counts,
+        "num_frames": sum(counts.values()),
         "captions_per_frame": CAPTIONS_PER_FRAME,
         "holdout": sorted(holdout),
         "shards": shards,

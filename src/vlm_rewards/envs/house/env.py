@@ -186,7 +186,8 @@ class HouseEnv(MiniWorldEnv):
         render_size: side of the square ``render()`` frame (the VLM input), from the
             same egocentric camera.
         render_mode: None or "rgb_array".
-        num_rooms: inclusive (min, max) number of rooms, within [2, 4].
+        num_rooms: inclusive (min, max) number of rooms, within [1, 4] (``(1, 1)``: the
+            one-room level of a curriculum).
         num_objects: inclusive (min, max) number of objects, within [2, 12]; place
             episodes get at least 2.
         room_size: (min, max) room side in metres.
@@ -235,7 +236,7 @@ class HouseEnv(MiniWorldEnv):
         self.goal_split = goal_split
         self.terminate_on_success = bool(terminate_on_success)
         self._fixed_goal = parse_goal(goal) if goal is not None else None
-        self.num_rooms = _check_int_range("num_rooms", num_rooms, 2, 4)
+        self.num_rooms = _check_int_range("num_rooms", num_rooms, 1, 4)
         self.num_objects = _check_int_range("num_objects", num_objects, 2, 12)
         self.room_size = room_size
         # Validate the layout arguments now rather than at the first reset.

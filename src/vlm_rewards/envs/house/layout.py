@@ -1,4 +1,4 @@
-"""Floor plans of the 3D house: 2-4 rectangular rooms on a 2x2 grid, joined by doorways.
+"""Floor plans of the 3D house: 1-4 rectangular rooms on a 2x2 grid, joined by doorways.
 
 The plan is plain data sampled from a seeded generator; :class:`~vlm_rewards.envs.house.env.HouseEnv`
 turns it into MiniWorld rooms (``add_rect_room`` + ``connect_rooms``). Rooms sit in the
@@ -120,10 +120,11 @@ def sample_house(
 ) -> HousePlan:
     """Sample a floor plan: room count, room sizes, doors and textures all from ``rng``.
 
-    ``num_rooms`` is an inclusive (min, max) range within [2, 4]. With four rooms the
+    ``num_rooms`` is an inclusive (min, max) range within [1, 4] (one room: a curriculum's
+    first level, no doors). With four rooms the
     doors form a loop half of the time and a tree otherwise.
     """
-    lo_rooms, hi_rooms = _check_range("num_rooms", num_rooms, 2, 4)
+    lo_rooms, hi_rooms = _check_range("num_rooms", num_rooms, 1, 4)
     if lo_rooms != int(lo_rooms) or hi_rooms != int(hi_rooms):
         raise ValueError(f"num_rooms must hold integers, got {num_rooms!r}")
     size_lo, size_hi = _check_range("room_size", room_size, 3.5, 20.0)
