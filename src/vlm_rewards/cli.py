@@ -363,9 +363,16 @@ def collect(
 
 
 def _eval_options(reward: EvalReward, negatives: str, negative_choice: NegativeChoice, template: str,
-                  temperature: Optional[float], alpha: float, baseline: Optional[str], seed: int) -> dict:
+                  temperature: Optional[float], alpha: float, baseline: Optional[str], seed: int,
+                  state_negatives: bool = False) -> dict:
     return {"reward": reward.value, "negatives": _parse_negatives(negatives), "negative_choice": negative_choice.value,
-            "template": template, "temperature": temperature, "alpha": alpha, "baseline": baseline, "seed": seed}
+            "template": template, "temperature": temperature, "alpha": alpha, "baseline": baseline, "seed": seed,
+            "state_negatives": state_negatives}
+
+
+_STATE_NEGATIVES_HELP = ("Add each goal's state negative to its negatives: its objects in a state that does not complete "
+                         "it ('a red ball in a room' for 'go near the red ball'; domains with a state_negative template: "
+                         "house, babyai; other sections are scored without).")
 
 
 _TEMPLATES_HELP = "Prompt-template study: a template (repeatable), or 'builtin' for each domain's built-in list."
@@ -382,6 +389,7 @@ def evaluate(
     template: str = typer.Option("{goal}", help="Prompt template, e.g. 'Screenshot of {task} on Android'."),
     templates: Optional[list[str]] = typer.Option(None, "--templates", help=_TEMPLATES_HELP),
     negatives_study: bool = typer.Option(False, "--negatives-study", help="Also compare 1, 3, 7 and all negatives: uniform, hard and counterfactual."),
+    state_negatives: bool = typer.Option(False, "--state-negatives", help=_STATE_NEGATIVES_HELP),
     sections: Optional[str] = typer.Option(None, help="Comma-separated sections to evaluate (default: all of the dataset)."),
     goals_spec: Optional[str] = typer.Option(
         None, "--goals", "--goal-set", help="Expected goals, as a goals spec, e.g. 'phone:diverse'; must match a section "
@@ -405,7 +413,8 @@ def evaluate(
 
     _check_device(device)
     try:
-        options = _eval_options(reward, negatives, negative_choice, template, temperature, alpha, baseline, seed)
+        options = _eval_options(reward, negatives, negative_choice, template, temperature, alpha, baseline, seed,
+                                state_negatives)
         expected = None
         if goals_spec is not None:
             from vlm_rewards.envs import goals_from_spec
@@ -453,6 +462,8 @@ def calibrate(
     negatives_from: Optional[str] = typer.Option(
         None, "--negatives-from", help="A goal-set spec (e.g. phone:diverse) whose goals join the section's as "
         "negatives: match the training config's reward.negatives_from."),
+    state_negatives: bool = typer.Option(False, "--state-negatives", help=_STATE_NEGATIVES_HELP + " The snippet then turns "
+                                         "reward.state_negatives on."),
     template: str = typer.Option("{goal}", help="Prompt template (keep the one the agent is trained with)."),
     temperature: Optional[float] = typer.Option(None, help="τ (default: the model's learned one)."),
     bootstrap: int = typer.Option(1000, min=1, help="Bootstrap resamplings of the held-out frames."),
@@ -470,8 +481,8 @@ def calibrate(
         cal = run_calibrate(vlm, dataset, target_precision=target_precision, per_goal=per_goal,
                             tune_temperature=tune_temperature, min_positives=min_positives,
                             sections=_parse_sections(sections) if sections else None, negatives=_parse_negatives(negatives),
-                            negatives_from=negatives_from, template=template, temperature=temperature,
-                            bootstrap=bootstrap, seed=seed)
+                            negatives_from=negatives_from, state_negatives=state_negatives, template=template,
+                            temperature=temperature, bootstrap=bootstrap, seed=seed)
         safe = cal.write(out)
     except EvalSetError as exc:
         raise _fail(f"--dataset: {exc}") from None
@@ -510,6 +521,7 @@ def scaling(
     negative_choice: NegativeChoice = typer.Option(NegativeChoice.uniform, help="Draw negatives uniformly (the paper), hard ones, or counterfactuals of the goal (one attribute changed; +uniform: half of them)."),
     template: str = typer.Option("{goal}", help="Prompt template."),
     templates: Optional[list[str]] = typer.Option(None, "--templates", help=_TEMPLATES_HELP),
+    state_negatives: bool = typer.Option(False, "--state-negatives", help=_STATE_NEGATIVES_HELP),
     sections: Optional[str] = typer.Option(None, help="Comma-separated sections to evaluate (default: all of the dataset)."),
     seed: int = typer.Option(0, min=0, help="Seed of the negatives' draw."),
 ) -> None:
@@ -519,7 +531,7 @@ def scaling(
     from vlm_rewards.models import ModelLoadError, ModelNotAvailableError
 
     try:
-        options = _eval_options(reward, negatives, negative_choice, template, None, 0.5, None, seed)
+        options = _eval_options(reward, negatives, negative_choice, template, None, 0.5, None, seed, state_negatives)
         study = None if not templates else ("builtin" if templates == ["builtin"] else templates)
         result = scaling_study(models, dataset, sections=_parse_sections(sections) if sections else None,
                                templates=study, out_dir=out, **options)

@@ -139,6 +139,12 @@ class RewardConfig(_Strict):
         "counterfactuals of the goal (one attribute changed: colour, object kind, app), or half of each. "
         "Anything but uniform needs num_negatives.",
     )
+    state_negatives: bool = Field(
+        False,
+        description="Add each goal's state negative to its negatives: its objects in a state that does not complete it "
+        "('a red ball in a room' for 'go near the red ball'; domains with a state_negative template: house, babyai), "
+        "so the reward can say 'not yet' when the object is in view but the goal is not met.",
+    )
     baseline: str | None = Field(None, description="goal_baseline: the baseline prompt.")
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="goal_baseline: regularisation strength.")
     terminate_on_success: bool = Field(True, description="End the episode when the (binary) reward fires.")
@@ -212,6 +218,8 @@ class RewardConfig(_Strict):
             raise ValueError(f"function={self.function!r} needs reward.baseline (e.g. 'a phone screen')")
         if tuple(self.confirm) != (1, 1) and not self.spec.binary:
             raise ValueError(f"reward.confirm needs a binary reward function (e.g. contrastive), got {self.function!r}")
+        if self.state_negatives and not self.spec.needs_negatives:
+            raise ValueError(f"reward.state_negatives needs a reward with negatives (e.g. contrastive), got {self.function!r}")
         if self.negative_choice != "uniform" and self.num_negatives is None:
             raise ValueError(f"reward.negative_choice={self.negative_choice!r} needs reward.num_negatives "
                              "(with all other goals as negatives there is nothing to choose)")
@@ -313,6 +321,9 @@ class TrainConfig(_Strict):
             raise ValueError(f"agent.head='pointer' works with agent.algo='ppo', got {self.agent.algo!r}")
         if isinstance(self.reward.threshold, dict):
             self._threshold_goals_exist()
+        if self.reward.state_negatives and self.env.record.state_negative is None:
+            raise ValueError(f"reward.state_negatives needs a domain with a state_negative template (house, babyai); "
+                             f"{self.env.id} has none")
         if self.agent.region_features:
             if self.env.record.region_prompt is None:
                 raise ValueError(f"agent.region_features needs a domain with screen regions (e.g. Phone); {self.env.id} has none")

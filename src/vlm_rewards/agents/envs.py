@@ -125,12 +125,14 @@ def scorer_settings(reward: RewardConfig, env: EnvConfig, *, seed: int = 0) -> d
 
 
 def negative_sampler(reward: RewardConfig, env: EnvConfig):
-    """``RewardScorer(negative_sampler=...)`` of ``reward.negative_choice`` (None: uniform, the
-    scorer's own draw). A partial of a module function, so Ray ships it to the scorer actors."""
-    if reward.negative_choice == "uniform" or not reward.spec.needs_negatives:
+    """``RewardScorer(negative_sampler=...)`` of ``reward.negative_choice`` and
+    ``reward.state_negatives`` (None: uniform from the goal set, the scorer's own draw). A partial of a module function, so Ray ships it to the scorer actors."""
+    if not reward.spec.needs_negatives or (reward.negative_choice == "uniform" and not reward.state_negatives):
         return None
-    from vlm_rewards.evaluation.negatives import choose_negatives
+    from vlm_rewards.evaluation.negatives import choose_negatives, negatives_with_state
 
+    if reward.state_negatives:
+        return functools.partial(negatives_with_state, choice=reward.negative_choice, domain=env.domain)
     return functools.partial(choose_negatives, choice=reward.negative_choice, domain=env.domain)
 
 

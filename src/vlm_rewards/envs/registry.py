@@ -93,6 +93,12 @@ class Domain:
         region_prompt: template (``goal_fields`` fields) of what one screen region shows when
             it is the goal's, for envs with ``region_crops(size)``: the VLM's similarity of
             each region with it is the policy's region feature (``agent.region_features``).
+        state_negative: template (``goal_fields`` fields) of the goal's objects seen in a
+            state that does not complete the goal ("a red ball in a room" for "go near the red
+            ball"): a *state negative*. The paper's softmax over goals has no way to say "not
+            yet": a frame showing the red ball across the room gives "go near the red ball" a
+            high p when no other goal fits better. With state negatives on, this prompt joins
+            each goal's negatives (``None``: not offered).
     """
 
     name: str
@@ -112,6 +118,7 @@ class Domain:
     eval_variants: tuple[str, ...] = ()
     corpus_hides_compositions: bool = False
     region_prompt: str | None = None
+    state_negative: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -271,6 +278,8 @@ register_domain(Domain(
     evalset="vlm_rewards.envs.house.samples:EVALSET",
     eval_variants=("find", "lift", "place"),
     corpus_hides_compositions=True,
+    # The corpus's caption of an object in view but not near or carried (envs.house.samples).
+    state_negative="a {name} in a room",
 ))
 register_domain(Domain(
     name="babyai",
@@ -286,6 +295,8 @@ register_domain(Domain(
     corpus="vlm_rewards.envs.babyai.samples:corpus_samples",
     evalset="vlm_rewards.envs.babyai.samples:EVALSET",
     eval_variants=("",),
+    # The corpus's caption of an object in view but not next to the agent (envs.babyai.samples).
+    state_negative="a grid with a {name}",
 ))
 register_domain(Domain(
     name="android",

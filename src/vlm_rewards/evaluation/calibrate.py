@@ -38,7 +38,12 @@ from vlm_rewards.data.evalset import SPLITS, EvalSet, load_evalset
 from vlm_rewards.envs import negative_pool
 from vlm_rewards.evaluation.core import TAU_FACTORS, RewardSpec, _load_model
 from vlm_rewards.evaluation.metrics import best_f1, pr_curve
-from vlm_rewards.evaluation.negatives import negative_indices
+from vlm_rewards.evaluation.negatives import (
+    negative_indices,
+    offers_state_negatives,
+    state_negative_prompts,
+    with_state_negatives,
+)
 from vlm_rewards.evaluation.scores import Encoder, contrastive_scores
 
 __all__ = ["Calibration", "IMAGE_SUFFIXES", "LabelledFrames", "calibrate", "load_labelled_folder"]
@@ -190,11 +195,14 @@ class Calibration:
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def snippet(self, section: str) -> dict[str, Any]:
-        """The config snippet of ``section``: ``{"reward": {"threshold": ..., ["temperature": τ]}}``."""
+        """The config snippet of ``section``: ``{"reward": {"threshold": ..., ["temperature": τ],
+        ["state_negatives": true]}}`` (β fits only the negatives it was chosen with)."""
         res = self.sections[section]
         reward: dict[str, Any] = {"threshold": res["threshold"]}
         if res["temperature"] is not None:
             reward["temperature"] = res["temperature"]
+        if self.settings.get("state_negatives"):
+            reward["state_negatives"] = True
         return {"reward": reward}
 
     def snippet_yaml(self, section: str) -> str:
@@ -250,9 +258,13 @@ def _scores(enc: Encoder, src: LabelledFrames, split: str, spec: RewardSpec, tau
         cache[key] = emb @ enc.texts(prompts).astype(np.float64).T
     rows, cols, _ = src.pairs[split]
     used = np.unique(cols)
-    neg = negative_indices([src.goals[c] for c in used], pool, spec.negatives, spec.negative_choice,
-                           src.domain, spec.seed)
-    p = contrastive_scores(cache[key], used, neg, tau)  # (N, len(used))
+    goals = [src.goals[c] for c in used]
+    neg = negative_indices(goals, pool, spec.negatives, spec.negative_choice, src.domain, spec.seed)
+    sims = cache[key]
+    if spec.state_negatives and src.domain is not None and offers_state_negatives(src.domain):
+        emb = enc.images(src.frames[split], key=("calibrate", src.name, split))
+        sims, neg = with_state_negatives(sims, neg, goals, src.domain, emb, enc.texts(state_negative_prompts(goals, src.domain)))
+    p = contrastive_scores(sims, used, neg, tau)  # (N, len(used))
     return p[rows, np.searchsorted(used, cols)]
 
 

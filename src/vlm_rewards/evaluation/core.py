@@ -41,7 +41,13 @@ import numpy as np
 from vlm_rewards.data.evalset import SPLITS, EvalSection, EvalSet, EvalSetError, load_evalset
 from vlm_rewards.evaluation.metrics import best_f1, binary_metrics, curve_points, threshold_metrics
 from vlm_rewards.envs import negative_pool
-from vlm_rewards.evaluation.negatives import NEGATIVE_CHOICES, negative_indices
+from vlm_rewards.evaluation.negatives import (
+    NEGATIVE_CHOICES,
+    negative_indices,
+    offers_state_negatives,
+    state_negative_prompts,
+    with_state_negatives,
+)
 from vlm_rewards.evaluation.prompts import BASELINE_PROMPTS, BUILTIN_TEMPLATES, DEFAULT_TEMPLATE, render_templates
 from vlm_rewards.evaluation.scores import Encoder, contrastive_scores, cosine_scores, goal_baseline_scores
 from vlm_rewards.rewards import REWARDS, get_reward
@@ -84,6 +90,10 @@ class RewardSpec:
     #: a goal-set spec ("phone:diverse") whose goals join the section's as negatives, as a
     #: training config's ``reward.negatives_from`` does, so calibrated β fits that reward
     negatives_from: str | None = None
+    #: add each goal's state negative (the domain's ``state_negative`` prompt, "a red ball in
+    #: a room") to its negatives, as a training config's ``reward.state_negatives`` does;
+    #: sections of domains without the template are scored without
+    state_negatives: bool = False
 
     def __post_init__(self) -> None:
         from vlm_rewards._validation import check_temperature, check_unit_interval
@@ -102,6 +112,10 @@ class RewardSpec:
             from vlm_rewards.envs import goals_from_spec
 
             goals_from_spec(self.negatives_from)  # an unknown spec is an error here, not later
+        if not isinstance(self.state_negatives, bool):
+            raise TypeError(f"state_negatives must be a bool, got {self.state_negatives!r}")
+        if self.state_negatives and not self.function.needs_negatives:
+            raise ValueError(f"state_negatives needs reward='contrastive' (only it uses negatives), got reward={self.reward!r}")
 
     @property
     def function(self):
@@ -119,6 +133,8 @@ class RewardSpec:
             out.update(negatives=self.negatives, negative_choice=self.negative_choice)
             if self.negatives_from is not None:
                 out.update(negatives_from=self.negatives_from)
+            if self.state_negatives:
+                out.update(state_negatives=True)
         if self.function.needs_baseline:
             out.update(alpha=self.alpha, baseline=self.baseline)
         return out
@@ -160,6 +176,12 @@ class _SectionScorer:
             self._sims[k] = self.image_emb(split).astype(np.float64) @ self.encoder.texts(prompts).astype(np.float64).T
         return self._sims[k]
 
+    def with_state_negatives(self, split: str, sims: np.ndarray, neg: np.ndarray, goals: Sequence[str]):
+        """``(sims, neg)`` with each of ``goals``' state negative appended (not templated: it
+        describes a scene, it is not a goal)."""
+        prompts = state_negative_prompts(goals, self.section.domain)
+        return with_state_negatives(sims, neg, goals, self.section.domain, self.image_emb(split), self.encoder.texts(prompts))
+
     def scores(self, split: str, spec: RewardSpec, temperature: float) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """``(scores, labels, goals)``: ``(N, G)`` for the goals of goal split ``split``."""
         sec = self.section
@@ -172,6 +194,8 @@ class _SectionScorer:
             pool = negative_pool(list(sec.goals), spec.negatives_from)
             sims = self.sims(split, spec.template, pool)
             neg = negative_indices(goals, pool, spec.negatives, spec.negative_choice, sec.domain, spec.seed)
+            if spec.state_negatives and offers_state_negatives(sec.domain):
+                sims, neg = self.with_state_negatives(split, sims, neg, goals)
             return contrastive_scores(sims, cols, neg, temperature), labels, goals
         sims = self.sims(split, spec.template)
         if not spec.function.needs_baseline:

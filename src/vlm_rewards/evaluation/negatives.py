@@ -22,6 +22,13 @@ every goal has ``k`` negatives (the scores are a ``(G, K)`` matrix).
 All are deterministic in ``(seed, goal, goal_set)``, and :func:`negative_indices` gives
 the ``(G, K)`` index matrix the vectorised scores use.
 
+State negatives are not goals: one prompt per goal, rendered from the domain's
+``state_negative`` template, showing the goal's objects in a state that does not complete
+the goal ("a red ball in a room" for "go near the red ball"). They join whatever negatives
+the goal set gives (:func:`state_negative_prompts`, :func:`with_state_negatives`,
+:func:`negatives_with_state`), so the softmax can put a frame that shows the ball across the
+room on "not yet" instead of on the goal.
+
 Example:
     >>> choose_negatives("go near the red ball", ["go near the red ball", "go near the red box",
     ...     "go near the blue key", "go near the blue ball"], 2, choice="hard", domain="house")
@@ -36,7 +43,8 @@ import numpy as np
 
 from vlm_rewards import rewards as R
 
-__all__ = ["NEGATIVE_CHOICES", "choose_negatives", "counterfactuals_in", "negative_indices"]
+__all__ = ["NEGATIVE_CHOICES", "choose_negatives", "counterfactuals_in", "negative_indices", "negatives_with_state",
+           "offers_state_negatives", "state_negative_prompts", "with_state_negatives"]
 
 NEGATIVE_CHOICES: tuple[str, ...] = ("uniform", "hard", "counterfactual", "counterfactual+uniform")
 
@@ -144,3 +152,48 @@ def negative_indices(
         raise ValueError(f"goals must belong to goal_set, got {missing[0]!r} which is not in it")
     rows = [[index[n] for n in choose_negatives(g, goal_set, k, choice, domain, seed)] for g in goals]
     return np.array(rows, dtype=np.int64).reshape(len(goals), -1)
+
+
+def offers_state_negatives(domain: str) -> bool:
+    """Whether ``domain`` has a ``state_negative`` template."""
+    from vlm_rewards.envs.registry import get_domain
+
+    return get_domain(domain).state_negative is not None
+
+
+def state_negative_prompts(goals: Sequence[str], domain: str | None) -> list[str]:
+    """One state negative per goal: the domain's ``state_negative`` template rendered with
+    the goal's fields ("go near the red ball" -> "a red ball in a room")."""
+    from vlm_rewards.envs.registry import get_domain
+    from vlm_rewards.evaluation.prompts import render_template
+
+    if not isinstance(domain, str):
+        raise TypeError(f"domain must name a registered domain for state negatives, got {domain!r}")
+    template = get_domain(domain).state_negative
+    if template is None:
+        raise ValueError(f"domain {domain!r} has no state_negative template, so it offers no state negatives")
+    # Two goals may share a state negative (place goals with one object): each keeps its own.
+    return [render_template(template, domain, g) for g in goals]
+
+
+def with_state_negatives(sims: np.ndarray, negatives: np.ndarray, goals: Sequence[str], domain: str | None,
+                         image_emb: np.ndarray, text_emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(sims, negatives)`` with each goal's state negative appended: ``text_emb`` holds the
+    embeddings of :func:`state_negative_prompts` ``(goals, domain)`` (one row per goal), the
+    new columns of ``sims`` are the frames' similarities with them, and row ``j`` of
+    ``negatives`` gains the index of goal ``j``'s column."""
+    text_emb = np.asarray(text_emb, dtype=np.float64)
+    if text_emb.shape[0] != len(goals) or np.asarray(negatives).shape[0] != len(goals):
+        raise ValueError(f"need one state-negative embedding and one negatives row per goal ({len(goals)}), "
+                         f"got {text_emb.shape[0]} and {np.asarray(negatives).shape[0]}")
+    extra = np.asarray(image_emb, dtype=np.float64) @ text_emb.T
+    first = sims.shape[1]
+    return (np.concatenate([np.asarray(sims, dtype=np.float64), extra], axis=1),
+            np.concatenate([np.asarray(negatives, dtype=np.int64), first + np.arange(len(goals))[:, None]], axis=1))
+
+
+def negatives_with_state(goal: str, goal_set: Sequence[str], k: int | str | None = "all", *, seed: int = 0,
+                         choice: str = "uniform", domain: str | None = None) -> list[str]:
+    """:func:`choose_negatives` plus the goal's state negative: a ``RewardScorer``
+    ``negative_sampler`` (bind ``choice`` and ``domain`` with ``functools.partial``)."""
+    return [*choose_negatives(goal, goal_set, k, choice, domain, seed), *state_negative_prompts([goal], domain)]
