@@ -11,7 +11,8 @@ set -euo pipefail
 WORK="${1:-/tmp/vlm_rewards_family}"
 BIN="${BIN:-.venv/bin}"
 if [ ! -f "$WORK/corpus/manifest.json" ]; then
-    "$BIN/vlm-rewards" corpus "$WORK/corpus" --domains phone,babyai,house --frames-per-domain 8192 --seed 0 --image-size 64
+    "$BIN/vlm-rewards" corpus "$WORK/corpus" --domains phone,babyai,house --frames-per-domain phone=24576,babyai=24576,house=49152 \
+        --seed 0 --image-size 64
 fi
 "$BIN/vlm-rewards" family "$WORK/corpus" "$WORK/family" --sizes xxs,xs,s,ms --base s --base-steps 2000 \
     --batch-size 128 --base-lr 1e-3 --exponent 0.5 --seed 0 --checkpoint-every 100 --threads "${THREADS:-2}" \
