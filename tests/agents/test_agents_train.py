@@ -82,6 +82,11 @@ def test_resume_continues_the_step_count(first_run, tiny_clip_dir, tmp_path):
         train(cfg, run_dir)
     with pytest.raises(ConfigError, match=r"agent.learning_rate \(run: 0.0005, now: 0.001\)"):
         train(tiny_config(tiny_clip_dir, **{"agent.learning_rate": 1e-3}), run_dir, resume=True)
+    # A run written before a config field existed (here reward.state_negatives) resumes: the
+    # missing field takes its default.
+    saved = yaml.safe_load((run_dir / "config.yaml").read_text())
+    del saved["reward"]["state_negatives"]
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(saved))
     result = train(tiny_config(tiny_clip_dir, total_steps=192), run_dir, resume=True)
     assert result.resumed_from == 64 and result.steps == 192
     assert [int(r["step"]) for r in read_csv(run_dir / "evaluations.csv")] == [0, 64, 128, 192]

@@ -72,6 +72,12 @@ def _check_resume_config(config: TrainConfig, run_dir: Path) -> None:
     if not saved_path.is_file():
         raise ConfigError(f"cannot resume: {saved_path} does not exist")
     saved = yaml.safe_load(saved_path.read_text()) or {}
+    try:
+        # A field added to the config since the run was written takes its default, which
+        # keeps the old behaviour: that is not a change.
+        saved = json.loads(TrainConfig.model_validate(saved).model_dump_json())
+    except (ValueError, TypeError):
+        pass  # compared as written; the diff names what differs
     current = json.loads(config.model_dump_json())
 
     def diff(a: Any, b: Any, prefix: str = "") -> list[str]:
