@@ -17,6 +17,7 @@ autocast instead of bf16 weights, batch-size sweep and 1 vs 2 threads.
 
     python benchmarks/bench_scorer.py [--frames 128] [--batch 64] [--rounds 3] [--ablations]
     python benchmarks/bench_scorer.py --threads 2 --frames 64 --rounds 2   # both cores, on a quiet machine
+    python benchmarks/bench_scorer.py --arch none --model docs/results/scaling_family/models/ms  # another 64x64 model
     python benchmarks/bench_scorer.py --device cuda --arch b32,l14 --batch 256 --threads 0 --no-default  # GPU
 """
 
@@ -201,7 +202,9 @@ def main() -> None:
     ap.add_argument("--n-envs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-compile", action="store_true")
-    ap.add_argument("--no-default", action="store_true", help="skip the builtin:default section")
+    ap.add_argument("--no-default", action="store_true", help="skip the built-in model section")
+    ap.add_argument("--model", default="builtin:default",
+                    help="the 64x64 model of the built-in section (a builtin: name or a model directory)")
     ap.add_argument("--ablations", action="store_true")
     args = ap.parse_args()
     if args.threads:
@@ -216,10 +219,10 @@ def main() -> None:
     if not args.no_default:
         from vlm_rewards.models.loading import resolve_spec
 
-        path, _ = resolve_spec("builtin:default")
+        path, _ = resolve_spec(args.model)
         args.frames = args.default_frames
         args.naive_frames = max(args.naive_frames, 64)
-        section("builtin:default, 64x64", path, 64, args, args.device, ["phone", "house"])
+        section(f"{args.model}, 64x64", path, 64, args, args.device, ["phone", "house"])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Train the built-in model family (sizes xxs, xs, s, ms: 94k to 3.9M parameters, 41x) with
+# Train the built-in model family (sizes xxs, xs, s, ms: 85k to 3.8M parameters, 45x) with
 # compute-matched schedules: each size's samples grow as sqrt(parameters) from s's 2,000 steps
 # of 128, and its learning rate shrinks as 1/width (see vlm_rewards.family).
 # Usage: scripts/train_family.sh [WORK_DIR]

@@ -15,7 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from vlm_rewards.agents.algos import build_agent
 from vlm_rewards.agents.config import TrainConfig
-from vlm_rewards.agents.policy import PointerActionNet, PointerExtractor, box_masks
+from vlm_rewards.agents.policy import GoalImageExtractor, PointerActionNet, PointerExtractor, box_masks
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 70, 230), "yellow": (230, 210, 40)}
 SIDE = 32
@@ -65,21 +65,38 @@ def _success_rate(model, episodes: int = 200) -> float:
     return wins / episodes
 
 
-@pytest.mark.parametrize(("head", "steps"), [("pointer", 3072), ("mlp", 6144)])
-def test_head_learns_to_tap_the_named_colour(head, steps):
+@pytest.mark.parametrize(("head", "fusion", "steps"), [("pointer", "film", 3072), ("mlp", "film", 6144), ("mlp", "film_all", 6144)])
+def test_head_learns_to_tap_the_named_colour(head, fusion, steps):
     torch.manual_seed(0)
     venv = DummyVecEnv([TapColourEnv] * 8)
     venv.seed(0)
     config = TrainConfig.model_validate(
         {
             "seed": 0,
-            "agent": {"head": head, "n_steps": 32, "batch_size": 64, "n_epochs": 4, "learning_rate": 1e-3,
+            "agent": {"head": head, "fusion": fusion, "n_steps": 32, "batch_size": 64, "n_epochs": 4, "learning_rate": 1e-3,
                       "gamma": 0.9, "cnn_channels": [16, 32, 32], "features_dim": 64},
         }
     )
     model = build_agent(config, venv)
     model.learn(steps)
     assert _success_rate(model) >= 0.9
+
+
+def test_film_all_starts_as_film_and_loads_agents_saved_with_film():
+    space = spaces.Dict({"image": spaces.Box(0, 255, (3, SIDE, SIDE), np.uint8), "goal": spaces.Box(-1, 1, (8,), np.float32)})
+    torch.manual_seed(0)
+    last = GoalImageExtractor(space, cnn_channels=[4, 8, 8], features_dim=16, goal_hidden=8, fusion="film")
+    every = GoalImageExtractor(space, cnn_channels=[4, 8, 8], features_dim=16, goal_hidden=8, fusion="film_all")
+    # the last layer's FiLM keeps its parameter names; only the early layers' are new
+    missing = every.load_state_dict(last.state_dict(), strict=False).missing_keys
+    assert sorted(missing) == [f"early_films.{i}.{p}" for i in (0, 1) for p in ("bias", "weight")]
+    obs = {"image": torch.rand(3, 3, SIDE, SIDE) * 255, "goal": torch.rand(3, 8)}
+    torch.testing.assert_close(every(obs), last(obs))  # early FiLMs start as the identity
+    with torch.no_grad():
+        every.early_films[0].bias[0] = 1.0  # a goal-independent scale of 2 on channel 0 of layer 0
+    assert not torch.allclose(every(obs), last(obs))
+    with pytest.raises(ValueError, match="fusion"):
+        GoalImageExtractor(space, fusion="gated")
 
 
 def test_box_masks_cover_each_box_and_reject_bad_boxes():

@@ -247,7 +247,11 @@ class AgentConfig(_Strict):
         "observation (frozen VLM features; envs with region_crops and a domain region_prompt, e.g. Phone); the pointer "
         "head adds it to each box's logit with a learned weight, so held-out goals can be grounded through the VLM.",
     )
-    fusion: Literal["film", "concat"] = Field("film", description="How the goal embedding meets the image features (head=mlp).")
+    fusion: Literal["film", "film_all", "concat"] = Field(
+        "film",
+        description="How the goal embedding meets the image features (head=mlp): FiLM of the last conv layer, FiLM "
+        "of every conv layer, or concatenation.",
+    )
     cnn_channels: list[int] = Field(default_factory=lambda: [16, 32, 32], min_length=1, max_length=5)
     features_dim: int = Field(128, ge=8)
     goal_hidden: int = Field(64, ge=4, description="Width of the goal-embedding MLP.")

@@ -2,8 +2,10 @@
 
 With ``fusion="film"`` the goal embedding sets a per-channel scale and shift of the last
 convolution's feature map (FiLM, Perez et al. 2018) before it is flattened, so the goal
-decides *where* in the image the policy looks (which icon to tap); ``"concat"`` only
-appends the goal features to the flattened image features. Both append the goal features.
+decides *where* in the image the policy looks (which icon to tap); ``"film_all"`` does so
+after every convolution, so the goal also steers the early, colour- and shape-level
+detectors; ``"concat"`` only appends the goal features to the flattened image features.
+All append the goal features.
 
 Example:
     >>> import numpy as np
@@ -39,7 +41,7 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         cnn_channels: output channels of each conv layer (at most 5).
         features_dim: width of the image features after the linear layer.
         goal_hidden: width of the goal MLP's output (appended to the features).
-        fusion: ``"film"`` or ``"concat"``.
+        fusion: ``"film"`` (last conv layer), ``"film_all"`` (every conv layer) or ``"concat"``.
         spatial_grid: ``[rows, cols]``: also output the goal-modulated feature map, reduced to
             ``spatial_channels`` maps and max-pooled to this grid (``None``: off).
     """
@@ -56,8 +58,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
     ):
         if not isinstance(observation_space, spaces.Dict) or {"image", "goal"} - set(observation_space.spaces):
             raise ValueError("observation_space must be a Dict with 'image' and 'goal' keys")
-        if fusion not in ("film", "concat"):
-            raise ValueError(f"fusion must be 'film' or 'concat', got {fusion!r}")
+        if fusion not in ("film", "film_all", "concat"):
+            raise ValueError(f"fusion must be 'film', 'film_all' or 'concat', got {fusion!r}")
         if not 1 <= len(cnn_channels) <= len(_CONV_SHAPES):
             raise ValueError(f"cnn_channels must have 1 to {len(_CONV_SHAPES)} entries, got {list(cnn_channels)}")
         grid = tuple(int(v) for v in spatial_grid) if spatial_grid else None
@@ -84,10 +86,14 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         # FiLM of the last conv layer, starting as the identity (scale 1, shift 0). Measured on
         # Phone: FiLM of every layer with goal inputs rescaled to unit variance learned slower
         # (training success 0.24 vs 0.39 after 40k steps).
-        self.film = nn.Linear(goal_hidden, 2 * in_ch) if fusion == "film" else None
-        if self.film is not None:
-            nn.init.zeros_(self.film.weight)
-            nn.init.zeros_(self.film.bias)
+        # (``film`` keeps its name so agents saved before ``film_all`` existed still load.)
+        self.film = nn.Linear(goal_hidden, 2 * in_ch) if fusion in ("film", "film_all") else None
+        early = range(len(cnn_channels) - 1) if fusion == "film_all" else []
+        self.early_films = nn.ModuleList([nn.Linear(goal_hidden, 2 * cnn_channels[i]) for i in early])
+        for film in [self.film, *self.early_films]:
+            if film is not None:
+                nn.init.zeros_(film.weight)
+                nn.init.zeros_(film.bias)
         self.image_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, features_dim), nn.ReLU())
         # Spatial features: goal-modulated detector maps max-pooled to a coarse grid, so a
         # detector learned at one place (an icon) is read out at every place (where to tap).
@@ -100,11 +106,11 @@ class GoalImageExtractor(BaseFeaturesExtractor):
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         h = observations["image"].float()
         g = self.goal_mlp(observations["goal"].float())
-        last = len(self.convs) - 1
-        for i, conv in enumerate(self.convs):
+        films = [*self.early_films, self.film] if len(self.early_films) else [None] * (len(self.convs) - 1) + [self.film]
+        for conv, film in zip(self.convs, films):
             h = conv(h)
-            if i == last and self.film is not None:
-                scale, shift = self.film(g).chunk(2, dim=1)
+            if film is not None:
+                scale, shift = film(g).chunk(2, dim=1)
                 h = h * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None]
             h = torch.relu(h)
         parts = [self.image_head(h), g]
