@@ -165,3 +165,55 @@ def test_report_groups_seeds_into_mean_and_spread(tmp_path):
     assert [(g.name, len(g.runs), g.kind) for g in groups] == [("a", 2, "vlm"), ("o", 1, "ground_truth")]
     steps, mean, lo, hi = groups[0].curve("gt_success")
     assert steps == [0, 10, 20] and mean == pytest.approx([0.0, 0.4, 0.8]) and lo == [0.0, 0.3, 0.6] and hi == [0.0, 0.5, 1.0]
+
+
+_KILLED_RUN = """
+import os, signal, sys
+import yaml
+from vlm_rewards.agents import callbacks, config as cfg_mod, trainer
+
+on_step = callbacks.EpisodeStatsCallback._on_step
+
+def on_step_then_die(self):
+    # SIGKILL in the middle of the second segment: after the step-64 checkpoint and evaluation
+    if self.model.num_timesteps >= 100:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return on_step(self)
+
+callbacks.EpisodeStatsCallback._on_step = on_step_then_die
+config = cfg_mod.TrainConfig.model_validate(yaml.safe_load(open(sys.argv[1])))
+trainer.train(config, sys.argv[2])
+"""
+
+
+def test_a_run_killed_with_sigkill_and_resumed_ends_like_an_uninterrupted_run(tiny_clip_dir, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    import torch
+
+    from vlm_rewards.agents.algos import load_agent
+    from vlm_rewards.agents.config import dump_config
+
+    cfg = tiny_config(tiny_clip_dir, total_steps=192, **{"eval.gif_episodes": 0})
+    whole = train(cfg, tmp_path / "whole")
+
+    (tmp_path / "cfg.yaml").write_text(dump_config(cfg))
+    (tmp_path / "killed.py").write_text(_KILLED_RUN)
+    proc = subprocess.run([sys.executable, str(tmp_path / "killed.py"), str(tmp_path / "cfg.yaml"), str(tmp_path / "part")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    assert json.loads((tmp_path / "part" / "state.json").read_text())["step"] == 64
+    resumed = train(cfg, tmp_path / "part", resume=True)
+    assert resumed.resumed_from == 64 and resumed.steps == whole.steps == 192
+
+    def rows(run):
+        return [{k: v for k, v in r.items() if k != "wall_s"} for r in read_csv(tmp_path / run / "evaluations.csv")]
+
+    assert [int(r["step"]) for r in rows("part")] == [0, 64, 128, 192]
+    assert rows("part") == rows("whole")  # every metric (read_csv gives missing values as the one math.nan)
+    assert resumed.final == whole.final and resumed.train_stats == whole.train_stats
+    a = load_agent(tmp_path / "whole" / "model.zip", cfg).policy.state_dict()
+    b = load_agent(tmp_path / "part" / "model.zip", cfg).policy.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

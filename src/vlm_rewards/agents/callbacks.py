@@ -1,7 +1,7 @@
-"""SB3 callbacks of a training run: training-episode statistics, evaluation, checkpoints.
+"""SB3 callbacks of a training run: training-episode statistics, evaluation, progress; and
+the checkpoint writer the trainer calls between training segments.
 
-Evaluations and checkpoints happen at the start of a rollout, after the previous PPO
-update, so a checkpoint's parameters have seen every step it counts.
+Evaluations happen at the start of a rollout, after the previous PPO update.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
-__all__ = ["CSV_FIELDS", "PeriodicCheckpoint", "PeriodicEvaluation", "EpisodeStatsCallback", "read_csv", "write_csv"]
+__all__ = [
+    "CSV_FIELDS",
+    "EpisodeStatsCallback",
+    "PeriodicEvaluation",
+    "RunProgressBar",
+    "read_csv",
+    "save_checkpoint",
+    "write_csv",
+]
 
 CSV_FIELDS = (
     "step",
@@ -63,13 +71,22 @@ def write_csv(path: str | Path, rows: list[dict[str, float]]) -> None:
 class EpisodeStatsCallback(BaseCallback):
     """Ground-truth success, VLM success, precision and direct success of the last ``window``
     training episodes; ``total`` counts every training episode of the run (``start_total``:
-    those before a resume)."""
+    those before a resume, ``start_window``: their last ``window`` records, from
+    :meth:`window`)."""
 
-    def __init__(self, window: int = 100, start_total: int = 0):
+    def __init__(self, window: int = 100, start_total: int = 0, start_window: list | None = None):
         super().__init__()
         # (gt success, VLM fired, gt at fire, direct success or None when unknown)
         self.episodes: deque[tuple[bool, bool, bool, bool | None]] = deque(maxlen=window)
+        for rec in start_window or []:
+            if not isinstance(rec, (list, tuple)) or len(rec) != 4:
+                raise ValueError(f"start_window records must be [gt, fired, gt_at_fire, direct], got {rec!r}")
+            self.episodes.append((bool(rec[0]), bool(rec[1]), bool(rec[2]), None if rec[3] is None else bool(rec[3])))
         self.total = int(start_total)
+
+    def window(self) -> list[list[bool | None]]:
+        """The records behind :meth:`summary`, JSON-ready (a checkpoint keeps them)."""
+        return [list(e) for e in self.episodes]
 
     def _on_step(self) -> bool:
         dones = self.locals.get("dones")
@@ -122,6 +139,8 @@ class PeriodicEvaluation(BaseCallback):
         stats: the training-episode statistics to add to each row.
         label: the evaluated goal split, as the log lines name it.
         start_time: wall-clock offset (seconds already spent before a resume).
+        seed: the random generators of the evaluation at step ``s`` start from ``seed + s``,
+            so an evaluation (its sampled actions) does not depend on what ran before it.
     """
 
     def __init__(
@@ -133,9 +152,11 @@ class PeriodicEvaluation(BaseCallback):
         start_time: float = 0.0,
         log: Callable[[str], None] | None = None,
         label: str = "held-out",
+        seed: int = 0,
     ):
         super().__init__()
         self.label = label
+        self.seed = int(seed)
         self.evaluate_fn = evaluate
         self.every = int(every)
         self.csv_path = Path(csv_path)
@@ -152,8 +173,12 @@ class PeriodicEvaluation(BaseCallback):
         if self.last_step < 0 and self.model.num_timesteps == 0:
             self.run_eval()  # the untrained agent: the curve's first point
 
+    def due(self) -> bool:
+        """Whether an evaluation is due at the model's current step."""
+        return self.model.num_timesteps >= self._next_due() and self.model.num_timesteps != self.last_step
+
     def _on_rollout_start(self) -> None:
-        if self.model.num_timesteps >= self._next_due() and self.model.num_timesteps != self.last_step:
+        if self.due():
             self.run_eval()
 
     def _on_step(self) -> bool:
@@ -166,8 +191,12 @@ class PeriodicEvaluation(BaseCallback):
         # Evaluation draws its own random numbers; training continues as if it had not run.
         with torch.random.fork_rng(devices=[]):
             state = np.random.get_state()
-            metrics = self.evaluate_fn(self.model, len(self.rows))
-            np.random.set_state(state)
+            torch.manual_seed(self.seed + step)
+            np.random.seed((self.seed + step) % 2**32)
+            try:
+                metrics = self.evaluate_fn(self.model, len(self.rows))
+            finally:
+                np.random.set_state(state)
         row = {"step": float(step), "wall_s": time.monotonic() - self.t0, **metrics}
         if self.stats is not None:
             row.update(self.stats.summary())
@@ -188,47 +217,38 @@ class PeriodicEvaluation(BaseCallback):
         return row
 
 
-class PeriodicCheckpoint(BaseCallback):
-    """Every ``every`` env steps, save the model atomically and record the step in ``state.json``.
+class RunProgressBar(BaseCallback):
+    """One progress bar over the whole run (``total`` env steps), across the ``learn()``
+    calls of its segments; :meth:`close` ends it."""
 
-    Unlike SB3's ``CheckpointCallback`` it keeps only the newest checkpoints and writes the
-    resume state (step, wall time) that ``train(resume=True)`` reads.
-
-    Keeps the newest ``keep`` checkpoints. ``state.json`` is written after the checkpoint file
-    is in place, so it always names a complete checkpoint.
-    """
-
-    def __init__(self, run_dir: str | Path, every: int, keep: int = 2, wall_offset: float = 0.0,
-                 stats: EpisodeStatsCallback | None = None):
+    def __init__(self, total: int):
         super().__init__()
-        self.stats = stats  # its episode count goes into state.json, so a resume continues it
-        self.run_dir = Path(run_dir)
-        self.every = int(every)
-        self.keep = int(keep)
-        self.t0 = time.monotonic() - float(wall_offset)
-        self.last_step = -1
+        self.total = int(total)
+        self.bar = None
 
     def _on_training_start(self) -> None:
-        self.last_step = int(self.model.num_timesteps)
+        if self.bar is None:
+            from tqdm.rich import tqdm
 
-    def _on_rollout_start(self) -> None:
-        step = int(self.model.num_timesteps)
-        if step // self.every > self.last_step // self.every:
-            self.save()
-            self.last_step = step
+            self.bar = tqdm(total=self.total, initial=int(self.model.num_timesteps))
 
     def _on_step(self) -> bool:
+        self.bar.update(self.training_env.num_envs)
         return True
 
-    def save(self) -> Path:
-        episodes = self.stats.total if self.stats is not None else 0
-        return save_checkpoint(self.model, self.run_dir, keep=self.keep, wall_s=time.monotonic() - self.t0,
-                               train_episodes=episodes)
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.refresh()
+            self.bar.close()
+            self.bar = None
 
 
-def save_checkpoint(model: Any, run_dir: str | Path, *, keep: int = 2, wall_s: float = 0.0, train_episodes: int = 0) -> Path:
+def save_checkpoint(model: Any, run_dir: str | Path, *, keep: int = 2, wall_s: float = 0.0, train_episodes: int = 0,
+                    train_window: list | None = None) -> Path:
     """Save ``model`` to ``RUN_DIR/checkpoints/step_<n>.zip`` and point ``state.json`` at it
-    (with the counters a resume continues: wall time and training episodes)."""
+    (with what a resume continues: wall time, the training-episode count and the records of
+    the last training episodes). ``state.json`` is written after the checkpoint file is in
+    place, so it always names a complete checkpoint; the newest ``keep`` checkpoints stay."""
     run_dir = Path(run_dir)
     step = int(model.num_timesteps)
     ckpt_dir = run_dir / "checkpoints"
@@ -237,7 +257,8 @@ def save_checkpoint(model: Any, run_dir: str | Path, *, keep: int = 2, wall_s: f
     buf = io.BytesIO()
     model.save(buf)
     atomic_write_bytes(path, buf.getvalue())
-    state = {"step": step, "checkpoint": str(path.relative_to(run_dir)), "wall_s": wall_s, "train_episodes": int(train_episodes)}
+    state = {"step": step, "checkpoint": str(path.relative_to(run_dir)), "wall_s": wall_s, "train_episodes": int(train_episodes),
+             "train_window": list(train_window or [])}
     atomic_write_json(run_dir / "state.json", state)
     old = sorted(ckpt_dir.glob("step_*.zip"))[:-keep] if keep > 0 else []
     for p in old:

@@ -16,6 +16,13 @@ The run directory holds everything about the run::
 (only ``total_steps`` may change, to extend a run); evaluations after that checkpoint are
 dropped from the CSV and redone.
 
+Training runs in segments of ``checkpoint_every`` env steps, and every segment starts from
+a state that a checkpoint holds completely: the random generators are reseeded from the
+run's seed and step, the envs are reseeded and reset (the episodes then under way end as
+truncated, bootstrapped from the value of their last state), and the scorer's frame cache
+is emptied. A run killed at any moment and resumed therefore ends with the same parameters
+and the same metrics as a run that was never interrupted.
+
 Example:
     >>> from vlm_rewards.agents import load_config, train
     >>> result = train(load_config("configs/phone_common.yaml"), "runs/phone")  # doctest: +SKIP
@@ -112,9 +119,9 @@ def train(
     from stable_baselines3.common.logger import configure
 
     from vlm_rewards.agents.callbacks import (
-        PeriodicCheckpoint,
         EpisodeStatsCallback,
         PeriodicEvaluation,
+        RunProgressBar,
         read_csv,
         save_checkpoint,
         write_csv,
@@ -128,12 +135,13 @@ def train(
     run_dir = Path(run_dir)
     say = log or (lambda _msg: None)
     state_path = run_dir / "state.json"
-    start_step, wall_offset, ckpt, start_episodes = 0, 0.0, None, 0
+    start_step, wall_offset, ckpt, start_episodes, start_window = 0, 0.0, None, 0, None
     if resume and state_path.is_file():
         _check_resume_config(config, run_dir)
         state = json.loads(state_path.read_text())
         start_step, wall_offset, ckpt = int(state["step"]), float(state.get("wall_s", 0.0)), run_dir / state["checkpoint"]
         start_episodes = int(state.get("train_episodes", 0))
+        start_window = state.get("train_window")
         if not ckpt.is_file():
             raise ConfigError(f"cannot resume: {state_path} names {ckpt}, which does not exist")
     elif resume:
@@ -158,7 +166,6 @@ def train(
     try:
         if ckpt is not None:
             model = load_agent(ckpt, config, env=venv)
-            model.set_random_seed(config.seed + start_step)
             say(f"resuming {run_dir} from step {start_step:,} ({ckpt.name})")
         else:
             model = build_agent(config, venv)
@@ -185,26 +192,36 @@ def train(
         evaluate.last = result  # type: ignore[attr-defined]
         return result.metrics()
 
-    stats = EpisodeStatsCallback(start_total=start_episodes)
+    stats = EpisodeStatsCallback(start_total=start_episodes, start_window=start_window)
     label = {"heldout": "held-out", "train": "training-goal", "all": "all-goal"}[config.eval.split]
-    evaluator = PeriodicEvaluation(evaluate, config.eval.every, csv_path, stats, start_time=wall_offset, log=say, label=label)
-    checkpoints = PeriodicCheckpoint(run_dir, config.checkpoint_every, keep=config.keep_checkpoints, wall_offset=wall_offset,
-                                     stats=stats)
-    remaining = config.total_steps - model.num_timesteps
+    evaluator = PeriodicEvaluation(evaluate, config.eval.every, csv_path, stats, start_time=wall_offset, log=say, label=label,
+                                   seed=config.eval.seed)
+    # Evaluations due at a segment boundary run between segments, outside learn().
+    evaluator.model = model
+    callbacks = [stats, evaluator]
+    bar = RunProgressBar(config.total_steps) if progress else None
+    if bar is not None:
+        callbacks.append(bar)
     t0 = time.monotonic()
-    if remaining > 0:
-        model.learn(
-            remaining,
-            callback=[stats, evaluator, checkpoints],
-            reset_num_timesteps=ckpt is None,
-            tb_log_name="ppo",
-            progress_bar=progress,
-        )
+    try:
+        while True:
+            step = int(model.num_timesteps)
+            if step < config.total_steps and evaluator.due():
+                evaluator.run_eval()
+            if step >= config.total_steps:
+                break
+            _begin_segment(model, scorer, config.seed + step)
+            end = min(config.total_steps, (step // config.checkpoint_every + 1) * config.checkpoint_every)
+            model.learn(end - step, callback=callbacks, reset_num_timesteps=False, tb_log_name="ppo")
+            save_checkpoint(model, run_dir, keep=config.keep_checkpoints, wall_s=wall_offset + time.monotonic() - t0,
+                            train_episodes=stats.total, train_window=stats.window())
+    finally:
+        if bar is not None:
+            bar.close()
+        venv.close()
     trained_s = time.monotonic() - t0
-    venv.close()
     steps = int(model.num_timesteps)
     wall_s = wall_offset + trained_s
-    save_checkpoint(model, run_dir, keep=config.keep_checkpoints, wall_s=wall_s, train_episodes=stats.total)
     buf = io.BytesIO()
     model.save(buf)
     atomic_write_bytes(run_dir / "model.zip", buf.getvalue())
@@ -243,6 +260,20 @@ def train(
         resumed_from=summary["resumed_from"],
         train_stats=summary["train_stats"],
     )
+
+
+def _begin_segment(model, scorer, seed: int) -> None:
+    """Put the training state a checkpoint does not hold into a state that depends only on
+    ``seed``: the random generators, the envs (reseeded and reset) and the frame cache."""
+    import numpy as np
+
+    model.set_random_seed(seed)  # torch, numpy, random, the action space and env.seed(seed)
+    model._last_obs = model.env.reset()
+    # New episodes everywhere: the recurrent policy zeroes its LSTM state at episode starts.
+    model._last_episode_starts = np.ones((model.env.num_envs,), dtype=bool)
+    cache = getattr(scorer, "cache", None)
+    if cache is not None:
+        cache.clear()
 
 
 def _final_eval(evaluator, evaluate, model) -> dict[str, float]:
