@@ -205,3 +205,55 @@ def test_negatives_from_extends_the_pool_after_the_section_goals():
     assert RewardSpec(negatives_from="phone:diverse").settings()["negatives_from"] == "phone:diverse"
     with pytest.raises(ValueError):
         RewardSpec(negatives_from="nope:nothing")
+
+
+def _goal_population(n_goals, rng, hard_every=3):
+    """Scores of (frame, goal) pairs for goals of one population: every ``hard_every``-th goal
+    has confusable negatives (scores up to 0.95); the others' negatives stay below 0.5."""
+    scores, labels, cols = [], [], []
+    for g in range(n_goals):
+        hard = g % hard_every == 0
+        pos = rng.uniform(0.55, 1.0, 40)
+        neg = rng.uniform(0.0, 0.95 if hard else 0.5, 160)
+        scores += [pos, neg]
+        labels += [np.ones(40, bool), np.zeros(160, bool)]
+        cols += [np.full(200, g)]
+    return np.concatenate(scores), np.concatenate(labels), np.concatenate(cols)
+
+
+def test_goal_quantile_leaves_a_margin_for_new_goals():
+    from vlm_rewards.evaluation.calibrate import _choose, _choose_for_new_goals
+
+    rng = np.random.default_rng(0)
+    train = _goal_population(9, rng)
+    plain = _choose(train[1], train[0], 0.9)
+    robust = _choose_for_new_goals(train[1], train[0], train[2], 0.9, 0.9, 500, np.random.default_rng(1))
+    assert robust["threshold"] > plain["threshold"] and robust["recall"] < plain["recall"]
+    assert robust["precision"] >= 0.9 and robust["goal_quantile_precision"] >= 0.9
+
+    def precision(data, beta):
+        fired = data[0] > beta
+        return (fired & data[1]).sum() / max(fired.sum(), 1)
+
+    # New goals of the same population, drawn in small groups as a held-out split is: the
+    # plain β misses the target in more of them than the margin does.
+    groups = [_goal_population(3, rng, hard_every=int(rng.integers(1, 6))) for _ in range(200)]
+    miss_plain = np.mean([precision(d, plain["threshold"]) < 0.9 for d in groups])
+    miss_robust = np.mean([precision(d, robust["threshold"]) < 0.9 for d in groups])
+    assert miss_robust < miss_plain
+    # One goal gives nothing to resample; a target no resampling reaches gives None.
+    one = (train[0][train[2] == 0], train[1][train[2] == 0], train[2][train[2] == 0])
+    assert _choose_for_new_goals(one[1], one[0], one[2], 0.9, 0.9, 50, rng) is None
+
+
+def test_calibrate_goal_quantile_argument(folder, tmp_path):
+    cal = calibrate(ColourModel(), folder, target_precision=0.8, goal_quantile=0.9, bootstrap=50, out_dir=tmp_path)
+    (name, res), = cal.sections.items()
+    assert cal.settings["goal_quantile"] == 0.9
+    assert res["goal_quantile_precision"] >= 0.8 and "training-goal resamplings" in (tmp_path / f"reward_{name}.yaml").read_text()
+    plain = calibrate(ColourModel(), folder, target_precision=0.8, bootstrap=50).sections[name]
+    assert plain["goal_quantile_precision"] is None and res["pooled_threshold"] > plain["pooled_threshold"]
+    with pytest.raises(ValueError, match="goal_quantile"):
+        calibrate(ColourModel(), folder, goal_quantile=0.9)
+    with pytest.raises(ValueError, match="goal_quantile"):
+        calibrate(ColourModel(), folder, target_precision=0.9, goal_quantile=2.0)

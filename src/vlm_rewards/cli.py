@@ -468,6 +468,9 @@ def calibrate(
     temperature: Optional[float] = typer.Option(None, help="τ (default: the model's learned one)."),
     bootstrap: int = typer.Option(1000, min=1, help="Bootstrap resamplings of the held-out frames."),
     seed: int = typer.Option(0, min=0, help="Seed of the bootstrap and of the negatives' draw."),
+    goal_quantile: Optional[float] = typer.Option(
+        None, "--goal-quantile", help="With --target-precision: choose the pooled β (held-out goals get it) so that the "
+        "target holds in this fraction of resamplings of the training goals, e.g. 0.9: a margin for new goals."),
     device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CPU)."),
 ) -> None:
     """Choose β (and τ) on the train split, per goal and pooled; held-out precision/recall with intervals; a config snippet."""
@@ -482,7 +485,7 @@ def calibrate(
                             tune_temperature=tune_temperature, min_positives=min_positives,
                             sections=_parse_sections(sections) if sections else None, negatives=_parse_negatives(negatives),
                             negatives_from=negatives_from, state_negatives=state_negatives, template=template,
-                            temperature=temperature, bootstrap=bootstrap, seed=seed)
+                            temperature=temperature, bootstrap=bootstrap, seed=seed, goal_quantile=goal_quantile)
         safe = cal.write(out)
     except EvalSetError as exc:
         raise _fail(f"--dataset: {exc}") from None

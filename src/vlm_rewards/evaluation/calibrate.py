@@ -155,6 +155,46 @@ def _choose(labels: np.ndarray, scores: np.ndarray, target: float | None) -> dic
             "f1": 2 * p * r / (p + r) if p + r > 0 else 0.0}
 
 
+def _choose_for_new_goals(labels: np.ndarray, scores: np.ndarray, cols: np.ndarray, target: float, quantile: float,
+                          draws: int, rng: np.random.Generator, candidates: int = 512) -> dict[str, Any] | None:
+    """The pooled β for goals calibration has not seen: the most recall whose train precision
+    reaches ``target`` in a fraction ``quantile`` of resamplings of the training *goals*.
+
+    A β chosen on pooled training pairs is tuned to those goals' mix; a held-out goal is a new
+    draw from the goal population, and goals differ (one confusable pair of colours decides a
+    goal's precision). Resampling goals puts that spread into the choice. None when no β
+    reaches it."""
+    goals = np.unique(cols)
+    if not labels.any() or len(goals) < 2:
+        return None
+    # Candidate βs: quantiles of the positives' scores (a β between them changes only recall).
+    cand = np.unique(np.quantile(scores[labels], np.linspace(0.0, 1.0, candidates)))
+    idx = np.searchsorted(goals, cols)
+    # fired[t, pair] for each candidate; per-goal true and false firings at each candidate
+    tp = np.zeros((len(cand), len(goals)))
+    fp = np.zeros((len(cand), len(goals)))
+    order = np.argsort(scores)
+    s_sorted, g_sorted, l_sorted = scores[order], idx[order], labels[order]
+    for t, beta in enumerate(cand):
+        above = slice(np.searchsorted(s_sorted, beta, side="right"), None)
+        tp[t] = np.bincount(g_sorted[above], weights=l_sorted[above], minlength=len(goals))
+        fp[t] = np.bincount(g_sorted[above], weights=~l_sorted[above], minlength=len(goals))
+    pos = np.bincount(idx, weights=labels, minlength=len(goals))
+    w = rng.multinomial(len(goals), np.full(len(goals), 1.0 / len(goals)), size=draws).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = (tp @ w.T) / ((tp + fp) @ w.T)  # (candidates, draws)
+    prec = np.where(np.isnan(prec), 1.0, prec)  # nothing fires in a draw: no false positive either
+    low = np.quantile(prec, 1.0 - quantile, axis=1)
+    ok = np.flatnonzero(low >= target)
+    if not len(ok):
+        return None
+    t = int(ok[0])  # the lowest such β: the most recall
+    p = float(tp[t].sum() / max(tp[t].sum() + fp[t].sum(), 1.0))
+    r = float(tp[t].sum() / pos.sum())
+    return {"threshold": float(np.clip(cand[t], 0.0, 1.0)), "precision": p, "recall": r,
+            "f1": 2 * p * r / (p + r) if p + r > 0 else 0.0, "goal_quantile_precision": float(low[t])}
+
+
 def _counts(fired: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     tp, nf, pos = int((fired & labels).sum()), int(fired.sum()), int(labels.sum())
     p = tp / nf if nf else None
@@ -215,6 +255,8 @@ class Calibration:
             return "n/a" if v is None else f"{v:.3f}" + (f" [{iv[0]:.3f}, {iv[1]:.3f}]" if iv else "")
 
         aim = f"precision >= {s['target_precision']}" if s["target_precision"] is not None else "best F1"
+        if s.get("goal_quantile") is not None and res.get("goal_quantile_precision") is not None:
+            aim += f" (pooled beta: in {s['goal_quantile']:.0%} of training-goal resamplings)"
         header = [
             f"# vlm-rewards calibrate: model {s['model']}, dataset {s['dataset']}, section {section}",
             f"# beta chosen on the train split for {aim}; per goal where a goal has >= {s['min_positives']} train positives",
@@ -270,7 +312,8 @@ def _scores(enc: Encoder, src: LabelledFrames, split: str, spec: RewardSpec, tau
 
 def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_tau: float, *, target: float | None,
                       per_goal: bool, tune_temperature: bool, tau_factors: Sequence[float], min_positives: int,
-                      draws: int, confidence: float, rng: np.random.Generator) -> dict[str, Any]:
+                      draws: int, confidence: float, rng: np.random.Generator,
+                      goal_quantile: float | None = None) -> dict[str, Any]:
     cache: dict = {}
     taus = [base_tau * f for f in tau_factors] if tune_temperature else [base_tau]
     grid, best = [], None
@@ -297,6 +340,12 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
     _, tau, pooled = best
     rows, cols, labels = src.pairs["train"]
     train_scores = _scores(enc, src, "train", spec, tau, cache)
+    new_goals = None
+    if goal_quantile is not None and target is not None:
+        new_goals = _choose_for_new_goals(labels, train_scores, cols, target, goal_quantile, draws,
+                                          np.random.default_rng(rng.integers(2**32)))
+        if new_goals is not None:
+            pooled = new_goals
     betas = np.full(len(src.goals), pooled["threshold"])
     goals_out: dict[str, dict[str, Any]] = {}
     for j, goal in enumerate(src.goals):
@@ -333,6 +382,8 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
         "threshold": threshold,
         "pooled_threshold": pooled["threshold"],
         "temperature": tau if tune_temperature else None,
+        # None: goal_quantile was not asked for, or no β met it (the pooled β is then the plain one)
+        "goal_quantile_precision": None if new_goals is None else new_goals["goal_quantile_precision"],
         "train": _counts(train_scores > betas[cols], labels),
         "heldout": heldout,
         "per_goal": goals_out,
@@ -354,6 +405,7 @@ def calibrate(
     bootstrap: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    goal_quantile: float | None = None,
     out_dir: str | os.PathLike | None = None,
     batch_size: int = 256,
     encoder: Encoder | None = None,
@@ -374,6 +426,10 @@ def calibrate(
             with the best pooled train F1, or the most recall at the target precision).
         bootstrap, confidence, seed: held-out intervals from ``bootstrap`` resamplings of
             the held-out frames (seeded: same seed, same interval).
+        goal_quantile: with ``target_precision``, choose the pooled β (the one goals without
+            their own β get, held-out goals among them) so that train precision reaches the
+            target in this fraction of ``bootstrap`` resamplings of the training goals, a
+            margin for goals calibration has not seen (e.g. 0.9); ``None``: on the pooled pairs.
         out_dir: write ``calibration.json`` and a ``reward_<section>.yaml`` snippet per section.
         spec, spec_fields: the reward settings (``negatives``, ``template``, ``temperature``, ...);
             the reward must be the binary ``contrastive`` one.
@@ -385,6 +441,10 @@ def calibrate(
         raise ValueError(f"calibrate chooses β of a binary reward scored against negatives (contrastive), got reward={spec.reward!r}")
     if target_precision is not None:
         target_precision = check_unit_interval(target_precision, "target_precision")
+    if goal_quantile is not None:
+        goal_quantile = check_unit_interval(goal_quantile, "goal_quantile")
+        if target_precision is None:
+            raise ValueError("goal_quantile applies to a target precision: pass target_precision too")
     min_positives = check_positive_int(min_positives, "min_positives")
     bootstrap = check_positive_int(bootstrap, "bootstrap")
     confidence = check_unit_interval(confidence, "confidence")
@@ -411,13 +471,14 @@ def calibrate(
     settings = {"model": getattr(vlm, "name", type(vlm).__name__), "dataset": where, **spec.settings(),
                 "base_temperature": base_tau, "target_precision": target_precision, "per_goal": per_goal,
                 "tune_temperature": tune_temperature, "min_positives": min_positives, "bootstrap": bootstrap,
-                "confidence": confidence, "seed": int(seed)}
+                "confidence": confidence, "seed": int(seed), "goal_quantile": goal_quantile}
     result = Calibration(settings=settings)
     for src in sources:
         rng = np.random.default_rng(int(seed))  # per source, so a section's interval does not depend on the others
         result.sections[src.name] = _calibrate_source(
             enc, src, spec, base_tau, target=target_precision, per_goal=per_goal, tune_temperature=tune_temperature,
-            tau_factors=tau_factors, min_positives=min_positives, draws=bootstrap, confidence=confidence, rng=rng)
+            tau_factors=tau_factors, min_positives=min_positives, draws=bootstrap, confidence=confidence, rng=rng,
+            goal_quantile=goal_quantile)
     if out_dir is not None:
         result.write(out_dir)
     return result
