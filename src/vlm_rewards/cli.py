@@ -610,6 +610,25 @@ def report(
     typer.echo(f"report: {path} (plot: {path.parent / 'curves.png'})")
 
 
+@app.command("scaling-agents")
+def scaling_agents(
+    run_dirs: list[Path] = typer.Argument(..., help="VLM-reward runs, one or more per reward model, each re-evaluated "
+                                          "with 'vlm-rewards eval-agent' on --split train and heldout."),
+    offline: Path = typer.Option(..., "--offline", help="The scaling.json of 'vlm-rewards scaling' that holds each run's model."),
+    section: str = typer.Option("house:find", help="The offline section plotted beside the agents."),
+    out: Path = typer.Option(Path("online_scaling"), "--out", "-o", help="Output directory."),
+    title: Optional[str] = typer.Option(None, help="Report title."),
+) -> None:
+    """Agent success and precision against reward-model size, beside the offline AP (paper Fig. 4): Markdown + PNG."""
+    from vlm_rewards.agents.online_scaling import online_scaling
+
+    try:
+        path = online_scaling(list(run_dirs), offline, out, section=section, title=title)
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"report: {path} (plot: {path.parent / 'online_scaling.png'})")
+
+
 @app.command("eval-agent")
 def eval_agent(
     run_dir: Path = typer.Argument(..., help="A run directory written by 'vlm-rewards train'."),

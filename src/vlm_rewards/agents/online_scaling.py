@@ -1,0 +1,167 @@
+"""Agents trained with VLMs of different sizes: the paper's Fig. 4, both panels.
+
+Left: the reward model's offline held-out AP against its parameter count (from a
+``vlm-rewards scaling`` result); right: the ground-truth success of agents trained with
+each model's reward (same recipe, same seeds) and the precision of their VLM successes.
+Runs are matched to the offline models by ``reward.model`` as their configs name it;
+several seeds of one model become a mean with its standard deviation.
+
+Agent figures come from ``vlm-rewards eval-agent`` re-evaluations (the largest
+``eval_<split>_<n>[_seed<S>].json`` of each split), so every size is judged on the same
+fresh episodes.
+
+Example:
+    >>> online_scaling(["runs/xs", "runs/s", "runs/ms"], "docs/results/scaling_family/scaling.json", "out")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from vlm_rewards.agents.report import _reevaluations, load_run
+from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+__all__ = ["online_scaling"]
+
+
+def _stats(values: list[float]) -> tuple[float, float]:
+    vals = [v for v in values if v is not None and not math.isnan(v)]
+    if not vals:
+        return math.nan, math.nan
+    mean = sum(vals) / len(vals)
+    sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return mean, sd
+
+
+def online_scaling(
+    run_dirs: list[str | Path],
+    offline: str | Path,
+    out_dir: str | Path,
+    *,
+    section: str = "house:find",
+    title: str | None = None,
+) -> Path:
+    """Write ``online_scaling.md``, ``online_scaling.png`` and ``online_scaling.json`` to ``out_dir``.
+
+    Args:
+        run_dirs: VLM-reward training runs (``vlm-rewards train``), each re-evaluated with
+            ``vlm-rewards eval-agent`` on the training and the held-out split.
+        offline: the ``scaling.json`` of ``vlm-rewards scaling`` that holds every run's model.
+        section: the offline section to plot beside the agents (the runs' task).
+    """
+    offline = Path(offline)
+    if not offline.is_file():
+        raise ValueError(f"offline: {str(offline)!r} is not a file (the scaling.json of 'vlm-rewards scaling')")
+    data = json.loads(offline.read_text())
+    models = {m["model"]: m for m in data.get("models", [])}
+    if not run_dirs:
+        raise ValueError("run_dirs: give at least one training run")
+    per_model: dict[str, dict[str, list[float]]] = {}
+    for run_dir in run_dirs:
+        run = load_run(run_dir)
+        reward = run.config.get("reward", {})
+        if reward.get("kind", "vlm") != "vlm":
+            raise ValueError(f"run_dirs: {str(run_dir)!r} was trained on reward.kind={reward.get('kind')!r}, not the VLM reward")
+        spec = str(reward.get("model"))
+        if spec not in models:
+            raise ValueError(f"run_dirs: {str(run_dir)!r} used reward.model={spec!r}, which {offline} does not hold "
+                             f"(it has {sorted(models)})")
+        if section not in models[spec]["sections"]:
+            raise ValueError(f"section: {offline} has no section {section!r} (it has {sorted(models[spec]['sections'])})")
+        evals = _reevaluations(run)
+        missing = [s for s in ("train", "heldout") if s not in evals]
+        if missing:
+            raise ValueError(f"run_dirs: {str(run_dir)!r} has no eval-agent result for split {missing[0]!r} "
+                             f"(vlm-rewards eval-agent {run_dir} --split {missing[0]} --seed S)")
+        acc = per_model.setdefault(spec, {k: [] for k in ("train", "heldout", "precision", "direct", "episodes")})
+        acc["train"].append(evals["train"]["metrics"]["gt_success"])
+        acc["heldout"].append(evals["heldout"]["metrics"]["gt_success"])
+        acc["precision"].append(evals["heldout"]["metrics"].get("precision", math.nan))
+        acc["direct"].append(evals["heldout"]["metrics"].get("direct_success", math.nan))
+        acc["episodes"].append(evals["heldout"]["metrics"]["episodes"])
+
+    rows: list[dict[str, Any]] = []
+    for spec, acc in per_model.items():
+        sec = models[spec]["sections"][section]
+        row = {"model": spec, "num_parameters": int(models[spec]["num_parameters"]), "seeds": len(acc["train"]),
+               "offline_ap": sec.get("ap"), "offline_calibrated_ap": sec.get("calibrated_ap")}
+        for key in ("train", "heldout", "precision", "direct"):
+            row[f"{key}_mean"], row[f"{key}_sd"] = _stats(acc[key])
+        rows.append(row)
+    rows.sort(key=lambda r: r["num_parameters"])
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    _plot(rows, section, out / "online_scaling.png", title)
+    atomic_write_json(out / "online_scaling.json", {"offline": str(offline), "section": section, "rows": rows,
+                                                    "runs": [str(r) for r in run_dirs]})
+
+    def pct(mean: float, sd: float, seeds: int) -> str:
+        if math.isnan(mean):
+            return "n/a"
+        return f"{100 * mean:.0f}%" + (f" ± {100 * sd:.0f}" if seeds > 1 else "")
+
+    lines = [
+        f"# {title or 'Agents against reward-model size'}",
+        "",
+        "![Offline AP and agent success against model size](online_scaling.png)",
+        "",
+        f"Offline: held-out {section} AP from `{offline}` (at each model's learned τ; in brackets at the τ "
+        "calibrated on the train split). Agents: ground-truth success on fresh episodes (`vlm-rewards eval-agent`), "
+        "mean ± sd over seeds where there are several; precision: of the held-out episodes the VLM reward ended as "
+        "successful, the fraction ground truth also counts.",
+        "",
+        "| model | parameters | seeds | offline AP | GT success, training goals | GT success, held-out goals | "
+        "direct success, held-out | precision (held-out) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        cal = r["offline_calibrated_ap"]
+        ap = f"{r['offline_ap']:.3f}" + (f" ({cal:.3f})" if cal is not None else "")
+        lines.append(
+            f"| `{r['model']}` | {r['num_parameters']:,} | {r['seeds']} | {ap} | {pct(r['train_mean'], r['train_sd'], r['seeds'])} "
+            f"| {pct(r['heldout_mean'], r['heldout_sd'], r['seeds'])} | {pct(r['direct_mean'], r['direct_sd'], r['seeds'])} "
+            f"| {pct(r['precision_mean'], r['precision_sd'], r['seeds'])} |"
+        )
+    lines += ["", "Runs: " + ", ".join(f"`{r}`" for r in run_dirs), ""]
+    path = out / "online_scaling.md"
+    atomic_write_text(path, "\n".join(lines))
+    return path
+
+
+def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = [r["num_parameters"] for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    left.plot(x, [r["offline_ap"] for r in rows], "o-", label="AP (learned τ)")
+    if all(r["offline_calibrated_ap"] is not None for r in rows):
+        left.plot(x, [r["offline_calibrated_ap"] for r in rows], "s--", label="AP (calibrated τ)")
+    left.set(xscale="log", xlabel="reward-model parameters", ylabel=f"held-out {section} AP", ylim=(0, 1.02),
+             title="reward (offline)")
+    for key, label, style in (("train", "GT success, training goals", "o-"), ("heldout", "GT success, held-out goals", "s-"),
+                              ("precision", "precision of VLM successes", "^:")):
+        means = [r[f"{key}_mean"] for r in rows]
+        sds = [r[f"{key}_sd"] if r["seeds"] > 1 else 0.0 for r in rows]
+        right.errorbar(x, means, yerr=sds, fmt=style, capsize=3, label=label)
+    right.set(xscale="log", xlabel="reward-model parameters", ylabel="fraction of episodes", ylim=(0, 1.02),
+              title="agents trained on that reward")
+    for ax in (left, right):
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8, loc="lower right")
+        for r in rows:
+            ax.annotate(Path(r["model"]).name.replace("builtin:", ""), (r["num_parameters"], 0.03), fontsize=7, ha="center")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
