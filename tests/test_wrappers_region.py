@@ -65,3 +65,40 @@ def test_region_wrapper_names_what_is_missing():
     with pytest.raises(KeyError, match="region prompt"):
         for seed in range(10):
             env.reset(seed=seed)
+
+
+class WholeView(Cells):
+    """No pointer actions: the whole view is the one region (as House)."""
+
+    pointer_boxes = None
+    num_regions = 1
+
+    def __getattribute__(self, name):
+        if name == "pointer_boxes":
+            raise AttributeError(name)
+        return super().__getattribute__(name)
+
+    def region_crops(self, size):
+        return np.full((1, size, size, 3), self.layout[0], np.uint8)
+
+
+def test_an_env_without_pointer_actions_gives_its_num_regions():
+    prompts = {"red": np.array([1.0, 0, 0]), "green": np.array([0, 1.0, 0]), "blue": np.array([0, 0, 1.0])}
+    env = RegionSimilarityObservation(GoalEmbeddingObservation(WholeView(), prompts), MeanColour(), prompts)
+    assert env.observation_space["region"].shape == (1,)
+    for seed in range(6):
+        obs, info = env.reset(seed=seed)
+        in_sight = env.unwrapped.layout[0] == {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}[info["goal"]]
+        assert obs["region"][0] == pytest.approx(1.0 if in_sight else 0.0)
+
+
+def test_the_mlp_extractor_reads_region_features():
+    from vlm_rewards.agents.policy import GoalImageExtractor
+
+    space = spaces.Dict({"image": spaces.Box(0, 255, (3, 16, 16), np.uint8), "goal": spaces.Box(-1, 1, (4,), np.float32),
+                         "region": spaces.Box(-1, 1, (1,), np.float32)})
+    ext = GoalImageExtractor(space, cnn_channels=[4, 4], features_dim=8, goal_hidden=4)
+    assert ext.features_dim == 8 + 4 + 16
+    obs = {"image": torch.rand(2, 3, 16, 16) * 255, "goal": torch.rand(2, 4), "region": torch.tensor([[0.1], [0.4]])}
+    out = ext(obs)
+    assert out.shape == (2, 28) and not torch.allclose(out[0, -16:], out[1, -16:])

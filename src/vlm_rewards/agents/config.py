@@ -243,9 +243,10 @@ class AgentConfig(_Strict):
     )
     region_features: bool = Field(
         False,
-        description="Add the reward VLM's cosine similarity of each screen region with the goal's region prompt to the "
-        "observation (frozen VLM features; envs with region_crops and a domain region_prompt, e.g. Phone); the pointer "
-        "head adds it to each box's logit with a learned weight, so held-out goals can be grounded through the VLM.",
+        description="Add the reward VLM's cosine similarity of each region with the goal's region prompt to the "
+        "observation (frozen VLM features; envs with region_crops and a domain region_prompt: Phone's tap cells, House's "
+        "whole view with 'a red ball in a room'); the pointer head adds it to each box's logit with a learned weight, the "
+        "mlp head to its features, so held-out goals can be grounded through the VLM.",
     )
     fusion: Literal["film", "film_all", "concat"] = Field(
         "film",
@@ -330,7 +331,7 @@ class TrainConfig(_Strict):
                              f"{self.env.id} has none")
         if self.agent.region_features:
             if self.env.record.region_prompt is None:
-                raise ValueError(f"agent.region_features needs a domain with screen regions (e.g. Phone); {self.env.id} has none")
+                raise ValueError(f"agent.region_features needs a domain with regions (Phone, House); {self.env.id} has none")
             if self.env.vec_env != "dummy":
                 raise ValueError(f"agent.region_features needs env.vec_env='dummy' (the envs share the run's VLM), got {self.env.vec_env!r}")
         rollout = self.agent.n_steps * self.env.n_envs

@@ -66,7 +66,11 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         if grid is not None and (len(grid) != 2 or min(grid) < 1):
             raise ValueError(f"spatial_grid must be [rows, cols] of positive ints, got {spatial_grid!r}")
         n_spatial = grid[0] * grid[1] * spatial_channels if grid else 0
-        super().__init__(observation_space, features_dim + goal_hidden + n_spatial)
+        # obs["region"] (RegionSimilarityObservation): the VLM's similarity of the view, or of
+        # each region, with the goal's region prompt; a feature the policy can ground a
+        # held-out goal through.
+        n_region = observation_space["region"].shape[0] if "region" in observation_space.spaces else 0
+        super().__init__(observation_space, features_dim + goal_hidden + n_spatial + (16 if n_region else 0))
         image_shape = observation_space["image"].shape
         goal_dim = observation_space["goal"].shape[0]
         convs: list[nn.Module] = []
@@ -102,6 +106,10 @@ class GoalImageExtractor(BaseFeaturesExtractor):
             if grid
             else None
         )
+        # Cosine similarities differ by ~0.1 between "in sight" and not: scaled by a CLIP-like
+        # logit scale (learned, from 20) they reach the MLP at the size of a softmax logit.
+        self.region = nn.Sequential(nn.Linear(n_region, 16), nn.ReLU()) if n_region else None
+        self.region_scale = nn.Parameter(torch.tensor(20.0)) if n_region else None
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         h = observations["image"].float()
@@ -116,6 +124,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         parts = [self.image_head(h), g]
         if self.spatial is not None:
             parts.append(self.spatial(h))
+        if self.region is not None:
+            parts.append(self.region(observations["region"].float() * self.region_scale))
         return torch.cat(parts, dim=1)
 
 

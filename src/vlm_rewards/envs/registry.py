@@ -92,7 +92,8 @@ class Domain:
             about those objects measures composition (the evaluation reports it).
         region_prompt: template (``goal_fields`` fields) of what one screen region shows when
             it is the goal's, for envs with ``region_crops(size)``: the VLM's similarity of
-            each region with it is the policy's region feature (``agent.region_features``).
+            each region with it is the policy's region feature (``agent.region_features``;
+            Phone: each tap cell; House: the whole view, "a red ball in a room").
         state_negative: template (``goal_fields`` fields) of the goal's objects seen in a
             state that does not complete the goal ("a red ball in a room" for "go near the red
             ball"): a *state negative*. The paper's softmax over goals has no way to say "not
@@ -280,6 +281,9 @@ register_domain(Domain(
     corpus_hides_compositions=True,
     # The corpus's caption of an object in view but not near or carried (envs.house.samples).
     state_negative="a {name} in a room",
+    # The whole view is House's one region: its similarity with this says whether the goal's
+    # object is in sight (agent.region_features).
+    region_prompt="a {name} in a room",
 ))
 register_domain(Domain(
     name="babyai",

@@ -36,9 +36,10 @@ class RegionSimilarityObservation(gym.Wrapper):
 
     Args:
         env: an env with a Dict observation (e.g. :class:`GoalEmbeddingObservation`) whose
-            base env has ``pointer_boxes`` and ``region_crops(size) -> (len(pointer_boxes),
-            size, size, 3) uint8`` (one region per box) and puts the episode's goal in
-            ``info["goal"]``.
+            base env has ``region_crops(size) -> (n, size, size, 3) uint8`` and puts the
+            episode's goal in ``info["goal"]``; ``n`` is ``len(pointer_boxes)`` (one region per
+            tap action, e.g. Phone) or, for an env without pointer actions, its
+            ``num_regions`` (House: 1, the whole view).
         encoder: a :class:`~vlm_rewards.RewardScorer` (its frame cache makes repeated screens
             free) or a VLM with ``encode_images``.
         prompts: ``{goal: unit-norm text embedding of the goal's region prompt}``.
@@ -66,7 +67,11 @@ class RegionSimilarityObservation(gym.Wrapper):
             # region's similarity to its box's logit.
             n = len(env.get_wrapper_attr("pointer_boxes"))
         except AttributeError:
-            raise TypeError(f"{type(env.unwrapped).__name__} has no pointer_boxes: its regions have no actions") from None
+            try:
+                n = int(env.get_wrapper_attr("num_regions"))
+            except AttributeError:
+                raise TypeError(f"{type(env.unwrapped).__name__} has neither pointer_boxes nor num_regions: "
+                                "how many regions region_crops gives is unknown") from None
         self.observation_space = spaces.Dict({**env.observation_space.spaces,
                                               "region": spaces.Box(-1.0, 1.0, (n,), np.float32)})
         self._goal: np.ndarray | None = None
