@@ -25,9 +25,10 @@ def test_shipped_agent_loads_and_evaluates_on_fresh_episodes(agent_dir, tmp_path
     shutil.copytree(agent_dir, run)
     result = evaluate_run(run, episodes=14, split="train", seed=987_000)
     metrics = result.metrics()
-    # Measured at 200+ episodes these agents reach 80-100% on training goals; 14 episodes
-    # (two per goal) well above chance (1/7) shows the agent still goes to its goal.
-    assert metrics["gt_success"] >= 0.5 and metrics["direct_success"] >= 0.4, metrics
+    # Measured at 135+ episodes these agents reach 80-100% on training goals; in 14 episodes,
+    # direct success well above its chance level (1 / number of goals: 1/7 on the common
+    # apps, 1/45 on the diverse ones) shows the agent still goes to its goal.
+    assert metrics["gt_success"] >= 0.5 and metrics["direct_success"] >= 2.5 * metrics["direct_chance"], metrics
     saved = json.loads((run / "eval_train_14_seed987000.json").read_text())
     assert saved["seed"] == 987_000 and len(saved["episodes"]) == 14
 
