@@ -29,6 +29,10 @@ class Cells(gym.Env):
         return np.stack([np.full((size, size, 3), c, np.uint8) for c in self.layout])
 
 
+PROMPTS = {"red": np.array([1.0, 0, 0]), "green": np.array([0, 1.0, 0]), "blue": np.array([0, 0, 1.0])}
+RGB = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}
+
+
 class MeanColour:
     """A fake VLM: an image's embedding is its mean colour."""
 
@@ -39,13 +43,11 @@ class MeanColour:
 
 
 def test_region_similarity_points_at_the_goal_colour():
-    prompts = {"red": np.array([1.0, 0, 0]), "green": np.array([0, 1.0, 0]), "blue": np.array([0, 0, 1.0])}
-    env = RegionSimilarityObservation(GoalEmbeddingObservation(Cells(), prompts), MeanColour(), prompts)
+    env = RegionSimilarityObservation(GoalEmbeddingObservation(Cells(), PROMPTS), MeanColour(), PROMPTS)
     assert env.observation_space["region"].shape == (3,)
     for seed in range(5):
         obs, info = env.reset(seed=seed)
-        colour = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}[info["goal"]]
-        assert int(np.argmax(obs["region"])) == env.unwrapped.layout.index(colour)
+        assert int(np.argmax(obs["region"])) == env.unwrapped.layout.index(RGB[info["goal"]])
         assert obs["region"].max() == pytest.approx(1.0) and sorted(obs["region"])[:2] == [0.0, 0.0]
         assert env.observation_space.contains(obs)
         assert "region" in env.step(0)[0]
@@ -83,12 +85,11 @@ class WholeView(Cells):
 
 
 def test_an_env_without_pointer_actions_gives_its_num_regions():
-    prompts = {"red": np.array([1.0, 0, 0]), "green": np.array([0, 1.0, 0]), "blue": np.array([0, 0, 1.0])}
-    env = RegionSimilarityObservation(GoalEmbeddingObservation(WholeView(), prompts), MeanColour(), prompts)
+    env = RegionSimilarityObservation(GoalEmbeddingObservation(WholeView(), PROMPTS), MeanColour(), PROMPTS)
     assert env.observation_space["region"].shape == (1,)
     for seed in range(6):
         obs, info = env.reset(seed=seed)
-        in_sight = env.unwrapped.layout[0] == {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255)}[info["goal"]]
+        in_sight = env.unwrapped.layout[0] == RGB[info["goal"]]
         assert obs["region"][0] == pytest.approx(1.0 if in_sight else 0.0)
 
 

@@ -169,10 +169,6 @@ class PeriodicEvaluation(BaseCallback):
     def _next_due(self) -> int:
         return (self.last_step // self.every + 1) * self.every if self.last_step >= 0 else 0
 
-    def _on_training_start(self) -> None:
-        if self.last_step < 0 and self.model.num_timesteps == 0:
-            self.run_eval()  # the untrained agent: the curve's first point
-
     def due(self) -> bool:
         """Whether an evaluation is due at the model's current step."""
         return self.model.num_timesteps >= self._next_due() and self.model.num_timesteps != self.last_step

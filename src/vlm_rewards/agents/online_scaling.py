@@ -22,7 +22,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from vlm_rewards.agents.report import _reevaluations, load_run
+from vlm_rewards.agents.report import load_run, reevaluations
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
 
 __all__ = ["online_scaling"]
@@ -72,7 +72,7 @@ def online_scaling(
                              f"(it has {sorted(models)})")
         if section not in models[spec]["sections"]:
             raise ValueError(f"section: {offline} has no section {section!r} (it has {sorted(models[spec]['sections'])})")
-        evals = _reevaluations(run)
+        evals = reevaluations(run)
         missing = [s for s in ("train", "heldout") if s not in evals]
         if missing:
             raise ValueError(f"run_dirs: {str(run_dir)!r} has no eval-agent result for split {missing[0]!r} "

@@ -23,7 +23,7 @@ from typing import Any
 from vlm_rewards.agents.callbacks import read_csv
 from vlm_rewards.io import atomic_write_bytes, atomic_write_text
 
-__all__ = ["RunData", "RunGroup", "group_runs", "load_run", "make_report"]
+__all__ = ["RunData", "RunGroup", "group_runs", "load_run", "make_report", "reevaluations"]
 
 
 @dataclass
@@ -166,7 +166,7 @@ def _plot(groups: list[RunGroup], path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _reevaluations(run: RunData) -> dict[str, dict[str, Any]]:
+def reevaluations(run: RunData) -> dict[str, dict[str, Any]]:
     """The largest ``eval_<split>_<n>.json`` of each split (written by ``vlm-rewards eval-agent``)."""
     import re
 
@@ -180,7 +180,7 @@ def _reevaluations(run: RunData) -> dict[str, dict[str, Any]]:
 
 
 def _reevaluation_table(runs: list[RunData]) -> list[str]:
-    evals = {r.run_dir: _reevaluations(r) for r in runs}
+    evals = {r.run_dir: reevaluations(r) for r in runs}
     if not any(evals.values()):
         return []
 
