@@ -341,29 +341,15 @@ def test_one_room_level_has_no_doors_and_the_solver_finds_every_goal():
         env.close()
 
 
-def test_the_view_is_drawn_once_per_step_for_the_reward_and_the_region():
+
+def test_the_view_region_is_the_rendered_view():
     env = HouseEnv(family="find", num_rooms=[1, 1], num_objects=[3, 5], room_size=[5.0, 6.5], obs_size=32,
                    render_size=32, render_mode="rgb_array")
     env.reset(seed=3)
-    draws = []
-    draw = env.render_obs
-
-    def counted(fb=None):  # the view at render_size; the observation (obs_fb) is not counted
-        if fb is env.vis_fb:
-            draws.append(1)
-        return draw() if fb is None else draw(fb)
-
-    env.render_obs = counted
-    first = env.render()
-    assert np.array_equal(env.region_crops(32)[0], first) and len(draws) == 1
-    before = first.copy()
-    first[:] = 0  # callers get copies
-    assert np.array_equal(env.render(), before) and len(draws) == 1
+    assert env.num_regions == 1 and np.array_equal(env.region_crops(32)[0], env.render())
+    before = env.render()
     env.step(Actions.turn_left)
     turned = env.render()
-    assert len(draws) == 2 and not np.array_equal(turned, before) and np.array_equal(env.region_crops(32)[0], turned)
-    assert env.region_crops(16).shape == (1, 16, 16, 3) and len(draws) == 2
-    env.reset(seed=4)  # a new episode is drawn anew
-    env.render()
-    assert len(draws) == 3
+    assert not np.array_equal(turned, before) and np.array_equal(env.region_crops(32)[0], turned)
+    assert env.region_crops(16).shape == (1, 16, 16, 3)
     env.close()

@@ -491,26 +491,20 @@ class HouseEnv(MiniWorldEnv):
         trained on too. (Crops of the view do not localise the object: the crop holding it was
         the most similar one in 39% of 241 cases, against 33% by chance, for the default model.)
         """
-        frame = self._view()
+        # Drawn again rather than cached per step: the scene can change between steps (the
+        # corpus recolours objects in place), so no step-based key would be safe.
+        frame = np.asarray(self.render_obs(self.vis_fb))
         if frame.shape[0] != size or frame.shape[1] != size:
             from PIL import Image
 
             frame = np.asarray(Image.fromarray(frame).resize((size, size), Image.Resampling.BICUBIC))
         return frame[None]
 
-    def _view(self) -> np.ndarray:
-        """The frame at ``render_size``, drawn once per step: the reward's frame and the view
-        region of the same step are one picture (a new episode's agent is a new object)."""
-        key = (id(self.agent), self.step_count)
-        if getattr(self, "_view_key", None) != key:
-            self._view_frame, self._view_key = np.asarray(self.render_obs(self.vis_fb)), key
-        return self._view_frame.copy()
-
     def render(self):
         """The egocentric frame at ``render_size`` (``render_mode="rgb_array"``), else None."""
         if self.render_mode is None:
             return super().render()  # Gymnasium's warning about the missing render_mode
-        return self._view()
+        return self.render_obs(self.vis_fb)
 
     # MiniWorld compiles every env's static scene into display list 1, which all
     # contexts of a process share, so two envs in one process (e.g. a SyncVectorEnv)
