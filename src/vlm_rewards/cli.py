@@ -651,6 +651,23 @@ def eval_agent(
     typer.echo(json.dumps({"run_dir": str(run_dir), "split": split, "seed": seed, **m, "per_goal": result.per_goal()}))
 
 
+@app.command("ship-agent")
+def ship_agent(
+    run_dir: Path = typer.Argument(..., help="A finished run directory written by 'vlm-rewards train'."),
+    out_dir: Path = typer.Argument(..., help="Where the shipped agent goes (e.g. trained_agents/NAME)."),
+    max_mb: float = typer.Option(5.0, "--max-mb", min=0.01, help="Largest model.zip allowed, in MiB."),
+) -> None:
+    """Copy a run's agent without its optimizer state (a third of the size), with its config and
+    learning curve, so 'vlm-rewards eval-agent OUT_DIR --seed S' re-evaluates it anywhere."""
+    from vlm_rewards.agents.ship import ship_agent as _ship
+
+    try:
+        out = _ship(run_dir, out_dir, max_bytes=int(max_mb * 2**20))
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"shipped: {out / 'model.zip'} ({(out / 'model.zip').stat().st_size / 2**20:.2f} MiB)")
+
+
 @app.command()
 def demo(
     run_dir: Optional[Path] = typer.Option(None, "--run-dir", "-o", help="Run directory (default: runs/demo-<time>)."),

@@ -217,3 +217,30 @@ def test_a_run_killed_with_sigkill_and_resumed_ends_like_an_uninterrupted_run(ti
     a = load_agent(tmp_path / "whole" / "model.zip", cfg).policy.state_dict()
     b = load_agent(tmp_path / "part" / "model.zip", cfg).policy.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_ship_agent_drops_optimizer_state_and_evaluates_like_the_run(first_run, tmp_path):
+    import zipfile
+
+    from vlm_rewards.agents.rollouts import evaluate_run
+    from vlm_rewards.agents.ship import ship_agent
+
+    run_dir = first_run[0]
+    result = CliRunner().invoke(app, ["ship-agent", str(run_dir), str(tmp_path / "shipped")])
+    assert result.exit_code == 0, result.output
+    shipped = tmp_path / "shipped"
+    assert sorted(p.name for p in shipped.iterdir()) == ["config.yaml", "evaluations.csv", "model.zip"]
+    sizes = {p.parent.name: zipfile.ZipFile(p).getinfo("policy.optimizer.pth").file_size
+             for p in (run_dir / "model.zip", shipped / "model.zip")}
+    assert sizes["shipped"] < sizes[run_dir.name] / 2  # no Adam moments left
+    # The policy is the run's bit for bit: the same fresh episodes give the same record.
+    a = evaluate_run(run_dir, episodes=3, split="train", seed=4242).to_dict()
+    b = evaluate_run(shipped, episodes=3, split="train", seed=4242).to_dict()
+    assert a["episodes"] == b["episodes"]
+    with pytest.raises(ValueError, match="over the"):
+        ship_agent(run_dir, tmp_path / "too_small", max_bytes=1000)
+    assert not (tmp_path / "too_small" / "model.zip").exists()
+    with pytest.raises(ValueError, match="not a finished training run"):
+        ship_agent(tmp_path / "nothing", tmp_path / "x")
+    with pytest.raises(ValueError, match="out_dir must differ"):
+        ship_agent(run_dir, run_dir)

@@ -187,11 +187,31 @@ def test_numpy_integer_actions_are_accepted(env):
         ({"obs_size": 0}, "obs_size"),
         ({"render_mode": "human"}, "render_mode"),
         ({"room_size": (2.0, 3.0)}, "room_size"),
+        ({"actions": "fly"}, "actions"),
+        ({"actions": ["move"]}, "actions"),
+        ({"actions": "move", "family": "lift"}, "family"),
+        ({"actions": "move"}, "family"),
     ],
 )
 def test_bad_constructor_arguments_name_the_argument(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         HouseEnv(**kwargs)
+
+
+def test_move_actions_drop_pickup_and_drop_and_the_solver_still_finds():
+    env = HouseEnv(family="find", actions="move", num_rooms=(1, 1), num_objects=(3, 5),
+                   room_size=(5.0, 6.5), max_episode_steps=100)
+    assert env.action_space.n == 4 and check_env(env.unwrapped, skip_render_check=True) is None
+    env.reset(seed=0)
+    for bad in (Actions.pickup, Actions.drop):
+        with pytest.raises(ValueError, match=r"action must be an int in \[0, 4\)"):
+            env.step(int(bad))
+    solved = 0
+    for seed in range(5):
+        info, reward, _ = run_solver(env, seed)
+        solved += reward == 1.0 and info["ground_truth_success"]
+    assert solved >= 4  # the find solver never needs pickup or drop
+    env.close()
 
 
 def test_episode_contents_follow_the_arguments():
@@ -352,4 +372,36 @@ def test_the_view_region_is_the_rendered_view():
     turned = env.render()
     assert not np.array_equal(turned, before) and np.array_equal(env.region_crops(32)[0], turned)
     assert env.region_crops(16).shape == (1, 16, 16, 3)
+    env.close()
+
+
+def test_the_view_is_drawn_once_per_scene_and_again_when_anything_drawn_changes(monkeypatch):
+    from vlm_rewards.envs.house.samples import _render_with
+
+    env = HouseEnv(family="find", num_rooms=[1, 1], num_objects=[3, 3], room_size=[5.0, 6.5], obs_size=32,
+                   render_size=32, render_mode="rgb_array")
+    env.reset(seed=5)
+    draws = []
+    real = env.render_obs
+    monkeypatch.setattr(env, "render_obs", lambda fb=None: draws.append(fb) or real(fb))
+    first = env.render()
+    assert np.array_equal(env.region_crops(32)[0], first) and len(draws) == 1  # reward frame + view region: one draw
+    first[:] = 0  # callers get copies: the cached picture stays intact
+    assert env.render().any() and len(draws) == 1
+    # The corpus's twin: another object in the same place, same step: drawn again, then restored.
+    name = next(n for n in env.objects if n != env.goal.target)
+    ent = env.objects[name]
+    ent.pos = env.agent.pos + 1.2 * env.agent.dir_vec  # in front of the camera
+    before = env.render()
+    other = next(n for n in ("red ball", "green key", "purple box", "yellow ball") if n not in env.objects and n != name)
+    assert not np.array_equal(_render_with(env, name, other), before)
+    assert np.array_equal(env.render(), before)
+    n = len(draws)
+    env.step(Actions.turn_left)
+    env.render()
+    assert len(draws) == n + 2  # the observation's draw and the new view
+    env.reset(seed=6)  # a new episode is drawn again even where nothing else differs
+    m = len(draws)
+    env.render()
+    assert len(draws) == m + 1
     env.close()

@@ -70,7 +70,7 @@ from vlm_rewards.envs.house.vocabulary import (  # noqa: E402
 from vlm_rewards.envs.house.layout import HousePlan, sample_house  # noqa: E402
 from vlm_rewards.envs.house.nav import CELL, FloorGrid, cost_to_go, segments_cross_walls  # noqa: E402
 
-__all__ = ["FIND_MARGIN", "PLACE_MARGIN", "Actions", "HouseEnv"]
+__all__ = ["ACTION_SETS", "FIND_MARGIN", "PLACE_MARGIN", "Actions", "HouseEnv"]
 
 # find: the object's centre must lie within this fraction of the image half-width/height,
 # so that most of the object is on screen rather than a sliver at the border.
@@ -96,6 +96,10 @@ class Actions(IntEnum):
     move_back = 3
     pickup = 4
     drop = 5
+
+
+# Number of actions in each action set: a prefix of :class:`Actions`, so ids mean the same in all.
+ACTION_SETS = {"all": len(Actions), "move": Actions.move_back + 1}
 
 
 def _house_params(forward_step: float, turn_step: float) -> DomainParams:
@@ -197,6 +201,10 @@ class HouseEnv(MiniWorldEnv):
         domain_rand: MiniWorld's domain randomisation (lighting, camera, step noise,
             texture variants, object colour bias).
         max_episode_steps: MiniWorld's own step limit (truncation).
+        actions: "all" (the six of :class:`Actions`) or "move" (the first four: turn left,
+            turn right, forward, back), for find goals, which never need pickup or drop;
+            as in MiniWorld's own navigation tasks, a smaller action set spends less of a
+            learning agent's exploration on actions that cannot help.
         terminate_on_success: end the episode on success. Turn it off when another signal
             (the VLM reward) decides when episodes end, so that ground truth does not leak
             into training through termination.
@@ -220,6 +228,7 @@ class HouseEnv(MiniWorldEnv):
         turn_step: float = 20.0,
         domain_rand: bool = False,
         max_episode_steps: int = 250,
+        actions: str = "all",
         terminate_on_success: bool = True,
     ) -> None:
         if family is not None and family not in FAMILIES:
@@ -228,6 +237,10 @@ class HouseEnv(MiniWorldEnv):
             raise ValueError(f"goal_split must be one of {SPLITS}, got {goal_split!r}")
         if render_mode not in (None, "rgb_array"):
             raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        if not isinstance(actions, str) or actions not in ACTION_SETS:
+            raise ValueError(f"actions must be one of {tuple(ACTION_SETS)}, got {actions!r}")
+        if actions == "move" and family != "find":
+            raise ValueError(f"actions='move' has no pickup or drop, so it needs family='find', got family={family!r}")
         if not 0.05 <= float(forward_step) <= 1.0:
             raise ValueError(f"forward_step must be in [0.05, 1.0] metres, got {forward_step!r}")
         if not 1.0 <= float(turn_step) <= 90.0:
@@ -266,7 +279,8 @@ class HouseEnv(MiniWorldEnv):
                 view="agent",
             )
         self.actions = Actions
-        self.action_space = spaces.Discrete(len(Actions))
+        self.action_set = actions
+        self.action_space = spaces.Discrete(ACTION_SETS[actions])
 
     # ------------------------------------------------------------------ episode set-up
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -281,6 +295,7 @@ class HouseEnv(MiniWorldEnv):
             if options.get("goal") is not None:
                 goal = parse_goal(options["goal"])
         self._requested_goal = goal
+        self._episodes = getattr(self, "_episodes", 0) + 1
         obs, _ = super().reset(seed=seed)
         self._success = self._check_success()
         return obs, self._info()
@@ -415,10 +430,11 @@ class HouseEnv(MiniWorldEnv):
     def _check_action(self, action: Any) -> int:
         if isinstance(action, np.ndarray) and action.shape == ():
             action = action.item()
-        if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < len(Actions):
+        n = int(self.action_space.n)
+        if isinstance(action, (int, np.integer)) and not isinstance(action, bool) and 0 <= action < n:
             return int(action)
-        names = ", ".join(f"{a.value}={a.name}" for a in Actions)
-        raise ValueError(f"action must be an int in [0, {len(Actions)}) ({names}), got {action!r}")
+        names = ", ".join(f"{a.value}={a.name}" for a in list(Actions)[:n])
+        raise ValueError(f"action must be an int in [0, {n}) ({names}), got {action!r}")
 
     def _info(self) -> dict[str, Any]:
         return {
@@ -491,9 +507,7 @@ class HouseEnv(MiniWorldEnv):
         trained on too. (Crops of the view do not localise the object: the crop holding it was
         the most similar one in 39% of 241 cases, against 33% by chance, for the default model.)
         """
-        # Drawn again rather than cached per step: the scene can change between steps (the
-        # corpus recolours objects in place), so no step-based key would be safe.
-        frame = np.asarray(self.render_obs(self.vis_fb))
+        frame = self._view()
         if frame.shape[0] != size or frame.shape[1] != size:
             from PIL import Image
 
@@ -504,7 +518,32 @@ class HouseEnv(MiniWorldEnv):
         """The egocentric frame at ``render_size`` (``render_mode="rgb_array"``), else None."""
         if self.render_mode is None:
             return super().render()  # Gymnasium's warning about the missing render_mode
-        return self.render_obs(self.vis_fb)
+        return self._view()
+
+    def _view(self) -> np.ndarray:
+        """The frame at ``render_size``, drawn again only when the scene has changed: the
+        reward's frame and the view region of one step are one picture (one draw, where
+        software OpenGL makes a draw cost about as much as the VLM's encoding of it).
+
+        Keyed on what is drawn, not on the step: the corpus swaps an object for another
+        between two draws of the same step (hard-negative twins), and a step key would
+        return the first picture for the second.
+        """
+        key = self._scene_key()
+        if getattr(self, "_view_key", None) != key:
+            self._view_frame, self._view_key = np.asarray(self.render_obs(self.vis_fb)), key
+        return self._view_frame.copy()
+
+    def _scene_key(self) -> tuple:
+        """Everything a draw depends on that can change within an episode (the rooms, the
+        textures and the camera's per-episode parameters come with the episode number)."""
+        agent = self.agent
+        ents = tuple(
+            (type(e).__name__, getattr(e, "color", None), id(getattr(e, "mesh", None)),
+             np.asarray(getattr(e, "color_vec", ())).tobytes(), e.pos.tobytes(), float(e.dir))
+            for e in self.entities if e is not agent
+        )
+        return (self._episodes, agent.pos.tobytes(), float(agent.dir), agent.cam_height, agent.cam_pitch, ents)
 
     # MiniWorld compiles every env's static scene into display list 1, which all
     # contexts of a process share, so two envs in one process (e.g. a SyncVectorEnv)
