@@ -103,3 +103,59 @@ def test_the_mlp_extractor_reads_region_features():
     obs = {"image": torch.rand(2, 3, 16, 16) * 255, "goal": torch.rand(2, 4), "region": torch.tensor([[0.1], [0.4]])}
     out = ext(obs)
     assert out.shape == (2, 28) and not torch.allclose(out[0, -16:], out[1, -16:])
+
+
+class Shifting(Cells):
+    """The layout rotates every step and an episode lasts two steps: views differ at every
+    step, at every episode end (the terminal view) and at every reset."""
+
+    def reset(self, *, seed=None, options=None):
+        self.t = 0
+        return super().reset(seed=seed, options=options)
+
+    def step(self, action):
+        self.t += 1
+        self.layout = self.layout[1:] + self.layout[:1]
+        return np.zeros((8, 8, 3), np.uint8), 0.0, self.t >= 2, False, {"goal": self.goal}
+
+
+def test_the_batched_vector_wrapper_gives_the_per_env_wrappers_regions_terminal_views_included():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from vlm_rewards.wrappers import RegionCropsInfo, VecRegionSimilarity
+
+    calls = []
+
+    class Counting(MeanColour):
+        def encode_images(self, frames):
+            calls.append(len(frames))
+            return super().encode_images(frames)
+
+    per_env = DummyVecEnv([lambda: RegionSimilarityObservation(GoalEmbeddingObservation(Shifting(), PROMPTS), MeanColour(), PROMPTS)] * 3)
+    batched = VecRegionSimilarity(
+        DummyVecEnv([lambda: RegionCropsInfo(GoalEmbeddingObservation(Shifting(), PROMPTS), size=4)] * 3), Counting(), PROMPTS)
+    assert batched.observation_space == per_env.observation_space
+    per_env.seed(7), batched.seed(7)
+    a, b = per_env.reset(), batched.reset()
+    np.testing.assert_allclose(b["region"], a["region"], atol=1e-6)
+    ended = 0
+    for _ in range(5):
+        calls.clear()
+        a, _, done_a, info_a = per_env.step(np.zeros(3, int))
+        b, _, done_b, info_b = batched.step(np.zeros(3, int))
+        assert (done_a == done_b).all() and len(calls) == 1  # one encoding per step for all sub-envs
+        np.testing.assert_allclose(b["region"], a["region"], atol=1e-6)
+        for i in np.flatnonzero(done_a):
+            ended += 1
+            np.testing.assert_allclose(info_b[i]["terminal_observation"]["region"], info_a[i]["terminal_observation"]["region"], atol=1e-6)
+            assert "region_crops" not in info_b[i]
+    assert ended >= 6
+
+
+def test_vec_region_similarity_needs_the_crops_in_info():
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    from vlm_rewards.wrappers import VecRegionSimilarity
+
+    with pytest.raises(TypeError, match="RegionCropsInfo"):
+        VecRegionSimilarity(DummyVecEnv([lambda: GoalEmbeddingObservation(Cells(), PROMPTS)]), MeanColour(), PROMPTS)

@@ -244,3 +244,42 @@ def test_ship_agent_drops_optimizer_state_and_evaluates_like_the_run(first_run, 
         ship_agent(tmp_path / "nothing", tmp_path / "x")
     with pytest.raises(ValueError, match="out_dir must differ"):
         ship_agent(run_dir, run_dir)
+
+
+@pytest.mark.parametrize("kind", ["vlm", "ground_truth"])
+def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_dir, kind):
+    """The train venv's obs["region"] (one batched encoding per step, outside the reward, whose
+    forced resets included) is the VLM's similarity of each sub-env's current view."""
+    import numpy as np
+
+    from vlm_rewards.agents.envs import goal_table, make_scorer, region_source
+    from vlm_rewards.agents.venvs import make_train_venv
+    from vlm_rewards.wrappers.region import goal_prompt, prompt_table, region_similarity
+
+    config = tiny_config(
+        tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], actions: move}",
+                          "env.max_episode_steps": 5, "env.n_envs": 3, "agent.region_features": "true",
+                          "reward.kind": kind, "reward.threshold": 0.01})  # fires at once: forced resets
+    scorer = make_scorer(config.reward, config.env)
+    venv = make_train_venv(config, scorer, goal_table(scorer, config.env))
+    encoder, prompts = region_source(config, scorer)
+    table = prompt_table(prompts)
+    inner = venv
+    while hasattr(inner, "venv"):
+        inner = inner.venv
+    ends = 0
+    obs = venv.reset()
+    rng = np.random.default_rng(0)
+    for _ in range(12):
+        expected = region_similarity(
+            scorer.encode_frames,
+            np.stack([e.unwrapped.region_crops(config.env.render_size) for e in inner.envs]),
+            np.stack([goal_prompt(table, e.unwrapped.goal.text) for e in inner.envs]),
+        )
+        np.testing.assert_allclose(obs["region"], expected, atol=1e-5)
+        obs, _, dones, infos = venv.step(rng.integers(4, size=3))
+        for i in np.flatnonzero(dones):
+            ends += 1
+            assert infos[i]["terminal_observation"]["region"].shape == (1,)
+    assert ends >= 3
+    venv.close()

@@ -86,18 +86,25 @@ def make_env(
     render: bool = True,
     frame_info: bool = True,
     regions: tuple[Any, dict[str, np.ndarray]] | None = None,
+    batch_regions: bool = False,
 ) -> gym.Env:
     """One sub-env: the domain env, goal embedding in the observation, frame in ``info``.
 
     ``terminate_on_success`` is the env's own (ground-truth) termination: off when the VLM
     decides when episodes end, on for the oracle. ``regions``: ``(scorer, prompt table)``
-    from :func:`region_source` adds the VLM's per-region similarities (``obs["region"]``).
+    from :func:`region_source` adds the VLM's per-region similarities (``obs["region"]``);
+    with ``batch_regions`` the sub-env only puts its crops in ``info``, and the vector env's
+    ``VecRegionSimilarity`` encodes every sub-env's in one batch.
     """
     base = _gym_make(env, env_kwargs(env, split=split, terminate_on_success=terminate_on_success, render=render))
-    from vlm_rewards.wrappers import GoalEmbeddingObservation, RegionSimilarityObservation, RenderFrameInfo
+    from vlm_rewards.wrappers import GoalEmbeddingObservation, RegionCropsInfo, RegionSimilarityObservation, RenderFrameInfo
 
     wrapped: gym.Env = GoalEmbeddingObservation(base, table)
-    if regions is not None:
+    if regions is not None and batch_regions:
+        from vlm_rewards.wrappers.region import region_encoder
+
+        wrapped = RegionCropsInfo(wrapped, size=region_encoder(regions[0])[1])
+    elif regions is not None:
         wrapped = RegionSimilarityObservation(wrapped, *regions)
     if render and frame_info:
         wrapped = RenderFrameInfo(wrapped)

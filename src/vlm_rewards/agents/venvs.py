@@ -89,15 +89,16 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
     """The SB3 vector env the agent trains in (see :mod:`vlm_rewards.agents.envs`)."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
-    from vlm_rewards.wrappers import VecVLMReward
+    from vlm_rewards.wrappers import VecRegionSimilarity, VecVLMReward
 
     table = goal_table(scorer, config.env) if table is None else table
     if config.env.vec_env == "ray":
         return make_ray_train_venv(config, table, seed=seed)
     vlm = config.reward.kind == "vlm"
+    regions = region_source(config, scorer)
     factory = functools.partial(
         make_env, config.env, table, split="train", terminate_on_success=not vlm, render=vlm,
-        regions=region_source(config, scorer),
+        regions=regions, batch_regions=True,
     )
     fns = [factory] * config.env.n_envs
     venv = SubprocVecEnv(fns, start_method="spawn") if config.env.vec_env == "subproc" else DummyVecEnv(fns)
@@ -105,4 +106,7 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
     if vlm:
         venv = VecVLMReward(venv, scorer, terminate_on_success=config.reward.terminate_on_success,
                             confirm=config.reward.confirm)
+    if regions is not None:
+        # Outside the reward: its batched encoding of the same frames fills the scorer's cache.
+        venv = VecRegionSimilarity(venv, *regions)
     return VecMonitor(venv)

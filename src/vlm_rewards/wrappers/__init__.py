@@ -10,7 +10,10 @@ Every wrapper is a thin adapter around one :class:`~vlm_rewards.wrappers.core.Re
   vector envs, which reset a finished env before the wrapper could render it).
 - :mod:`.vector`: :class:`VLMRewardVectorWrapper` (a Gymnasium vector env; all sub-envs
   scored in one batch).
-- :mod:`.sb3`: :class:`VecVLMReward` (the same for a Stable-Baselines3 ``VecEnv``).
+- :mod:`.sb3`: :class:`VecVLMReward` (the same for a Stable-Baselines3 ``VecEnv``) and
+  :class:`VecRegionSimilarity` (:mod:`.region`'s policy input, one batch per step).
+- :mod:`.region`: :class:`RegionSimilarityObservation` (the VLM's similarity of each screen
+  region with the goal, as a policy input) and :class:`RegionCropsInfo` (its per-env half).
 - :mod:`.goal`: :class:`GoalEmbeddingObservation` (the goal's text embedding in the
   observation, so one policy can be conditioned on language) and :func:`goal_embedding_table`.
 
@@ -48,9 +51,11 @@ _LAZY = {
     "RenderFrameInfo": "vlm_rewards.wrappers.single",
     "VLMRewardVectorWrapper": "vlm_rewards.wrappers.vector",
     "VecVLMReward": "vlm_rewards.wrappers.sb3",
+    "VecRegionSimilarity": "vlm_rewards.wrappers.sb3",
     "GoalEmbeddingObservation": "vlm_rewards.wrappers.goal",
     "goal_embedding_table": "vlm_rewards.wrappers.goal",
     "RegionSimilarityObservation": "vlm_rewards.wrappers.region",
+    "RegionCropsInfo": "vlm_rewards.wrappers.region",
 }
 
 __all__ = sorted([*_LAZY, "RewardStep", "StepOutput"])

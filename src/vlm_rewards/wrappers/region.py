@@ -28,7 +28,70 @@ from gymnasium import spaces
 
 from vlm_rewards._validation import check_goal, goal_key
 
-__all__ = ["RegionSimilarityObservation"]
+__all__ = ["REGION_CROPS_KEY", "RegionCropsInfo", "RegionSimilarityObservation", "region_count", "region_similarity"]
+
+# Where RegionCropsInfo puts the crops of the view after each step and reset.
+REGION_CROPS_KEY = "region_crops"
+
+
+def region_count(env: gym.Env) -> int:
+    """How many regions ``env.region_crops`` gives: one per pointer box (in action order: the
+    pointer policy adds each region's similarity to its box's logit), else ``num_regions``."""
+    try:
+        return len(env.get_wrapper_attr("pointer_boxes"))
+    except AttributeError:
+        try:
+            return int(env.get_wrapper_attr("num_regions"))
+        except AttributeError:
+            raise TypeError(f"{type(env.unwrapped).__name__} has neither pointer_boxes nor num_regions: "
+                            "how many regions region_crops gives is unknown") from None
+
+
+def region_encoder(encoder: Any) -> tuple[Any, int]:
+    """``(encode, crop side)`` of a RewardScorer (its frame cache makes repeated screens free)
+    or a VLM with ``encode_images``."""
+    encode = getattr(encoder, "encode_frames", None) or getattr(encoder, "encode_images", None)
+    if encode is None:
+        raise TypeError(f"encoder must be a RewardScorer or a VLM with encode_images, got {type(encoder).__name__}")
+    return encode, int(getattr(encoder, "model", encoder).image_size[0])
+
+
+def prompt_table(prompts: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """``{goal key: unit-norm prompt embedding}``, checked."""
+    if not prompts:
+        raise ValueError("prompts must map each goal to its region prompt's embedding")
+    table = {}
+    for g, v in prompts.items():
+        v = np.asarray(v, np.float32)
+        table[goal_key(check_goal(g, "prompts key"))] = v / max(float(np.linalg.norm(v)), 1e-8)
+    return table
+
+
+def goal_prompt(table: Mapping[str, np.ndarray], goal: Any) -> np.ndarray:
+    prompt = table.get(goal_key(check_goal(goal, "info['goal']")))
+    if prompt is None:
+        raise KeyError(f"no region prompt for goal {goal!r}; prompts has {len(table)} goals")
+    return prompt
+
+
+def region_similarity(encode: Any, crops: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each crop with its view's goal prompt.
+
+    Args:
+        encode: ``crops (N, S, S, 3) uint8 -> (N, D)`` image embeddings.
+        crops: ``(V, n, S, S, 3)``: the ``n`` regions of ``V`` views, encoded in one batch.
+        goals: ``(V, D)`` unit-norm prompt embeddings, one per view.
+
+    Returns:
+        ``(V, n)`` float32 in [-1, 1].
+    """
+    crops = np.asarray(crops)
+    v, n = crops.shape[:2]
+    emb = encode(crops.reshape(v * n, *crops.shape[2:]))
+    emb = emb.float().cpu().numpy() if hasattr(emb, "cpu") else np.asarray(emb, np.float32)
+    emb = emb.reshape(v, n, -1)
+    emb = emb / np.maximum(np.linalg.norm(emb, axis=2, keepdims=True), 1e-8)
+    return np.clip(np.einsum("vnd,vd->vn", emb, np.asarray(goals, np.float32)), -1.0, 1.0).astype(np.float32)
 
 
 class RegionSimilarityObservation(gym.Wrapper):
@@ -54,43 +117,49 @@ class RegionSimilarityObservation(gym.Wrapper):
             self._crops = env.get_wrapper_attr("region_crops")
         except AttributeError:
             raise TypeError(f"{type(env.unwrapped).__name__} has no region_crops(size): it offers no screen regions") from None
-        self._encode = getattr(encoder, "encode_frames", None) or getattr(encoder, "encode_images", None)
-        if self._encode is None:
-            raise TypeError(f"encoder must be a RewardScorer or a VLM with encode_images, got {type(encoder).__name__}")
-        model = getattr(encoder, "model", encoder)
-        self.size = int(size if size is not None else model.image_size[0])
-        if not prompts:
-            raise ValueError("prompts must map each goal to its region prompt's embedding")
-        self._prompts = {goal_key(check_goal(g, "prompts key")): np.asarray(v, np.float32) for g, v in prompts.items()}
-        try:
-            # One region per pointer box, in action order: the pointer policy adds each
-            # region's similarity to its box's logit.
-            n = len(env.get_wrapper_attr("pointer_boxes"))
-        except AttributeError:
-            try:
-                n = int(env.get_wrapper_attr("num_regions"))
-            except AttributeError:
-                raise TypeError(f"{type(env.unwrapped).__name__} has neither pointer_boxes nor num_regions: "
-                                "how many regions region_crops gives is unknown") from None
+        self._encode, model_size = region_encoder(encoder)
+        self.size = int(size if size is not None else model_size)
+        self._prompts = prompt_table(prompts)
+        n = region_count(env)
         self.observation_space = spaces.Dict({**env.observation_space.spaces,
                                               "region": spaces.Box(-1.0, 1.0, (n,), np.float32)})
         self._goal: np.ndarray | None = None
 
     def _with_region(self, obs: dict[str, Any]) -> dict[str, Any]:
-        emb = self._encode(self._crops(self.size))
-        emb = emb.float().cpu().numpy() if hasattr(emb, "cpu") else np.asarray(emb, np.float32)
-        emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-8)
-        return {**obs, "region": np.clip(emb @ self._goal, -1.0, 1.0).astype(np.float32)}
+        return {**obs, "region": region_similarity(self._encode, self._crops(self.size)[None], self._goal[None])[0]}
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
-        goal = check_goal(info.get("goal"), "info['goal']")
-        prompt = self._prompts.get(goal_key(goal))
-        if prompt is None:
-            raise KeyError(f"no region prompt for goal {goal!r}; prompts has {len(self._prompts)} goals")
-        self._goal = prompt / max(float(np.linalg.norm(prompt)), 1e-8)
+        self._goal = goal_prompt(self._prompts, info.get("goal"))
         return self._with_region(obs), info
 
     def step(self, action: Any):
         obs, reward, terminated, truncated, info = self.env.step(action)
         return self._with_region(obs), reward, terminated, truncated, info
+
+
+class RegionCropsInfo(gym.Wrapper):
+    """Put the view's region crops in ``info[REGION_CROPS_KEY]`` after every reset and step.
+
+    The per-step half of :class:`~vlm_rewards.wrappers.VecRegionSimilarity`, which encodes the
+    crops of all sub-envs in one batch (the reward's batch, through the scorer's frame cache)
+    instead of one encoding per sub-env and step. A vector env resets a finished sub-env before
+    a wrapper outside it could draw its last view, hence the crops travel in ``info``.
+    """
+
+    def __init__(self, env: gym.Env, size: int):
+        super().__init__(env)
+        try:
+            self._crops = env.get_wrapper_attr("region_crops")
+        except AttributeError:
+            raise TypeError(f"{type(env.unwrapped).__name__} has no region_crops(size): it offers no screen regions") from None
+        self.size = int(size)
+        self.regions_per_view = region_count(env)
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, REGION_CROPS_KEY: self._crops(self.size)}
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, REGION_CROPS_KEY: self._crops(self.size)}

@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
 from vlm_rewards.scoring import RewardScorer
 from vlm_rewards.wrappers.core import FRAME_KEY, RewardStepSettings, frame_from_obs
 
-__all__ = ["VecVLMReward", "stack_obs"]
+__all__ = ["VecRegionSimilarity", "VecVLMReward", "stack_obs"]
 
 
 def stack_obs(obs_list: Sequence[Any], space: spaces.Space) -> Any:
@@ -198,6 +198,11 @@ class VecVLMReward(RewardStepSettings, VecEnvWrapper):
 
     def _reset_one(self, obs, info: dict[str, Any], i: int):
         new_obs, reset_info = self.venv.env_method("reset", indices=[i])[0]
+        # Keep the inner VecEnv's record of each sub-env's last reset true (wrappers outside
+        # read the new episode's info there, as after SB3's own auto-reset).
+        reset_infos = list(self.venv.reset_infos)
+        reset_infos[i] = reset_info
+        self.venv.reset_infos = reset_infos
         if isinstance(obs, dict):
             info["terminal_observation"] = {k: np.array(v[i]) for k, v in obs.items()}
             for k in obs:
@@ -207,3 +212,75 @@ class VecVLMReward(RewardStepSettings, VecEnvWrapper):
             obs[i] = new_obs
         info["TimeLimit.truncated"] = False
         return obs, reset_info
+
+
+class VecRegionSimilarity(VecEnvWrapper):
+    """``obs["region"]`` of :class:`~vlm_rewards.wrappers.RegionSimilarityObservation` for a
+    whole ``VecEnv``, with the crops of every sub-env encoded in one batch per step.
+
+    Each sub-env must be wrapped in :class:`~vlm_rewards.wrappers.region.RegionCropsInfo`
+    (its crops after every reset and step travel in ``info``). Put this wrapper outside
+    :class:`VecVLMReward`: the reward's batched encoding of the same frames then fills the
+    scorer's cache and the region encoding costs nothing more (House: the view region is the
+    reward's frame). Finished sub-envs get the region of their last view in
+    ``info["terminal_observation"]`` and of the new episode's first view in the observation.
+
+    Args:
+        venv: the vector env (``DummyVecEnv``/``SubprocVecEnv``, or :class:`VecVLMReward` on one).
+        encoder: a :class:`~vlm_rewards.RewardScorer` or a VLM with ``encode_images``.
+        prompts: ``{goal: text embedding of the goal's region prompt}``.
+    """
+
+    def __init__(self, venv, encoder: Any, prompts: Any):
+        from vlm_rewards.wrappers.region import prompt_table, region_encoder
+
+        if not isinstance(venv.observation_space, spaces.Dict):
+            raise TypeError("venv must have a Dict observation (sub-envs wrapped in GoalEmbeddingObservation)")
+        try:
+            n = int(venv.get_attr("regions_per_view", indices=[0])[0])
+        except AttributeError:
+            raise TypeError("each sub-env must be wrapped in RegionCropsInfo (its crops travel in info)") from None
+        space = spaces.Dict({**venv.observation_space.spaces, "region": spaces.Box(-1.0, 1.0, (n,), np.float32)})
+        super().__init__(venv, observation_space=space)
+        self._encode, _ = region_encoder(encoder)
+        self._prompts = prompt_table(prompts)
+
+    def _fill(self, obs: dict[str, np.ndarray], views: list[tuple[dict[str, Any], Any]]) -> np.ndarray:
+        """Similarities of ``views`` (``(info holding the crops, goal)``), popping the crops."""
+        from vlm_rewards.wrappers.region import REGION_CROPS_KEY, goal_prompt, region_similarity
+
+        crops, goals = [], []
+        for info, goal in views:
+            if REGION_CROPS_KEY not in info:
+                raise ValueError("each sub-env must be wrapped in RegionCropsInfo (no crops in its info)")
+            crops.append(info.pop(REGION_CROPS_KEY))
+            goals.append(goal_prompt(self._prompts, goal))
+        return region_similarity(self._encode, np.stack(crops), np.stack(goals))
+
+    def _reset_infos(self) -> list[dict[str, Any]]:
+        # The infos of each sub-env's last reset live on the innermost VecEnv (every
+        # VecEnvWrapper has a reset_infos attribute of its own, never filled).
+        return self.venv.unwrapped.reset_infos
+
+    def reset(self):
+        obs = self.venv.reset()
+        infos = [dict(i) for i in self._reset_infos()]
+        return {**obs, "region": self._fill(obs, [(info, info.get("goal")) for info in infos])}
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        reset_infos = self._reset_infos()
+        views, terminal = [], []
+        for i, info in enumerate(infos):
+            if dones[i]:
+                # The step's crops are the finished episode's last view; the reset's, the new one's.
+                terminal.append(i)
+                new = dict(reset_infos[i])
+                views.append((new, new.get("goal")))
+            else:
+                views.append((info, info.get("goal")))
+        views += [(infos[i], infos[i].get("goal")) for i in terminal]
+        region = self._fill(obs, views)
+        for k, i in enumerate(terminal):
+            infos[i]["terminal_observation"] = {**infos[i]["terminal_observation"], "region": region[self.num_envs + k]}
+        return {**obs, "region": region[: self.num_envs]}, rewards, dones, infos
