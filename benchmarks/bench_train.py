@@ -48,7 +48,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=4096)
     parser.add_argument("--recipes", nargs="+", type=Path, default=[
-        ROOT / "configs/phone_common.yaml", ROOT / "configs/phone_common_pointer.yaml", ROOT / "configs/house_find.yaml"])
+        ROOT / "configs/phone_common.yaml", ROOT / "configs/phone_common_pointer.yaml", ROOT / "configs/house_find.yaml",
+        ROOT / "configs/house_find_room.yaml"])
     args = parser.parse_args()
     rows = [
         ("VLM reward, frame cache", ["reward.kind=vlm"]),

@@ -167,6 +167,22 @@ def test_report_groups_seeds_into_mean_and_spread(tmp_path):
     assert steps == [0, 10, 20] and mean == pytest.approx([0.0, 0.4, 0.8]) and lo == [0.0, 0.3, 0.6] and hi == [0.0, 0.5, 1.0]
 
 
+def test_report_averages_reevaluations_over_seeds(tmp_path):
+    from vlm_rewards.agents.report import RunData, _seed_reevaluation_table, group_runs
+
+    def run(name, seed, train, held):
+        d = tmp_path / name
+        d.mkdir()
+        for split, p in (("train", train), ("heldout", held)):
+            metrics = {"gt_success": p, "direct_success": p / 2, "precision": 1.0, "episodes": 100}
+            (d / f"eval_{split}_100_seed50000.json").write_text(json.dumps({"metrics": metrics}))
+        return RunData(d, {"name": name, "seed": seed, "reward": {"kind": "vlm"}, "env": {"id": "x"}}, [], None)
+
+    lines = _seed_reevaluation_table(group_runs([run("a_s0", 0, 0.6, 0.7), run("a_s1", 1, 0.8, 0.9)]))
+    row = next(line for line in lines if line.startswith("| a |"))
+    assert "| 2 | 70% ± 14 (60, 80) | 35% ± 7 (30, 40) | 80% ± 14 (70, 90) |" in row and "100% ± 0 (100, 100)" in row
+
+
 _KILLED_RUN = """
 import os, signal, sys
 import yaml

@@ -247,6 +247,44 @@ def _seed_table(groups: list[RunGroup]) -> list[str]:
     return lines
 
 
+def _seed_reevaluation_table(groups: list[RunGroup]) -> list[str]:
+    """Re-evaluations (``vlm-rewards eval-agent``) of each group of seeds: mean ± standard
+    deviation over seeds, then each seed's value, per split."""
+    if not any(len(g.runs) > 1 for g in groups):
+        return []
+    evals = {r.run_dir: reevaluations(r) for g in groups for r in g.runs}
+    if not any(evals.values()):
+        return []
+
+    def stat(g: RunGroup, split: str, key: str) -> str:
+        vals = [evals[r.run_dir][split]["metrics"].get(key) for r in g.runs if split in evals[r.run_dir]]
+        vals = [v for v in vals if v is not None and not math.isnan(v)]
+        if not vals:
+            return "–"
+        mean = sum(vals) / len(vals)
+        sd = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+        each = ", ".join(f"{100 * v:.0f}" for v in vals)
+        return f"{100 * mean:.0f}% ± {100 * sd:.0f} ({each})"
+
+    lines = [
+        "",
+        "The final agents evaluated again, over seeds (`vlm-rewards eval-agent RUN_DIR --episodes N --split "
+        "heldout|train [--seed S]`; mean ± standard deviation over seeds, then each seed):",
+        "",
+        "| group | reward | seeds | GT success, training goals | direct, training | GT success, held-out goals "
+        "| direct, held-out | precision, training / held-out |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for g in groups:
+        prec = "" if g.kind == "ground_truth" else f"{stat(g, 'train', 'precision')} / {stat(g, 'heldout', 'precision')}"
+        lines.append(
+            f"| {g.name} | {'oracle' if g.kind == 'ground_truth' else 'VLM'} | {len(g.runs)} "
+            f"| {stat(g, 'train', 'gt_success')} | {stat(g, 'train', 'direct_success')} "
+            f"| {stat(g, 'heldout', 'gt_success')} | {stat(g, 'heldout', 'direct_success')} | {prec} |"
+        )
+    return lines
+
+
 def make_report(
     run_dirs: list[str | Path],
     out_dir: str | Path | None = None,
@@ -304,6 +342,7 @@ def make_report(
         )
     lines += _seed_table(groups)
     lines += _reevaluation_table(runs)
+    lines += _seed_reevaluation_table(groups)
     lines += ["", "Per-goal ground-truth success (final evaluation):", ""]
     for run in runs:
         per_goal = (run.summary or {}).get("per_goal") or {}
