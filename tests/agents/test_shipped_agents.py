@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 SHIPPED = Path(__file__).resolve().parents[2] / "trained_agents"
+# Least GT success on 14 training-goal episodes, where the default (0.5) is too close to the
+# agent's measured success.
+GT_FLOOR = {"house_find_room": 0.35}
 AGENTS = sorted(p for p in SHIPPED.iterdir() if (p / "model.zip").is_file()) if SHIPPED.is_dir() else []
 
 
@@ -25,10 +28,12 @@ def test_shipped_agent_loads_and_evaluates_on_fresh_episodes(agent_dir, tmp_path
     shutil.copytree(agent_dir, run)
     result = evaluate_run(run, episodes=14, split="train", seed=987_000)
     metrics = result.metrics()
-    # Measured at 135+ episodes these agents reach 80-100% on training goals; in 14 episodes,
+    # Measured at 100+ fresh episodes the Phone agents reach 80-100% on training goals, the
+    # House one-room agent 63% (one standard error in 14 episodes: 13 points); in 14 episodes,
     # direct success well above its chance level (1 / number of goals: 1/7 on the common
-    # apps, 1/45 on the diverse ones) shows the agent still goes to its goal.
-    assert metrics["gt_success"] >= 0.5 and metrics["direct_success"] >= 2.5 * metrics["direct_chance"], metrics
+    # apps, 1/45 on the diverse ones, 1/20 House objects) shows the agent still goes to its goal.
+    floor = GT_FLOOR.get(agent_dir.name, 0.5)
+    assert metrics["gt_success"] >= floor and metrics["direct_success"] >= 2.5 * metrics["direct_chance"], metrics
     saved = json.loads((run / "eval_train_14_seed987000.json").read_text())
     assert saved["seed"] == 987_000 and len(saved["episodes"]) == 14
 
