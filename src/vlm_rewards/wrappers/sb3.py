@@ -245,16 +245,16 @@ class VecRegionSimilarity(VecEnvWrapper):
         self._encode, _ = region_encoder(encoder)
         self._prompts = prompt_table(prompts)
 
-    def _fill(self, obs: dict[str, np.ndarray], views: list[tuple[dict[str, Any], Any]]) -> np.ndarray:
-        """Similarities of ``views`` (``(info holding the crops, goal)``), popping the crops."""
+    def _fill(self, views: list[dict[str, Any]]) -> np.ndarray:
+        """Similarities of ``views`` (infos holding a view's crops and goal), popping the crops."""
         from vlm_rewards.wrappers.region import REGION_CROPS_KEY, goal_prompt, region_similarity
 
         crops, goals = [], []
-        for info, goal in views:
+        for info in views:
             if REGION_CROPS_KEY not in info:
                 raise ValueError("each sub-env must be wrapped in RegionCropsInfo (no crops in its info)")
             crops.append(info.pop(REGION_CROPS_KEY))
-            goals.append(goal_prompt(self._prompts, goal))
+            goals.append(goal_prompt(self._prompts, info.get("goal")))
         return region_similarity(self._encode, np.stack(crops), np.stack(goals))
 
     def _reset_infos(self) -> list[dict[str, Any]]:
@@ -265,7 +265,7 @@ class VecRegionSimilarity(VecEnvWrapper):
     def reset(self):
         obs = self.venv.reset()
         infos = [dict(i) for i in self._reset_infos()]
-        return {**obs, "region": self._fill(obs, [(info, info.get("goal")) for info in infos])}
+        return {**obs, "region": self._fill(infos)}
 
     def step_wait(self):
         obs, rewards, dones, infos = self.venv.step_wait()
@@ -275,12 +275,11 @@ class VecRegionSimilarity(VecEnvWrapper):
             if dones[i]:
                 # The step's crops are the finished episode's last view; the reset's, the new one's.
                 terminal.append(i)
-                new = dict(reset_infos[i])
-                views.append((new, new.get("goal")))
+                views.append(dict(reset_infos[i]))
             else:
-                views.append((info, info.get("goal")))
-        views += [(infos[i], infos[i].get("goal")) for i in terminal]
-        region = self._fill(obs, views)
+                views.append(info)
+        views += [infos[i] for i in terminal]
+        region = self._fill(views)
         for k, i in enumerate(terminal):
             infos[i]["terminal_observation"] = {**infos[i]["terminal_observation"], "region": region[self.num_envs + k]}
         return {**obs, "region": region[: self.num_envs]}, rewards, dones, infos
