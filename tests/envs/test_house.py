@@ -147,7 +147,7 @@ def test_info_and_reward_every_step(env):
     assert info == {"goal": "go near the chair", "ground_truth_success": False, "off_goal": False, "goal_family": "find"}
     rng = np.random.default_rng(0)
     for _ in range(20):
-        obs, reward, terminated, truncated, info = env.step(int(rng.integers(len(Actions))))
+        obs, reward, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
         assert info["goal"] == "go near the chair"
         assert reward == float(info["ground_truth_success"]) == float(terminated)
         if terminated:
@@ -211,6 +211,32 @@ def test_move_actions_drop_pickup_and_drop_and_the_solver_still_finds():
         info, reward, _ = run_solver(env, seed)
         solved += reward == 1.0 and info["ground_truth_success"]
     assert solved >= 4  # the find solver never needs pickup or drop
+    env.close()
+
+
+def test_walk_actions_step_sideways_and_keep_the_move_ids():
+    env = HouseEnv(family="find", actions="walk", num_rooms=(1, 1), num_objects=(3, 3), room_size=(6.0, 6.0),
+                   max_episode_steps=100)
+    assert env.action_space.n == 6 and check_env(env.unwrapped, skip_render_check=True) is None
+    env.reset(seed=3)
+    agent = env.agent
+    for index, sign in ((5, 1.0), (4, -1.0)):  # strafe_right, then strafe_left
+        start, heading, steps = agent.pos.copy(), agent.dir, env.step_count
+        obs, *_ = env.step(index)
+        moved = agent.pos - start
+        assert agent.dir == heading and env.step_count == steps + 1
+        assert np.isclose(np.linalg.norm(moved), 0.2)  # forward_step, sideways
+        assert np.isclose(moved @ agent.right_vec, sign * 0.2) and np.isclose(moved @ agent.dir_vec, 0, atol=1e-9)
+        assert obs.shape == (64, 64, 3)
+    start, heading = agent.pos.copy(), agent.dir
+    env.step(int(Actions.turn_left))  # ids 0-3 mean what they mean in "move" and "all"
+    assert np.allclose(agent.pos, start) and agent.dir != heading
+    with pytest.raises(ValueError, match=r"action must be an int in \[0, 6\) .*4=strafe_left, 5=strafe_right"):
+        env.step(6)
+    with pytest.raises(ValueError, match="family"):
+        HouseEnv(family="lift", actions="walk")
+    solved = sum(run_solver(env, seed)[0]["ground_truth_success"] for seed in range(3))
+    assert solved >= 2  # the find solver needs only the move ids
     env.close()
 
 

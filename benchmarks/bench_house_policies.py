@@ -1,0 +1,119 @@
+"""How well can a policy that sees perfectly do at House find, with and without memory?
+
+The learned House agents plateau at about 70% success on one-room find goals (the oracle,
+trained on ground truth, too). This benchmark measures the ceiling that the *policy class*
+sets, with perception taken out of the question: each scripted policy reads the target's
+true position, but only while the target is in view (``HouseEnv.in_view``) and, optionally,
+no further than ``--sight`` metres (a crude stand-in for what a 64-pixel image resolves).
+
+Policies (all on the one-room level of ``configs/house_find_room.yaml``):
+
+- ``reactive``: no memory. Target in view: turn towards it, walk when it is ahead;
+  otherwise turn left. What a feed-forward policy on one frame can express.
+- ``reactive+side-steps``: the same with ``actions="walk"``: when the way ahead is blocked
+  while the target is ahead, step sideways (towards the free side) instead of walking into
+  the obstacle, so the target stays in view.
+- ``seen-once``: one bit of memory. Turn left until the target has been seen once, then the
+  scripted solver (a planner that goes round obstacles and may lose sight of the target).
+- ``solver``: the scripted solver throughout (knows where everything is).
+
+Usage::
+
+    python benchmarks/bench_house_policies.py                      # 200 episodes
+    python benchmarks/bench_house_policies.py --episodes 500 --sight 99 4 3
+
+Prints success rate (± one standard error) and mean episode length per policy and sight.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import numpy as np
+
+from vlm_rewards.envs.house.env import HouseEnv
+from vlm_rewards.envs.house.solver import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, make_solver
+
+# Side-step ids in actions="walk" (after the four move ids).
+STRAFE_LEFT, STRAFE_RIGHT = 4, 5
+# Heading error (degrees) within which the reactive policies walk rather than turn.
+AIM_TOLERANCE = 12.0
+LEVEL = {"family": "find", "num_rooms": (1, 1), "num_objects": (3, 5), "room_size": (5.0, 6.5)}
+
+
+def _target_bearing(env: HouseEnv, sight: float) -> float | None:
+    """Degrees to the target (positive: to the right) if it is in view within ``sight`` m."""
+    target = env.objects[env.goal.target]
+    rel = target.pos - env.agent.pos
+    if not env.in_view(target) or float(np.linalg.norm(rel[[0, 2]])) > sight:
+        return None
+    return math.degrees(math.atan2(rel @ env.agent.right_vec, rel @ env.agent.dir_vec))
+
+
+def _blocked(env: HouseEnv, offset: np.ndarray) -> bool:
+    return env.intersect(env.agent, env.agent.pos + offset, env.agent.radius) is not None
+
+
+def reactive(env: HouseEnv, sight: float, side_steps: bool) -> int:
+    bearing = _target_bearing(env, sight)
+    if bearing is None:
+        return TURN_LEFT
+    if abs(bearing) >= AIM_TOLERANCE:
+        return TURN_RIGHT if bearing > 0 else TURN_LEFT
+    step = env.params.sample(None, "forward_step")
+    if side_steps and _blocked(env, env.agent.dir_vec * step):
+        return STRAFE_LEFT if _blocked(env, env.agent.right_vec * step) else STRAFE_RIGHT
+    return MOVE_FORWARD
+
+
+def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int) -> tuple[float, float, float]:
+    """(success rate, its standard error, mean episode length) over ``episodes`` episodes."""
+    env = HouseEnv(**LEVEL, actions="walk" if policy == "reactive+side-steps" else "move",
+                   max_episode_steps=max_steps)
+    successes, lengths = [], []
+    for i in range(episodes):
+        env.reset(seed=seed + i)
+        solver, seen = make_solver(env), False
+        for t in range(1, max_steps + 1):
+            if policy == "solver":
+                action = solver(None)
+            elif policy == "seen-once":
+                seen = seen or _target_bearing(env, sight) is not None
+                action = solver(None) if seen else TURN_LEFT
+            else:
+                action = reactive(env, sight, side_steps=policy == "reactive+side-steps")
+            _, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        successes.append(bool(info["ground_truth_success"]))
+        lengths.append(t)
+    env.close()
+    p = float(np.mean(successes))
+    return p, math.sqrt(p * (1 - p) / episodes), float(np.mean(lengths))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--episodes", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=90_000, help="episode i starts from env seed SEED + i")
+    parser.add_argument("--max-steps", type=int, default=60, help="time limit (the recipe's: 60)")
+    parser.add_argument("--sight", type=float, nargs="+", default=[99.0, 4.0],
+                        help="metres within which the target is seen when in view (99: anywhere in the room)")
+    parser.add_argument("--policies", nargs="+", default=["reactive", "reactive+side-steps", "seen-once", "solver"])
+    args = parser.parse_args()
+    if args.episodes < 1 or args.max_steps < 1:
+        parser.error("--episodes and --max-steps must be positive")
+    print(f"House find, one room; {args.episodes} episodes from seed {args.seed}; time limit {args.max_steps} steps\n")
+    print("| policy | sight (m) | success | mean length |")
+    print("|---|---:|---:|---:|")
+    for policy in args.policies:
+        for sight in ([None] if policy == "solver" else args.sight):
+            p, se, length = run(policy, sight if sight is not None else math.inf, args.episodes, args.seed,
+                                args.max_steps)
+            shown = "n/a" if sight is None else ("any" if sight >= 99 else f"{sight:g}")
+            print(f"| {policy} | {shown} | {100 * p:.0f}% ± {100 * se:.0f} | {length:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
