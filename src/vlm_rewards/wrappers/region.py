@@ -47,6 +47,14 @@ def region_count(env: gym.Env) -> int:
                             "how many regions region_crops gives is unknown") from None
 
 
+def _region_crops(env: gym.Env) -> Any:
+    """The env's ``region_crops(size)`` method, or a TypeError naming the env."""
+    try:
+        return env.get_wrapper_attr("region_crops")
+    except AttributeError:
+        raise TypeError(f"{type(env.unwrapped).__name__} has no region_crops(size): it offers no screen regions") from None
+
+
 def region_encoder(encoder: Any) -> tuple[Any, int]:
     """``(encode, crop side)`` of a RewardScorer (its frame cache makes repeated screens free)
     or a VLM with ``encode_images``."""
@@ -113,10 +121,7 @@ class RegionSimilarityObservation(gym.Wrapper):
         super().__init__(env)
         if not isinstance(env.observation_space, spaces.Dict):
             raise TypeError("env must have a Dict observation (wrap it in GoalEmbeddingObservation first)")
-        try:
-            self._crops = env.get_wrapper_attr("region_crops")
-        except AttributeError:
-            raise TypeError(f"{type(env.unwrapped).__name__} has no region_crops(size): it offers no screen regions") from None
+        self._crops = _region_crops(env)
         self._encode, model_size = region_encoder(encoder)
         self.size = int(size if size is not None else model_size)
         self._prompts = prompt_table(prompts)
@@ -149,10 +154,7 @@ class RegionCropsInfo(gym.Wrapper):
 
     def __init__(self, env: gym.Env, size: int):
         super().__init__(env)
-        try:
-            self._crops = env.get_wrapper_attr("region_crops")
-        except AttributeError:
-            raise TypeError(f"{type(env.unwrapped).__name__} has no region_crops(size): it offers no screen regions") from None
+        self._crops = _region_crops(env)
         self.size = int(size)
         self.regions_per_view = region_count(env)
 
