@@ -636,15 +636,17 @@ def eval_agent(
     split: str = typer.Option("heldout", help="Goal split: heldout, train or all."),
     deterministic: Optional[bool] = typer.Option(None, "--deterministic/--stochastic", help="Greedy or sampled actions (default: the run's)."),
     seed: Optional[int] = typer.Option(None, min=0, help="Episode i starts from env seed SEED + i (default: the run's eval.seed, the episodes it was evaluated on while training)."),
+    overrides: list[str] = typer.Option([], "--set", help="key=value: evaluate under another reward.*, eval.* or env.max_episode_steps setting, e.g. reward.confirm=[2,2] (repeatable)."),
 ) -> None:
     """Evaluate a trained agent again on ground truth, e.g. with more episodes or on fresh episodes (--seed);
-    writes RUN_DIR/eval_<split>_<episodes>[_seed<S>].json."""
+    writes RUN_DIR/eval_<split>_<episodes>[_seed<S>][_set<hash>].json."""
     from vlm_rewards.agents.rollouts import evaluate_run
 
     if split not in ("heldout", "train", "all"):
         raise _fail(f"--split must be heldout, train or all, got {split!r}")
     try:
-        result = evaluate_run(run_dir, episodes=episodes, split=split, deterministic=deterministic, seed=seed)
+        result = evaluate_run(run_dir, episodes=episodes, split=split, deterministic=deterministic, seed=seed,
+                              overrides=overrides)
     except (ValueError, TypeError, OSError) as exc:
         raise _fail(str(exc)) from None
     m = result.metrics()

@@ -150,6 +150,24 @@ def test_eval_agent_seed_is_deterministic_and_fresh(first_run):
     assert [e["seed"] for e in other["episodes"]] == [77, 78, 79, 80]
 
 
+def test_eval_agent_set_evaluates_the_same_policy_under_other_reward_settings(first_run):
+    run_dir = first_run[0]
+    args = ["eval-agent", str(run_dir), "--episodes", "4", "--split", "train", "--seed", "31"]
+    plain = CliRunner().invoke(app, args)
+    confirmed = CliRunner().invoke(app, [*args, "--set", "reward.confirm=[4,4]", "--set", "env.max_episode_steps=3"])
+    assert plain.exit_code == 0 and confirmed.exit_code == 0, confirmed.output
+    base = json.loads((run_dir / "eval_train_4_seed31.json").read_text())
+    (saved,) = run_dir.glob("eval_train_4_seed31_set*.json")
+    other = json.loads(saved.read_text())
+    assert other["overrides"] == ["reward.confirm=[4,4]", "env.max_episode_steps=3"] and "overrides" not in base
+    # Four passing frames are needed before the reward fires: never within a 3-step episode.
+    assert all(e["length"] <= 3 and not e["vlm_fired"] for e in other["episodes"])
+    assert [e["seed"] for e in other["episodes"]] == [e["seed"] for e in base["episodes"]]
+    for bad, needle in ((["--set", "agent.cnn_channels=[8]"], "agent.cnn_channels"), (["--set", "reward.confirm=[0,1]"], "confirm")):
+        result = CliRunner().invoke(app, [*args, *bad])
+        assert result.exit_code == 2 and needle in result.output
+
+
 def test_report_groups_seeds_into_mean_and_spread(tmp_path):
     from pathlib import Path
 

@@ -23,8 +23,10 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +37,10 @@ from vlm_rewards.agents.config import TrainConfig
 from vlm_rewards.agents.envs import domain_goals, make_env, region_source
 from vlm_rewards.wrappers.core import RewardStep
 
-__all__ = ["METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
+__all__ = ["EVAL_OVERRIDABLE", "METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
+
+# Settings evaluate_run may change for a trained agent: they do not change what it observes.
+EVAL_OVERRIDABLE = ("reward.", "eval.", "env.max_episode_steps")
 
 
 @dataclass
@@ -272,6 +277,7 @@ def evaluate_run(
     deterministic: bool | None = None,
     seed: int | None = None,
     checkpoint: str | Path | None = None,
+    overrides: Sequence[str] = (),
 ) -> EvalResult:
     """Evaluate a finished (or checkpointed) run's agent again, e.g. with more episodes.
 
@@ -279,13 +285,17 @@ def evaluate_run(
     ``RUN_DIR/eval_<split>_<episodes>.json`` (metrics, per goal, per episode), or
     ``eval_<split>_<episodes>_seed<S>.json`` with ``seed``: episode ``i`` then starts from env
     seed ``S + i``, so a seed the run never used evaluates the agent on episodes it never saw.
+    ``overrides`` (``key=value``, as ``train --set``) evaluate the same policy under other
+    reward or evaluation settings, e.g. ``reward.confirm=[2,2]``; only ``reward.*``, ``eval.*``
+    and ``env.max_episode_steps`` may change (the rest would change the agent's inputs), and
+    the file name gains ``_set<hash>`` with the overrides recorded inside.
 
     Example:
         >>> evaluate_run("runs/phone_common", episodes=150).metrics()["gt_success"]  # doctest: +SKIP
     """
     import yaml
 
-    from vlm_rewards.agents.config import validate_config
+    from vlm_rewards.agents.config import apply_overrides, validate_config
     from vlm_rewards.agents.envs import goal_table, make_scorer
     from vlm_rewards.agents.algos import load_agent
     from vlm_rewards.io import atomic_write_json
@@ -295,6 +305,14 @@ def evaluate_run(
     if not cfg_path.is_file():
         raise ValueError(f"run_dir {str(run_dir)!r} is not a training run (no config.yaml)")
     config = validate_config(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
+    overrides = list(overrides)
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if not key.startswith(EVAL_OVERRIDABLE):
+            raise ValueError(f"overrides: {key!r} cannot change for a trained agent (its inputs would differ); "
+                             f"allowed: {', '.join(EVAL_OVERRIDABLE)}")
+    if overrides:
+        config = apply_overrides(config, overrides)
     path = Path(checkpoint) if checkpoint is not None else run_dir / "model.zip"
     if not path.is_file():
         raise ValueError(f"no agent to evaluate: {path} does not exist (train the run to the end or pass checkpoint=)")
@@ -313,5 +331,8 @@ def evaluate_run(
         metrics["precision"] = None
     out.update(seed=config.eval.seed if seed is None else int(seed))
     suffix = "" if seed is None else f"_seed{int(seed)}"
+    if overrides:
+        out.update(overrides=overrides)
+        suffix += "_set" + hashlib.sha1("\n".join(overrides).encode()).hexdigest()[:8]
     atomic_write_json(run_dir / f"eval_{split}_{episodes}{suffix}.json", out)
     return result
