@@ -32,6 +32,8 @@ def test_yaml_round_trip_and_overrides(tmp_path):
         ({"reward": {"model": "/no/such/dir"}}, "reward.model: model not found"),
         ({"env": {"kwargs": {"render_mode": "human"}}}, "set by the trainer"),
         ({"agent": {"batch_size": 4096}}, "exceeds agent.n_steps * env.n_envs"),
+        ({"agent": {"head": "pointer", "vlm_patches": True}}, "agent.vlm_patches works with agent.head='mlp'"),
+        ({"reward": {"dtype": "fp8"}}, "reward.dtype"),
     ],
 )
 def test_validation_errors_name_the_field(tmp_path, data, needle):

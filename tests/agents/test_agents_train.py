@@ -317,3 +317,25 @@ def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_
             assert infos[i]["terminal_observation"]["region"].shape == (1,)
     assert ends >= 3
     venv.close()
+
+
+def test_house_agent_with_vlm_patches_trains_and_evaluates(tiny_clip_dir, tmp_path):
+    """agent.vlm_patches: the VLM's patch embeddings reach the policy in training (batched,
+    VecPatchFeatures) and in evaluation (per env), and the run re-evaluates."""
+    from vlm_rewards.agents.envs import goal_table, make_scorer
+    from vlm_rewards.agents.venvs import make_train_venv
+
+    config = tiny_config(tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], actions: walk}",
+                                           "agent.vlm_patches": "true"})
+    scorer = make_scorer(config.reward, config.env)
+    venv = make_train_venv(config, scorer, goal_table(scorer, config.env))
+    obs = venv.reset()
+    assert obs["patches"].shape[:2] == (2, scorer.model.encode_texts(["x"]).shape[1])
+    venv.close()
+    result = train(config, tmp_path / "run")
+    assert result.steps == 128
+    from stable_baselines3 import PPO
+
+    assert PPO.load(tmp_path / "run" / "model.zip").policy.features_extractor.patch_conv is not None
+    out = CliRunner().invoke(app, ["eval-agent", str(tmp_path / "run"), "--episodes", "2", "--seed", "7"])
+    assert out.exit_code == 0, out.output

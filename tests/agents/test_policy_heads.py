@@ -178,3 +178,46 @@ def test_pointer_grounds_a_heldout_goal_through_region_features(with_region):
         assert wins / 200 >= 0.9
     else:
         assert wins / 200 <= 0.5  # chance is 0.25: the goal embedding alone cannot name yellow
+
+
+class TapPatchEnv(TapColourEnv):
+    """TapColourEnv with a blank image: only obs["patches"] (a 2 x 2 grid of the colours' unit
+    embeddings, in the goal's space, as ``VLM.encode_patches`` gives) says where the goal is."""
+
+    def __init__(self):
+        super().__init__()
+        self.observation_space = spaces.Dict({**self.observation_space.spaces,
+                                              "patches": spaces.Box(-1, 1, (8, 2, 2), np.float32)})
+
+    def reset(self, *, seed=None, options=None):
+        obs, info = super().reset(seed=seed, options=options)
+        grid = np.stack([self.table[name] for name in self.order], axis=1).reshape(8, 2, 2)
+        self.obs = {"image": np.zeros_like(obs["image"]), "goal": obs["goal"], "patches": grid}
+        return self.obs, info
+
+
+def test_mlp_head_grounds_the_goal_through_the_vlm_patches():
+    torch.manual_seed(0)
+    venv = DummyVecEnv([TapPatchEnv] * 8)
+    venv.seed(0)
+    config = TrainConfig.model_validate(
+        {"seed": 0, "agent": {"n_steps": 32, "batch_size": 64, "n_epochs": 4, "learning_rate": 1e-3, "gamma": 0.9,
+                              "cnn_channels": [8, 8], "features_dim": 32, "vlm_patches": True}}
+    )
+    model = build_agent(config, venv)
+    extractor = model.policy.features_extractor
+    assert extractor.patch_sim and extractor.features_dim == 32 + 64 + 32
+    model.learn(4096)
+    env = TapPatchEnv()
+    wins = 0
+    for ep in range(200):
+        obs, _ = env.reset(seed=10_000 + ep)
+        wins += env.step(model.predict(obs, deterministic=True)[0])[1]
+    assert wins / 200 >= 0.9  # the image is blank: chance is 0.25
+
+
+def test_patch_branch_needs_a_grid():
+    space = spaces.Dict({"image": spaces.Box(0, 255, (3, SIDE, SIDE), np.uint8), "goal": spaces.Box(-1, 1, (8,), np.float32),
+                         "patches": spaces.Box(-1, 1, (8, 4), np.float32)})
+    with pytest.raises(ValueError, match="'patches' must be"):
+        GoalImageExtractor(space)

@@ -176,3 +176,26 @@ def test_preprocessor_config_drives_size(tiny_clip_dir, tmp_path):
 def test_bad_dtype(tiny_clip_dir):
     with pytest.raises(TypeError, match="dtype"):
         load_model(tiny_clip_dir, dtype="bf16")
+
+
+def test_patch_embeddings_are_unit_vectors_on_a_grid_and_pool_like_the_image(tiny_model, frames):
+    """encode_patches applies the pooled token's norm and projection to every patch token: the
+    same map applied to the class token gives encode_images, so patches live in the same
+    image-text space as the goals."""
+    patches = tiny_model.encode_patches(frames)
+    vision = tiny_model.model.vision_model
+    side = vision.config.image_size // vision.config.patch_size
+    d = tiny_model.encode_texts(["a red ball"]).shape[1]
+    assert patches.shape == (3, d, side, side)
+    torch.testing.assert_close(patches.norm(dim=1), torch.ones(3, side, side))
+    with torch.inference_mode():
+        tokens = vision(pixel_values=tiny_model.preprocess(frames)).last_hidden_state
+        cls = torch.nn.functional.normalize(tiny_model.model.visual_projection(vision.post_layernorm(tokens[:, 0])), dim=-1)
+        first = torch.nn.functional.normalize(tiny_model.model.visual_projection(vision.post_layernorm(tokens[:, 1])), dim=-1)
+    torch.testing.assert_close(cls, tiny_model.encode_images(frames), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(first, patches[:, :, 0, 0], atol=1e-5, rtol=1e-5)
+
+
+def test_patch_embeddings_need_a_clip_style_model(tiny_siglip_dir, frames):
+    with pytest.raises(TypeError, match="encode_patches needs a CLIP-style model"):
+        load_model(tiny_siglip_dir).encode_patches(frames)

@@ -40,7 +40,7 @@ DEMO_CONFIG: dict[str, Any] = {
             "open the settings app": 0.4905214154529932,
         },
         "negatives_from": "phone:diverse",
-        "dtype": "bf16",
+        "dtype": "auto",
     },
     "agent": {
         "algo": "ppo", "head": "pointer", "region_features": True, "cnn_channels": [16, 32, 32], "features_dim": 128,

@@ -30,7 +30,7 @@ import numpy as np
 from vlm_rewards.agents.config import EnvConfig, RewardConfig
 from vlm_rewards.envs import negative_pool
 
-__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "negative_sampler", "region_source", "scorer_settings"]
+__all__ = ["domain_goals", "env_kwargs", "make_env", "make_scorer", "negative_sampler", "patch_source", "region_source", "scorer_settings"]
 
 
 def domain_goals(env: EnvConfig, split: str) -> list[str]:
@@ -87,6 +87,7 @@ def make_env(
     frame_info: bool = True,
     regions: tuple[Any, dict[str, np.ndarray]] | None = None,
     batch_regions: bool = False,
+    patches: Any = None,
 ) -> gym.Env:
     """One sub-env: the domain env, goal embedding in the observation, frame in ``info``.
 
@@ -94,7 +95,9 @@ def make_env(
     decides when episodes end, on for the oracle. ``regions``: ``(scorer, prompt table)``
     from :func:`region_source` adds the VLM's per-region similarities (``obs["region"]``);
     with ``batch_regions`` the sub-env only puts its crops in ``info``, and the vector env's
-    ``VecRegionSimilarity`` encodes every sub-env's in one batch.
+    ``VecRegionSimilarity`` encodes every sub-env's in one batch. ``patches``: the VLM of
+    :func:`patch_source` adds its patch embeddings of the view (``obs["patches"]``; training
+    adds them to the whole vector env instead, with ``VecPatchFeatures``).
     """
     base = _gym_make(env, env_kwargs(env, split=split, terminate_on_success=terminate_on_success, render=render))
     from vlm_rewards.wrappers import GoalEmbeddingObservation, RegionCropsInfo, RegionSimilarityObservation, RenderFrameInfo
@@ -106,6 +109,10 @@ def make_env(
         wrapped = RegionCropsInfo(wrapped, size=region_encoder(regions[0])[1])
     elif regions is not None:
         wrapped = RegionSimilarityObservation(wrapped, *regions)
+    if patches is not None:
+        from vlm_rewards.wrappers import PatchFeatureObservation
+
+        wrapped = PatchFeatureObservation(wrapped, patches)
     if render and frame_info:
         wrapped = RenderFrameInfo(wrapped)
     return wrapped
@@ -149,7 +156,7 @@ def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
     from vlm_rewards.models.accel import resolve_dtype
     from vlm_rewards.scoring import RewardScorer
 
-    model = load_model(reward.model, device=reward.device, dtype=resolve_dtype(reward.dtype))
+    model = load_model(reward.model, device=reward.device, dtype=resolve_dtype(reward.dtype, reward.device))
     return RewardScorer(model, **scorer_settings(reward, env, seed=seed))
 
 
@@ -165,6 +172,11 @@ def region_source(config: Any, scorer) -> tuple[Any, dict[str, np.ndarray]] | No
     prompts = [render_template(config.env.record.region_prompt, config.env.domain, g) for g in goals]
     emb = scorer.text_embeddings(prompts).float().cpu().numpy()
     return scorer, {g: emb[i] for i, g in enumerate(goals)}
+
+
+def patch_source(config: Any, scorer) -> Any:
+    """``make_env(patches=...)`` of a run with ``agent.vlm_patches`` (else None): the run's VLM."""
+    return scorer.model if config.agent.vlm_patches else None
 
 
 def goal_table(scorer, env: EnvConfig) -> dict[str, np.ndarray]:

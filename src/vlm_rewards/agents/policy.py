@@ -70,7 +70,12 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         # each region, with the goal's region prompt; a feature the policy can ground a
         # held-out goal through.
         n_region = observation_space["region"].shape[0] if "region" in observation_space.spaces else 0
-        super().__init__(observation_space, features_dim + goal_hidden + n_spatial + (16 if n_region else 0))
+        # obs["patches"] (PatchFeatureObservation): the VLM's (D, h, w) patch embeddings.
+        patch_shape = observation_space["patches"].shape if "patches" in observation_space.spaces else None
+        if patch_shape is not None and len(patch_shape) != 3:
+            raise ValueError(f"observation 'patches' must be (D, h, w), got shape {patch_shape}")
+        super().__init__(observation_space, features_dim + goal_hidden + n_spatial + (16 if n_region else 0)
+                         + (features_dim if patch_shape else 0))
         image_shape = observation_space["image"].shape
         goal_dim = observation_space["goal"].shape[0]
         convs: list[nn.Module] = []
@@ -110,6 +115,20 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         # logit scale (learned, from 20) they reach the MLP at the size of a softmax logit.
         self.region = nn.Sequential(nn.Linear(n_region, 16), nn.ReLU()) if n_region else None
         self.region_scale = nn.Parameter(torch.tensor(20.0)) if n_region else None
+        # The patch branch: a 1x1 conv reads each patch embedding, FiLM-ed by the goal (which
+        # of the VLM's concepts matter for this goal), beside the patch-goal similarity map
+        # when the goal embedding lives in the same space (the goal is the VLM's own text
+        # embedding), centred per view and scaled like a logit (learned, from 20).
+        self.patch_conv = self.patch_film = self.patch_head = self.patch_scale = None
+        if patch_shape is not None:
+            d, ph, pw = patch_shape
+            self.patch_sim = d == goal_dim
+            self.patch_conv = nn.Conv2d(d, 32, 1)
+            self.patch_film = nn.Linear(goal_hidden, 64)
+            nn.init.zeros_(self.patch_film.weight)
+            nn.init.zeros_(self.patch_film.bias)
+            self.patch_scale = nn.Parameter(torch.tensor(20.0))
+            self.patch_head = nn.Sequential(nn.Flatten(), nn.Linear((32 + int(self.patch_sim)) * ph * pw, features_dim), nn.ReLU())
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         h = observations["image"].float()
@@ -126,7 +145,19 @@ class GoalImageExtractor(BaseFeaturesExtractor):
             parts.append(self.spatial(h))
         if self.region is not None:
             parts.append(self.region(observations["region"].float() * self.region_scale))
+        if self.patch_conv is not None:
+            parts.append(self._patch_features(observations["patches"].float(), observations["goal"].float(), g))
         return torch.cat(parts, dim=1)
+
+    def _patch_features(self, patches: torch.Tensor, goal: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.patch_film(g).chunk(2, dim=1)
+        h = torch.relu(self.patch_conv(patches) * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None])
+        if self.patch_sim:
+            sim = torch.einsum("bdhw,bd->bhw", patches, goal)[:, None]
+            flat = sim.flatten(1)
+            sim = (sim - flat.mean(dim=1)[:, None, None, None]) * self.patch_scale
+            h = torch.cat([h, sim], dim=1)
+        return self.patch_head(h)
 
 
 def box_masks(boxes: Sequence[Sequence[float]], height: int, width: int) -> torch.Tensor:

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.agents.config import TrainConfig
-from vlm_rewards.agents.envs import domain_goals, make_env, region_source
+from vlm_rewards.agents.envs import domain_goals, make_env, patch_source, region_source
 from vlm_rewards.wrappers.core import RewardStep
 
 __all__ = ["EVAL_OVERRIDABLE", "METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
@@ -172,7 +172,7 @@ def evaluate_agent(
     regions = region_source(config, scorer)
     envs = [
         make_env(config.env, table, split=split, terminate_on_success=oracle, render=True, frame_info=False,
-                 regions=regions)
+                 regions=regions, patches=patch_source(config, scorer))
         for _ in range(n_slots)
     ]
     # The training step itself: for a VLM-reward agent the VLM ends episodes as it did in

@@ -34,7 +34,7 @@ def pool_scorer_kwargs(config: Any) -> dict[str, Any]:
 
     reward = config.reward
     kwargs = scorer_settings(reward, config.env, seed=config.seed)
-    kwargs["dtype"] = resolve_dtype(reward.dtype)
+    kwargs["dtype"] = resolve_dtype(reward.dtype, reward.device)
     if "cache_size" not in _SCORER_ARGS:
         kwargs.pop("cache_size")
     if reward.device is not None:
@@ -89,11 +89,12 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
     """The SB3 vector env the agent trains in (see :mod:`vlm_rewards.agents.envs`)."""
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
 
-    from vlm_rewards.wrappers import VecRegionSimilarity, VecVLMReward
+    from vlm_rewards.wrappers import VecPatchFeatures, VecRegionSimilarity, VecVLMReward
 
     table = goal_table(scorer, config.env) if table is None else table
     if config.env.vec_env == "ray":
-        return make_ray_train_venv(config, table, seed=seed)
+        venv = make_ray_train_venv(config, table, seed=seed)
+        return VecPatchFeatures(venv, scorer.model) if config.agent.vlm_patches else venv
     vlm = config.reward.kind == "vlm"
     regions = region_source(config, scorer)
     factory = functools.partial(
@@ -109,4 +110,8 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
     if regions is not None:
         # Outside the reward: its batched encoding of the same frames fills the scorer's cache.
         venv = VecRegionSimilarity(venv, *regions)
+    if config.agent.vlm_patches:
+        # One batched encoding of every sub-env's view per step (the reward encodes the
+        # rendered frame, which may differ in size from the observation).
+        venv = VecPatchFeatures(venv, scorer.model)
     return VecMonitor(venv)

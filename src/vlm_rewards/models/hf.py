@@ -240,6 +240,32 @@ class HFVisionLanguageModel:
         with torch.inference_mode():
             return self.encode_pixels(self.preprocess(frames))
 
+    def encode_patches(self, frames: Any):
+        """``(N, D, h, w)`` per-patch embeddings in the image-text space: each patch token of the
+        image tower's last layer through the tower's final norm and the image projection, L2-
+        normalised (what the pooled token gets, applied to every patch, as in MaskCLIP).
+
+        A patch's similarity with a text embedding then says, roughly, whether what the text
+        names is in that part of the view: a frozen, pretrained spatial feature for a policy
+        (``agent.vlm_patches``). CLIP-style models only (a ViT tower and ``visual_projection``).
+        """
+        import torch
+
+        vision = getattr(self.model, "vision_model", None)
+        projection = getattr(self.model, "visual_projection", None)
+        if vision is None or projection is None or not hasattr(vision, "post_layernorm"):
+            raise TypeError(f"encode_patches needs a CLIP-style model (vision_model, visual_projection), "
+                            f"got {type(self.model).__name__}")
+        with torch.inference_mode():
+            pixels = self.preprocess(frames)
+            tokens = vision(pixel_values=pixels).last_hidden_state[:, 1:]
+            emb = torch.nn.functional.normalize(projection(vision.post_layernorm(tokens)).float(), dim=-1)
+            n, p, d = emb.shape
+            side = int(round(p**0.5))
+            if side * side != p:
+                raise ValueError(f"the image tower gave {p} patch tokens, not a square grid")
+            return emb.transpose(1, 2).reshape(n, d, side, side)
+
     def encode_texts(self, texts: list[str]):
         import torch
 

@@ -52,6 +52,8 @@ _LAZY = {
     "VLMRewardVectorWrapper": "vlm_rewards.wrappers.vector",
     "VecVLMReward": "vlm_rewards.wrappers.sb3",
     "VecRegionSimilarity": "vlm_rewards.wrappers.sb3",
+    "VecPatchFeatures": "vlm_rewards.wrappers.sb3",
+    "PatchFeatureObservation": "vlm_rewards.wrappers.patches",
     "GoalEmbeddingObservation": "vlm_rewards.wrappers.goal",
     "goal_embedding_table": "vlm_rewards.wrappers.goal",
     "RegionSimilarityObservation": "vlm_rewards.wrappers.region",

@@ -23,7 +23,7 @@ from stable_baselines3.common.vec_env import SubprocVecEnv, VecEnvWrapper
 from vlm_rewards.scoring import RewardScorer
 from vlm_rewards.wrappers.core import FRAME_KEY, RewardStepSettings, frame_from_obs
 
-__all__ = ["VecRegionSimilarity", "VecVLMReward", "stack_obs"]
+__all__ = ["VecPatchFeatures", "VecRegionSimilarity", "VecVLMReward", "stack_obs"]
 
 
 def stack_obs(obs_list: Sequence[Any], space: spaces.Space) -> Any:
@@ -283,3 +283,40 @@ class VecRegionSimilarity(VecEnvWrapper):
         for k, i in enumerate(terminal):
             infos[i]["terminal_observation"] = {**infos[i]["terminal_observation"], "region": region[self.num_envs + k]}
         return {**obs, "region": region[: self.num_envs]}, rewards, dones, infos
+
+
+class VecPatchFeatures(VecEnvWrapper):
+    """``obs["patches"]`` of :class:`~vlm_rewards.wrappers.PatchFeatureObservation` for a whole
+    ``VecEnv``: the VLM's patch embeddings of every sub-env's ``obs["image"]`` in one batch per
+    step, and of each finished episode's last view in ``info["terminal_observation"]``.
+
+    Args:
+        venv: a vector env with a Dict observation holding ``"image"`` ``(H, W, 3)`` uint8.
+        model: a VLM with ``encode_patches`` (or a RewardScorer holding one); frozen.
+    """
+
+    def __init__(self, venv, model: Any):
+        from vlm_rewards.wrappers.patches import PATCHES_KEY, patch_encoder, patch_space
+
+        if not isinstance(venv.observation_space, spaces.Dict) or "image" not in venv.observation_space.spaces:
+            raise TypeError("venv must have a Dict observation with an 'image' key (sub-envs wrapped in GoalEmbeddingObservation)")
+        self._encode = patch_encoder(model)
+        self._key = PATCHES_KEY
+        space = spaces.Dict({**venv.observation_space.spaces, PATCHES_KEY: patch_space(self._encode, venv.observation_space["image"])})
+        super().__init__(venv, observation_space=space)
+
+    def _patches(self, images: np.ndarray) -> np.ndarray:
+        return np.clip(self._encode(np.asarray(images)), -1.0, 1.0)
+
+    def reset(self):
+        obs = self.venv.reset()
+        return {**obs, self._key: self._patches(obs["image"])}
+
+    def step_wait(self):
+        obs, rewards, dones, infos = self.venv.step_wait()
+        terminal = [i for i, info in enumerate(infos) if dones[i] and "terminal_observation" in info]
+        images = [obs["image"]] + [infos[i]["terminal_observation"]["image"][None] for i in terminal]
+        patches = self._patches(np.concatenate(images))
+        for k, i in enumerate(terminal):
+            infos[i]["terminal_observation"] = {**infos[i]["terminal_observation"], self._key: patches[self.num_envs + k]}
+        return {**obs, self._key: patches[: self.num_envs]}, rewards, dones, infos
