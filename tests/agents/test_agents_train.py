@@ -339,3 +339,21 @@ def test_house_agent_with_vlm_patches_trains_and_evaluates(tiny_clip_dir, tmp_pa
     assert PPO.load(tmp_path / "run" / "model.zip").policy.features_extractor.patch_conv is not None
     out = CliRunner().invoke(app, ["eval-agent", str(tmp_path / "run"), "--episodes", "2", "--seed", "7"])
     assert out.exit_code == 0, out.output
+
+
+def test_linear_lr_schedule_follows_the_whole_run_across_segments(tiny_clip_dir, tmp_path):
+    from stable_baselines3 import PPO
+
+    from vlm_rewards.agents.algos import LinearToZero
+
+    # Segment ending at 64 of a 128-step run: half-way through that segment (progress
+    # remaining 0.5, i.e. step 32) a quarter of the run is done.
+    assert LinearToZero(1e-3, 64, 128)(0.5) == pytest.approx(0.75e-3)
+    assert LinearToZero(1e-3, 128, 128)(0.0) == 0.0 and LinearToZero(1e-3, 64, 128)(1.0) == pytest.approx(1e-3)
+    rates = {}
+    for schedule in ("constant", "linear"):
+        config = tiny_config(tiny_clip_dir, **{"agent.lr_schedule": schedule, "agent.learning_rate": 1e-3, "eval.every": 1000})
+        train(config, tmp_path / schedule)
+        rates[schedule] = PPO.load(tmp_path / schedule / "model.zip").policy.optimizer.param_groups[0]["lr"]
+    # The last update ran at step 128 of 128: a linear schedule has reached 0 there.
+    assert rates == {"constant": pytest.approx(1e-3), "linear": 0.0}

@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +102,33 @@ def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
         device=a.device,
         verbose=0,
     )
+
+
+@dataclass(frozen=True)
+class LinearToZero:
+    """SB3 learning-rate schedule of one training segment that ends at env step ``segment_end``:
+    the rate falls linearly from ``initial`` at step 0 to 0 at ``total_steps``.
+
+    SB3 passes ``progress_remaining = 1 - num_timesteps / segment_end`` (``learn`` with
+    ``reset_num_timesteps=False`` counts to the segment's end), so the global fraction of
+    training done is ``(1 - progress_remaining) * segment_end / total_steps``. A plain class,
+    not a closure: it is pickled into the saved agent.
+    """
+
+    initial: float
+    segment_end: int
+    total_steps: int
+
+    def __call__(self, progress_remaining: float) -> float:
+        done = (1.0 - float(progress_remaining)) * self.segment_end / self.total_steps
+        return self.initial * min(1.0, max(0.0, 1.0 - done))
+
+
+def set_segment_schedule(model, config: TrainConfig, segment_end: int) -> None:
+    """Point ``model``'s learning-rate schedule at the segment ending at ``segment_end``
+    (``agent.lr_schedule='linear'``; a constant rate needs nothing)."""
+    if config.agent.lr_schedule == "linear":
+        model.lr_schedule = LinearToZero(config.agent.learning_rate, int(segment_end), int(config.total_steps))
 
 
 def load_agent(path: str | Path, config: TrainConfig, env=None):

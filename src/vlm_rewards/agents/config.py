@@ -273,6 +273,11 @@ class AgentConfig(_Strict):
     net_arch: list[int] = Field(default_factory=lambda: [128], description="Policy/value MLP widths.")
     lstm_hidden: int = Field(128, ge=8, description="recurrent_ppo: LSTM width.")
     learning_rate: float = Field(5e-4, gt=0.0)
+    lr_schedule: Literal["constant", "linear"] = Field(
+        "constant",
+        description="'linear': the learning rate falls linearly from learning_rate at step 0 to 0 at total_steps "
+        "(a resumed run continues the same line), so late updates settle the policy instead of moving it.",
+    )
     n_steps: int = Field(64, ge=1, description="Rollout steps per env per update.")
     batch_size: int = Field(256, ge=2)
     n_epochs: int = Field(4, ge=1)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from vlm_rewards.agents.algos import build_agent, load_agent
+from vlm_rewards.agents.algos import build_agent, load_agent, set_segment_schedule
 from vlm_rewards.agents.config import ConfigError, TrainConfig, dump_config
 from vlm_rewards.agents.rollouts import METRIC_KEYS
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -212,6 +212,7 @@ def train(
                 break
             _begin_segment(model, scorer, config.seed + step)
             end = min(config.total_steps, (step // config.checkpoint_every + 1) * config.checkpoint_every)
+            set_segment_schedule(model, config, end)
             model.learn(end - step, callback=callbacks, reset_num_timesteps=False, tb_log_name="ppo")
             save_checkpoint(model, run_dir, keep=config.keep_checkpoints, wall_s=wall_offset + time.monotonic() - t0,
                             train_episodes=stats.total, train_window=stats.window())
