@@ -319,18 +319,24 @@ def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_
     venv.close()
 
 
-def test_house_agent_with_vlm_patches_trains_and_evaluates(tiny_clip_dir, tmp_path):
-    """agent.vlm_patches: the VLM's patch embeddings reach the policy in training (batched,
+def test_house_agent_with_vlm_patches_and_two_views_trains_and_evaluates(tiny_clip_dir, tmp_path):
+    """env.frame_stack=2 and agent.vlm_patches: the VLM's patch embeddings reach the policy in training (batched,
     VecPatchFeatures) and in evaluation (per env), and the run re-evaluates."""
+    import numpy as np
+
     from vlm_rewards.agents.envs import goal_table, make_scorer
     from vlm_rewards.agents.venvs import make_train_venv
 
     config = tiny_config(tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], actions: walk}",
-                                           "agent.vlm_patches": "true"})
+                                           "agent.vlm_patches": "true", "env.frame_stack": 2})
     scorer = make_scorer(config.reward, config.env)
     venv = make_train_venv(config, scorer, goal_table(scorer, config.env))
     obs = venv.reset()
+    # two views stacked along the channels; patches of the newest
+    assert obs["image"].shape[1:] == (32, 32, 6)
     assert obs["patches"].shape[:2] == (2, scorer.model.encode_texts(["x"]).shape[1])
+    newest = np.ascontiguousarray(obs["image"][..., 3:])
+    np.testing.assert_allclose(obs["patches"], scorer.model.encode_patches(newest).numpy(), atol=1e-5)
     venv.close()
     result = train(config, tmp_path / "run")
     assert result.steps == 128

@@ -68,6 +68,11 @@ class EnvConfig(_Strict):
     render_size: int = Field(64, ge=32, le=1024, description="Frame size given to the VLM.")
     max_episode_steps: int | None = Field(None, ge=1, description="Time limit (default: the env's own).")
     n_envs: int = Field(8, ge=1, le=256, description="Parallel training envs.")
+    frame_stack: int = Field(
+        1, ge=1, le=8,
+        description="The policy's image is the last k views stacked along the colour channels (FrameStackImage): "
+        "with 2, walking into something that leaves the view unchanged is visible.",
+    )
     vec_env: Literal["dummy", "subproc", "ray"] = Field(
         "dummy", description="SB3 vector env class; 'ray': env workers and reward-model actors on Ray (see the ray section)."
     )

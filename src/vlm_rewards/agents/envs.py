@@ -103,6 +103,10 @@ def make_env(
     from vlm_rewards.wrappers import GoalEmbeddingObservation, RegionCropsInfo, RegionSimilarityObservation, RenderFrameInfo
 
     wrapped: gym.Env = GoalEmbeddingObservation(base, table)
+    if env.frame_stack > 1:
+        from vlm_rewards.wrappers import FrameStackImage
+
+        wrapped = FrameStackImage(wrapped, env.frame_stack)
     if regions is not None and batch_regions:
         from vlm_rewards.wrappers.region import region_encoder
 

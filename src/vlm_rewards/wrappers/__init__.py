@@ -54,6 +54,7 @@ _LAZY = {
     "VecRegionSimilarity": "vlm_rewards.wrappers.sb3",
     "VecPatchFeatures": "vlm_rewards.wrappers.sb3",
     "PatchFeatureObservation": "vlm_rewards.wrappers.patches",
+    "FrameStackImage": "vlm_rewards.wrappers.stack",
     "GoalEmbeddingObservation": "vlm_rewards.wrappers.goal",
     "goal_embedding_table": "vlm_rewards.wrappers.goal",
     "RegionSimilarityObservation": "vlm_rewards.wrappers.region",

@@ -26,6 +26,8 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from vlm_rewards.wrappers.stack import current_view
+
 __all__ = ["PATCHES_KEY", "PatchFeatureObservation", "patch_encoder", "patch_space"]
 
 PATCHES_KEY = "patches"
@@ -46,11 +48,12 @@ def patch_encoder(model: Any) -> Any:
 
 
 def patch_space(encode: Any, image_space: spaces.Space) -> spaces.Box:
-    """The Box of ``obs["patches"]``, its shape probed with one blank frame of ``image_space``."""
+    """The Box of ``obs["patches"]``, its shape probed with one blank frame of ``image_space``
+    (``(H, W, 3)``, or ``(H, W, 3k)`` stacked by FrameStackImage: the newest view is encoded)."""
     shape = getattr(image_space, "shape", None)
-    if shape is None or len(shape) != 3 or shape[-1] != 3:
-        raise ValueError(f"obs['image'] must be (H, W, 3) frames, got shape {shape}")
-    probe = encode(np.zeros((1, *shape), np.uint8))
+    if shape is None or len(shape) != 3 or shape[-1] % 3:
+        raise ValueError(f"obs['image'] must be (H, W, 3) frames (or k of them stacked), got shape {shape}")
+    probe = encode(np.zeros((1, *shape[:2], 3), np.uint8))
     return spaces.Box(-1.0, 1.0, probe.shape[1:], np.float32)
 
 
@@ -72,4 +75,5 @@ class PatchFeatureObservation(gym.ObservationWrapper):
                                               PATCHES_KEY: patch_space(self._encode, env.observation_space["image"])})
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
-        return {**observation, PATCHES_KEY: np.clip(self._encode(np.asarray(observation["image"])[None])[0], -1.0, 1.0)}
+        view = current_view(observation["image"])[None]
+        return {**observation, PATCHES_KEY: np.clip(self._encode(view)[0], -1.0, 1.0)}

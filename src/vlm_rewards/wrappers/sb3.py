@@ -306,7 +306,9 @@ class VecPatchFeatures(VecEnvWrapper):
         super().__init__(venv, observation_space=space)
 
     def _patches(self, images: np.ndarray) -> np.ndarray:
-        return np.clip(self._encode(np.asarray(images)), -1.0, 1.0)
+        from vlm_rewards.wrappers.stack import current_view
+
+        return np.clip(self._encode(np.ascontiguousarray(current_view(images))), -1.0, 1.0)
 
     def reset(self):
         obs = self.venv.reset()
