@@ -327,7 +327,7 @@ def test_house_agent_with_vlm_patches_and_two_views_trains_and_evaluates(tiny_cl
     from vlm_rewards.agents.envs import goal_table, make_scorer
     from vlm_rewards.agents.venvs import make_train_venv
 
-    config = tiny_config(tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], actions: walk}",
+    config = tiny_config(tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], num_objects: [3, 5], room_size: [5.0, 6.5], actions: walk}",
                                            "agent.vlm_patches": "true", "env.frame_stack": 2})
     scorer = make_scorer(config.reward, config.env)
     venv = make_train_venv(config, scorer, goal_table(scorer, config.env))
