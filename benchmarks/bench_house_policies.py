@@ -13,6 +13,10 @@ Policies (all on the one-room level of ``configs/house_find_room.yaml``):
 - ``reactive+side-steps``: the same with ``actions="walk"``: when the way ahead is blocked
   while the target is ahead, step sideways (towards the free side) instead of walking into
   the obstacle, so the target stays in view.
+- ``reactive+two-frames``: side steps without being told what blocks the way: what a policy
+  that sees the previous view beside the current one (``env.frame_stack: 2``) can tell. When a
+  step left the view unchanged (the agent did not move), step sideways, left first, then right
+  if that did not move either; otherwise the reactive policy.
 - ``seen-once``: one bit of memory. Turn left until the target has been seen once, then the
   scripted solver (a planner that goes round obstacles and may lose sight of the target).
 - ``solver``: the scripted solver throughout (knows where everything is).
@@ -67,23 +71,35 @@ def reactive(env: HouseEnv, sight: float, side_steps: bool) -> int:
     return MOVE_FORWARD
 
 
+def two_frames(env: HouseEnv, sight: float, last: int | None, moved: bool) -> int:
+    """The reactive policy, with side steps chosen from whether the last step changed the view."""
+    if last is not None and not moved and last in (MOVE_FORWARD, STRAFE_LEFT):
+        return STRAFE_LEFT if last == MOVE_FORWARD else STRAFE_RIGHT
+    return reactive(env, sight, side_steps=False)
+
+
 def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int) -> tuple[float, float, float]:
     """(success rate, its standard error, mean episode length) over ``episodes`` episodes."""
-    env = HouseEnv(**LEVEL, actions="walk" if policy == "reactive+side-steps" else "move",
-                   max_episode_steps=max_steps)
+    walk = policy in ("reactive+side-steps", "reactive+two-frames")
+    env = HouseEnv(**LEVEL, actions="walk" if walk else "move", max_episode_steps=max_steps)
     successes, lengths = [], []
     for i in range(episodes):
         env.reset(seed=seed + i)
         solver, seen = make_solver(env), False
+        last, moved = None, True
         for t in range(1, max_steps + 1):
-            if policy == "solver":
+            if policy == "reactive+two-frames":
+                action = two_frames(env, sight, last, moved)
+            elif policy == "solver":
                 action = solver(None)
             elif policy == "seen-once":
                 seen = seen or _target_bearing(env, sight) is not None
                 action = solver(None) if seen else TURN_LEFT
             else:
                 action = reactive(env, sight, side_steps=policy == "reactive+side-steps")
+            before = (env.agent.pos.copy(), float(env.agent.dir))
             _, _, terminated, truncated, info = env.step(action)
+            last, moved = action, not (np.allclose(before[0], env.agent.pos) and before[1] == float(env.agent.dir))
             if terminated or truncated:
                 break
         successes.append(bool(info["ground_truth_success"]))
@@ -100,7 +116,7 @@ def main() -> None:
     parser.add_argument("--max-steps", type=int, default=60, help="time limit (the recipe's: 60)")
     parser.add_argument("--sight", type=float, nargs="+", default=[99.0, 4.0],
                         help="metres within which the target is seen when in view (99: anywhere in the room)")
-    parser.add_argument("--policies", nargs="+", default=["reactive", "reactive+side-steps", "seen-once", "solver"])
+    parser.add_argument("--policies", nargs="+", default=["reactive", "reactive+side-steps", "reactive+two-frames", "seen-once", "solver"])
     args = parser.parse_args()
     if args.episodes < 1 or args.max_steps < 1:
         parser.error("--episodes and --max-steps must be positive")
