@@ -1,0 +1,93 @@
+"""Why does a trained House agent fail? Episode-level diagnostics on fresh episodes.
+
+For each episode of a run's agent (or a shipped agent) on one-room House find, ground truth
+ending the episode, it records whether the goal's object was ever in view
+(``HouseEnv.in_view``), for how many steps, how close the agent came, and how many steps left
+the agent's pose unchanged ("stuck": walking into an object or a wall, which a policy that
+sees one frame cannot notice). Failures are then split into *stuck* (at least 5 stuck steps),
+and, of the others, *never saw the goal* and *saw it* (then passed it by: perception or choice).
+
+Usage::
+
+    python benchmarks/house_failures.py RUN_DIR [--episodes 100] [--split train] [--seed 60000]
+
+Prints one summary row and, with ``--list``, one row per failed episode.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+STUCK_STEPS = 5  # stuck steps that make a failure a "stuck" one
+
+
+def run_episodes(run_dir: Path, episodes: int, split: str, seed: int) -> list[dict]:
+    import torch
+
+    from vlm_rewards.agents.algos import load_agent
+    from vlm_rewards.agents.config import load_config
+    from vlm_rewards.agents.envs import goal_table, make_env, make_scorer, patch_source, region_source
+
+    torch.set_num_threads(1)
+    config = load_config(run_dir / "config.yaml")
+    if config.env.domain != "house":
+        raise SystemExit(f"{run_dir} is a {config.env.domain} run; this diagnosis is for House")
+    scorer = make_scorer(config.reward, config.env)
+    env = make_env(config.env, goal_table(scorer, config.env), split=split, terminate_on_success=True, render=True,
+                   frame_info=False, regions=region_source(config, scorer), patches=patch_source(config, scorer))
+    model = load_agent(run_dir / "model.zip", config)
+    records = []
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        house = env.unwrapped
+        target = house.objects[house.goal.target]
+        rec = {"seed": seed + i, "goal": house.goal.text, "in_view": 0, "stuck": 0, "min_dist": np.inf, "success": False}
+        done = False
+        while not done:
+            rec["in_view"] += int(house.in_view(target))
+            rec["min_dist"] = min(rec["min_dist"], float(np.linalg.norm((target.pos - house.agent.pos)[[0, 2]])))
+            pose = (house.agent.pos.copy(), float(house.agent.dir))
+            action, _ = model.predict(obs, deterministic=config.eval.deterministic)
+            obs, _, terminated, truncated, info = env.step(action)
+            rec["stuck"] += int(np.allclose(pose[0], house.agent.pos) and pose[1] == float(house.agent.dir))
+            rec["success"] = rec["success"] or bool(info.get("ground_truth_success", False))
+            done = terminated or truncated
+        records.append(rec)
+    env.close()
+    return records
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("run_dir", type=Path, help="a run directory of 'vlm-rewards train' (or a shipped agent)")
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--split", choices=["train", "heldout", "all"], default="train")
+    parser.add_argument("--seed", type=int, default=60_000, help="episode i starts from env seed SEED + i")
+    parser.add_argument("--list", action="store_true", help="one row per failed episode")
+    args = parser.parse_args()
+    if args.episodes < 1:
+        parser.error("--episodes must be positive")
+    if not (args.run_dir / "model.zip").is_file():
+        parser.error(f"run_dir: {args.run_dir / 'model.zip'} does not exist")
+    recs = run_episodes(args.run_dir, args.episodes, args.split, args.seed)
+    fails = [r for r in recs if not r["success"]]
+    stuck = sum(r["stuck"] >= STUCK_STEPS for r in fails)
+    never = sum(r["stuck"] < STUCK_STEPS and r["in_view"] == 0 for r in fails)
+    print(f"{args.run_dir}: {args.episodes} {args.split} episodes from seed {args.seed} (ground truth ends them)\n")
+    print("| success | failures | stuck ≥ 5 steps | not stuck, never saw the goal | not stuck, saw it | stuck steps per episode |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    print(f"| {100 * (1 - len(fails) / len(recs)):.0f}% | {len(fails)} | {stuck} | {never} | {len(fails) - never - stuck} "
+          f"| {np.mean([r['stuck'] for r in recs]):.1f} |")
+    if args.list:
+        print("\n| seed | goal | steps in view | stuck steps | closest (m) |\n|---:|---|---:|---:|---:|")
+        for r in fails:
+            print(f"| {r['seed']} | {r['goal']} | {r['in_view']} | {r['stuck']} | {r['min_dist']:.2f} |")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
