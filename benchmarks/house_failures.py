@@ -45,7 +45,8 @@ def run_episodes(run_dir: Path, episodes: int, split: str, seed: int) -> list[di
         obs, _ = env.reset(seed=seed + i)
         house = env.unwrapped
         target = house.objects[house.goal.target]
-        rec = {"seed": seed + i, "goal": house.goal.text, "in_view": 0, "stuck": 0, "min_dist": np.inf, "success": False}
+        rec = {"seed": seed + i, "goal": house.goal.text, "in_view": 0, "stuck": 0, "min_dist": np.inf, "success": False,
+               "first_wrong": None}
         done = False
         while not done:
             rec["in_view"] += int(house.in_view(target))
@@ -55,6 +56,9 @@ def run_episodes(run_dir: Path, episodes: int, split: str, seed: int) -> list[di
             obs, _, terminated, truncated, info = env.step(action)
             rec["stuck"] += int(np.allclose(pose[0], house.agent.pos) and pose[1] == float(house.agent.dir))
             rec["success"] = rec["success"] or bool(info.get("ground_truth_success", False))
+            if rec["first_wrong"] is None and not rec["success"]:
+                rec["first_wrong"] = next((name for name, ent in house.objects.items() if name != house.goal.target
+                                           and house.is_near(ent) and house.in_view(ent)), None)
             done = terminated or truncated
         records.append(rec)
     env.close()
@@ -82,10 +86,17 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|")
     print(f"| {100 * (1 - len(fails) / len(recs)):.0f}% | {len(fails)} | {stuck} | {never} | {len(fails) - never - stuck} "
           f"| {np.mean([r['stuck'] for r in recs]):.1f} |")
+    # Before reaching the goal, the first other object the agent stood near: does it share the
+    # goal's colour or its kind ("grey key" for "grey ball")? Goal confusion shows as "shares".
+    wrong = [(r["first_wrong"], r["goal"].removeprefix("go near the ")) for r in recs if r["first_wrong"]]
+    colour = sum(len(w.split()) == 2 and len(t.split()) == 2 and w.split()[0] == t.split()[0] for w, t in wrong)
+    kind = sum(w.split()[-1] == t.split()[-1] for w, t in wrong)
+    print(f"\nWent near another object before the goal in {len(wrong)} of {len(recs)} episodes: "
+          f"{colour} shared the goal's colour, {kind} its kind.")
     if args.list:
-        print("\n| seed | goal | steps in view | stuck steps | closest (m) |\n|---:|---|---:|---:|---:|")
+        print("\n| seed | goal | steps in view | stuck steps | closest (m) | first other object near |\n|---:|---|---:|---:|---:|---|")
         for r in fails:
-            print(f"| {r['seed']} | {r['goal']} | {r['in_view']} | {r['stuck']} | {r['min_dist']:.2f} |")
+            print(f"| {r['seed']} | {r['goal']} | {r['in_view']} | {r['stuck']} | {r['min_dist']:.2f} | {r['first_wrong'] or ''} |")
     sys.stdout.flush()
 
 
