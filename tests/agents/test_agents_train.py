@@ -148,6 +148,12 @@ def test_eval_agent_seed_is_deterministic_and_fresh(first_run):
     assert first == again
     assert [e["seed"] for e in first["episodes"]] == [123, 124, 125, 126]
     assert [e["seed"] for e in other["episodes"]] == [77, 78, 79, 80]
+    # Greedy actions where the run samples: a file of its own; the run's evaluation stays.
+    greedy = CliRunner().invoke(app, ["eval-agent", str(run_dir), "--episodes", "4", "--split", "train", "--seed", "123",
+                                      "--deterministic"])
+    assert greedy.exit_code == 0, greedy.output
+    assert json.loads((run_dir / "eval_train_4_seed123_deterministic.json").read_text())["deterministic"] is True
+    assert json.loads((run_dir / "eval_train_4_seed123.json").read_text()) == first
 
 
 def test_eval_agent_set_evaluates_the_same_policy_under_other_reward_settings(first_run):

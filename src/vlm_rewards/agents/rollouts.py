@@ -288,7 +288,9 @@ def evaluate_run(
     ``overrides`` (``key=value``, as ``train --set``) evaluate the same policy under other
     reward or evaluation settings, e.g. ``reward.confirm=[2,2]``; only ``reward.*``, ``eval.*``
     and ``env.max_episode_steps`` may change (the rest would change the agent's inputs), and
-    the file name gains ``_set<hash>`` with the overrides recorded inside.
+    the file name gains ``_set<hash>`` with the overrides recorded inside. Greedy (or sampled)
+    actions where the run's evaluations sample (or act greedily) add ``_deterministic``
+    (``_stochastic``).
 
     Example:
         >>> evaluate_run("runs/phone_common", episodes=150).metrics()["gt_success"]  # doctest: +SKIP
@@ -331,6 +333,9 @@ def evaluate_run(
         metrics["precision"] = None
     out.update(seed=config.eval.seed if seed is None else int(seed))
     suffix = "" if seed is None else f"_seed{int(seed)}"
+    if deterministic is not None and bool(deterministic) != config.eval.deterministic:
+        # Not the run's own way of acting: a file of its own, not over the run's evaluation.
+        suffix += "_deterministic" if deterministic else "_stochastic"
     if overrides:
         out.update(overrides=overrides)
         suffix += "_set" + hashlib.sha1("\n".join(overrides).encode()).hexdigest()[:8]
