@@ -36,6 +36,10 @@ _CONV_SHAPES = ((8, 4, 2), (4, 2, 1), (3, 1, 1), (3, 1, 1), (3, 1, 1))
 class GoalImageExtractor(BaseFeaturesExtractor):
     """Features of a ``{"image": (C, H, W) uint8, "goal": (D,) float}`` observation.
 
+    ``C`` may hold several stacked views (``env.frame_stack``). Optional keys add branches:
+    ``"region"`` (the VLM's similarity of each region with the goal's region prompt) and
+    ``"patches"`` (the VLM's ``(D, h, w)`` patch embeddings, ``agent.vlm_patches``).
+
     Args:
         observation_space: the Dict space (images channel-first, as SB3 passes them).
         cnn_channels: output channels of each conv layer (at most 5).
