@@ -87,14 +87,21 @@ def make_ray_train_venv(config: Any, table: dict[str, Any], *, seed: int | None 
 
 def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | None = None, *, seed: int | None = None):
     """The SB3 vector env the agent trains in (see :mod:`vlm_rewards.agents.envs`)."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
-
-    from vlm_rewards.wrappers import VecPatchFeatures, VecRegionSimilarity, VecVLMReward
+    from vlm_rewards.wrappers import VecPatchFeatures
 
     table = goal_table(scorer, config.env) if table is None else table
-    if config.env.vec_env == "ray":
-        venv = make_ray_train_venv(config, table, seed=seed)
-        return VecPatchFeatures(venv, scorer.model) if config.agent.vlm_patches else venv
+    venv = make_ray_train_venv(config, table, seed=seed) if config.env.vec_env == "ray" else _local_train_venv(config, scorer, table, seed)
+    # One batched encoding of every sub-env's view per step, outside the monitor (which only
+    # counts rewards); the reward encodes the rendered frame, which may differ in size.
+    return VecPatchFeatures(venv, scorer.model) if config.agent.vlm_patches else venv
+
+
+def _local_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray], seed: int | None):
+    """``VecMonitor`` over SB3's DummyVecEnv/SubprocVecEnv with the VLM reward and region features."""
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecMonitor
+
+    from vlm_rewards.wrappers import VecRegionSimilarity, VecVLMReward
+
     vlm = config.reward.kind == "vlm"
     regions = region_source(config, scorer)
     factory = functools.partial(
@@ -110,8 +117,4 @@ def make_train_venv(config: TrainConfig, scorer, table: dict[str, np.ndarray] | 
     if regions is not None:
         # Outside the reward: its batched encoding of the same frames fills the scorer's cache.
         venv = VecRegionSimilarity(venv, *regions)
-    if config.agent.vlm_patches:
-        # One batched encoding of every sub-env's view per step (the reward encodes the
-        # rendered frame, which may differ in size from the observation).
-        venv = VecPatchFeatures(venv, scorer.model)
     return VecMonitor(venv)

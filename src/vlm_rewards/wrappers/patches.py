@@ -5,9 +5,9 @@ A policy trained from scratch on a sparse reward must learn to see: which blob o
 that from its corpus. :class:`PatchFeatureObservation` hands its spatial knowledge to the
 policy: the frozen image tower's patch tokens of the view, projected into the image-text
 space (``model.encode_patches``: ``(D, h, w)``, unit vectors), under ``obs["patches"]``. A
-patch's dot product with the goal's text embedding (``obs["goal"]``, from the same VLM) is
-then a coarse map of where the goal's object is, for held-out goals too; the policy learns
-how far to trust it.
+patch's dot product with the goal's text embedding (``obs["goal"]``, from the same VLM) is a
+candidate map of where the goal's object is; how far it localises depends on the VLM (the
+built-in House model's crops did not), so the policy learns how far to trust it.
 
 :class:`~vlm_rewards.wrappers.VecPatchFeatures` does the same for a whole SB3 ``VecEnv``
 with one batched encoding per step (training); this wrapper serves single envs (evaluation).
@@ -28,15 +28,14 @@ from gymnasium import spaces
 
 from vlm_rewards.wrappers.stack import current_view
 
-__all__ = ["PATCHES_KEY", "PatchFeatureObservation", "patch_encoder", "patch_space"]
+__all__ = ["PATCHES_KEY", "PatchFeatureObservation", "patch_encoder", "patch_space", "view_patches"]
 
 PATCHES_KEY = "patches"
 
 
 def patch_encoder(model: Any) -> Any:
     """``frames (N, H, W, 3) uint8 -> (N, D, h, w) float32`` of a VLM (or a RewardScorer's)."""
-    model = getattr(model, "model", model) if not hasattr(model, "encode_patches") else model
-    encode = getattr(model, "encode_patches", None)
+    encode = getattr(model, "encode_patches", None) or getattr(getattr(model, "model", None), "encode_patches", None)
     if encode is None:
         raise TypeError(f"model must be a VLM with encode_patches (CLIP-style), got {type(model).__name__}")
 
@@ -45,6 +44,12 @@ def patch_encoder(model: Any) -> Any:
         return (out.float().cpu().numpy() if hasattr(out, "cpu") else np.asarray(out)).astype(np.float32, copy=False)
 
     return run
+
+
+def view_patches(encode: Any, images: np.ndarray) -> np.ndarray:
+    """``obs["patches"]`` of a batch of (possibly stacked) ``(N, H, W, 3k)`` images: the
+    newest view's patch embeddings, within the Box bounds."""
+    return np.clip(encode(np.ascontiguousarray(current_view(images))), -1.0, 1.0)
 
 
 def patch_space(encode: Any, image_space: spaces.Space) -> spaces.Box:
@@ -75,5 +80,4 @@ class PatchFeatureObservation(gym.ObservationWrapper):
                                               PATCHES_KEY: patch_space(self._encode, env.observation_space["image"])})
 
     def observation(self, observation: dict[str, Any]) -> dict[str, Any]:
-        view = current_view(observation["image"])[None]
-        return {**observation, PATCHES_KEY: np.clip(self._encode(view)[0], -1.0, 1.0)}
+        return {**observation, PATCHES_KEY: view_patches(self._encode, np.asarray(observation["image"])[None])[0]}

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -296,19 +297,15 @@ class VecPatchFeatures(VecEnvWrapper):
     """
 
     def __init__(self, venv, model: Any):
-        from vlm_rewards.wrappers.patches import PATCHES_KEY, patch_encoder, patch_space
+        from vlm_rewards.wrappers.patches import PATCHES_KEY, patch_encoder, patch_space, view_patches
 
         if not isinstance(venv.observation_space, spaces.Dict) or "image" not in venv.observation_space.spaces:
             raise TypeError("venv must have a Dict observation with an 'image' key (sub-envs wrapped in GoalEmbeddingObservation)")
         self._encode = patch_encoder(model)
+        self._patches = functools.partial(view_patches, self._encode)
         self._key = PATCHES_KEY
         space = spaces.Dict({**venv.observation_space.spaces, PATCHES_KEY: patch_space(self._encode, venv.observation_space["image"])})
         super().__init__(venv, observation_space=space)
-
-    def _patches(self, images: np.ndarray) -> np.ndarray:
-        from vlm_rewards.wrappers.stack import current_view
-
-        return np.clip(self._encode(np.ascontiguousarray(current_view(images))), -1.0, 1.0)
 
     def reset(self):
         obs = self.venv.reset()
