@@ -658,13 +658,16 @@ def ship_agent(
     run_dir: Path = typer.Argument(..., help="A finished run directory written by 'vlm-rewards train'."),
     out_dir: Path = typer.Argument(..., help="Where the shipped agent goes (e.g. trained_agents/NAME)."),
     max_mb: float = typer.Option(5.0, "--max-mb", min=0.01, help="Largest model.zip allowed, in MiB."),
+    weights: str = typer.Option("fp32", "--weights", help="fp32 (the policy bit for bit) or fp16 (half the size, rounded)."),
 ) -> None:
     """Copy a run's agent without its optimizer state (a third of the size), with its config and
     learning curve, so 'vlm-rewards eval-agent OUT_DIR --seed S' re-evaluates it anywhere."""
     from vlm_rewards.agents.ship import ship_agent as _ship
 
+    if weights not in ("fp32", "fp16"):
+        raise _fail(f"--weights must be fp32 or fp16, got {weights!r}")
     try:
-        out = _ship(run_dir, out_dir, max_bytes=int(max_mb * 2**20))
+        out = _ship(run_dir, out_dir, max_bytes=int(max_mb * 2**20), weights=weights)
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"shipped: {out / 'model.zip'} ({(out / 'model.zip').stat().st_size / 2**20:.2f} MiB)")

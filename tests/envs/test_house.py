@@ -240,6 +240,20 @@ def test_walk_actions_step_sideways_and_keep_the_move_ids():
     env.close()
 
 
+def test_a_crowded_small_room_drops_distractors_before_failing():
+    """One room of 4-5.5 m with up to 8 objects: seeds 235 and 1197 had no layout with every
+    distractor reachable and raised; now the later tries drop distractors, goal objects stay."""
+    from vlm_rewards.envs.house.env import _GOAL_ONLY_TRIES, _LAYOUT_TRIES, _distractors_kept
+
+    kept = [_distractors_kept(7, attempt) for attempt in range(_LAYOUT_TRIES)]
+    assert kept[: _LAYOUT_TRIES // 2] == [7] * (_LAYOUT_TRIES // 2) and kept[-_GOAL_ONLY_TRIES:] == [0] * _GOAL_ONLY_TRIES
+    assert all(a >= b for a, b in zip(kept, kept[1:]))
+    env = HouseEnv(family="find", num_rooms=(1, 1))
+    for seed in (235, 1197):
+        env.reset(seed=seed)
+        assert env.goal.target in env.objects and 1 <= len(env.objects) < 3, (seed, sorted(env.objects))
+
+
 def test_episode_contents_follow_the_arguments():
     env = HouseEnv(family="place", goal_split="heldout", num_rooms=(3, 3), num_objects=(5, 5))
     for seed in range(3):

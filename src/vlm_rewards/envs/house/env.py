@@ -82,9 +82,22 @@ _OBJECT_GAP = 0.9
 _DOOR_KEEP_OUT = 1.7
 _PLACEMENT_TRIES = 300
 _LAYOUT_TRIES = 20
+# The last layout tries place the goal's objects alone.
+_GOAL_ONLY_TRIES = 4
 # Free space (m) on each side of the agent that counts as a passage when checking that
 # every object can be reached; the solver needs less, so what passes here it can walk.
 _PASSAGE_CLEARANCE = 0.2
+
+
+def _distractors_kept(count: int, attempt: int) -> int:
+    """How many of ``count`` distractors layout try ``attempt`` places: all of them in the first
+    half of the tries, then fewer each try, none in the last few. A crowded room may fit its
+    goal objects only once the distractors that wall them (or the agent's start) in are gone,
+    and one goal-only try can still fail by chance (the agent's start must be out of range)."""
+    half, last = _LAYOUT_TRIES // 2, _LAYOUT_TRIES - _GOAL_ONLY_TRIES
+    if attempt < half:
+        return count
+    return count * max(0, last - attempt) // (last - half)
 
 
 class Actions(IntEnum):
@@ -347,14 +360,12 @@ class HouseEnv(MiniWorldEnv):
         count = max(int(rng.integers(lo, hi + 1)), len(self.goal.objects))
         others = [name for name in OBJECTS if name not in self.goal.objects]
         picks = rng.choice(len(others), size=count - len(self.goal.objects), replace=False)
-        names = [*self.goal.objects, *(others[i] for i in picks)]
+        distractors = [others[i] for i in picks]
         grid = FloorGrid(self.rooms, self.wall_segs)
         for attempt in range(_LAYOUT_TRIES):
-            if attempt == _LAYOUT_TRIES - 1:
-                names = names[: len(self.goal.objects)]  # last resort: no distractors to wall anything in
             self.entities = []
             self.objects = {}
-            for name in names:
+            for name in [*self.goal.objects, *distractors[: _distractors_kept(len(distractors), attempt)]]:
                 ent = self._scatter(_make_entity(name), required=name in self.goal.objects)
                 if ent is not None:
                     self.objects[name] = ent
