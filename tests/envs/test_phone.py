@@ -285,6 +285,26 @@ def test_discrete_actions_swipe_tap_dock_home():
     assert env.foreground is None and env.page == 0
 
 
+def test_region_crops_follow_the_screen_and_are_cached_read_only():
+    env = PhoneEnv(apps="diverse")
+    env.reset(seed=2, options={"goal": "open the clock app"})
+    home = env.region_crops(32)
+    assert home is env.region_crops(32) and not home.flags.writeable
+    assert env.region_crops(16).shape == (24, 16, 16, 3)
+    env.step(SWIPE_LEFT)
+    page1 = env.region_crops(32)
+    assert not np.array_equal(page1, home)
+    env.step(SWIPE_RIGHT)
+    assert env.region_crops(32) is home  # the same screen again
+    env.step(13)
+    assert env.foreground is not None and not np.array_equal(env.region_crops(32), home)
+    env.reset(seed=3)  # a new layout: nothing from the last episode
+    fresh = PhoneEnv(apps="diverse")
+    fresh.reset(seed=3)
+    assert np.array_equal(env.region_crops(32), fresh.region_crops(32))
+    assert not np.array_equal(env.region_crops(32), home)
+
+
 def test_success_ends_the_episode_with_reward_one():
     env = PhoneEnv(goal="open the calculator app")
     _, info = env.reset(seed=4)

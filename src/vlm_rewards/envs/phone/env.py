@@ -383,6 +383,7 @@ class PhoneEnv(gymnasium.Env):
         self._screens: dict[tuple[str | None, int], Image.Image] = {}
         self._obs_cache: dict[tuple[str | None, int], np.ndarray] = {}
         self._frame_cache: dict[tuple[str | None, int], np.ndarray] = {}
+        self._crop_cache: dict[tuple[str | None, int, int], np.ndarray] = {}
 
     # --- Gymnasium API ------------------------------------------------------------------
 
@@ -408,6 +409,7 @@ class PhoneEnv(gymnasium.Env):
         self._screens.clear()
         self._obs_cache.clear()
         self._frame_cache.clear()
+        self._crop_cache.clear()
         self.episode_id += 1
         return self._observation(), self._info()
 
@@ -454,14 +456,22 @@ class PhoneEnv(gymnasium.Env):
     def region_crops(self, size: int) -> np.ndarray:
         """Each tap cell of the current screen, cropped from the native-resolution screen and
         resized to ``size`` x ``size``: ``(len(pointer_boxes), size, size, 3)`` uint8. On the
-        home screen a cell is one app's icon and label; what a VLM sees of one region."""
+        home screen a cell is one app's icon and label; what a VLM sees of one region.
+
+        Read-only and cached for the episode per screen and size: the region wrappers ask for
+        them every step, and resizing the cells was a third of a Phone training step."""
         if self.layout is None:
             raise RuntimeError("call reset() before region_crops()")
-        screen = self._screen(self._state_key())
-        out = np.empty((len(tap_boxes()), size, size, 3), np.uint8)
-        for i, (x0, y0, x1, y1) in enumerate(tap_boxes()):
-            box = (round(x0 * SCREEN_W), round(y0 * SCREEN_H), round(x1 * SCREEN_W), round(y1 * SCREEN_H))
-            out[i] = np.asarray(screen.crop(box).resize((size, size), Image.Resampling.BICUBIC))
+        key = (*self._state_key(), int(size))
+        out = self._crop_cache.get(key)
+        if out is None:
+            screen = self._screen(key[:2])
+            out = np.empty((len(tap_boxes()), size, size, 3), np.uint8)
+            for i, (x0, y0, x1, y1) in enumerate(tap_boxes()):
+                box = (round(x0 * SCREEN_W), round(y0 * SCREEN_H), round(x1 * SCREEN_W), round(y1 * SCREEN_H))
+                out[i] = np.asarray(screen.crop(box).resize((size, size), Image.Resampling.BICUBIC))
+            out.flags.writeable = False
+            self._crop_cache[key] = out
         return out
 
     def cell_apps(self) -> tuple[str | None, ...]:
