@@ -36,6 +36,7 @@ import numpy as np
 from vlm_rewards.agents.config import TrainConfig
 from vlm_rewards.agents.envs import domain_goals, make_env, patch_source, region_source
 from vlm_rewards.wrappers.core import RewardStep
+from vlm_rewards.wrappers.region import REGION_CROPS_KEY
 
 __all__ = ["EVAL_OVERRIDABLE", "METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
 
@@ -170,11 +171,29 @@ def evaluate_agent(
     goal_list = domain_goals(config.env, split)
     oracle = config.reward.kind == "ground_truth"
     regions = region_source(config, scorer)
+    # The region features of all slots are encoded in one batch per step (the sub-envs only
+    # put their crops in info), as in training: one encoding per slot and step was most of
+    # an evaluation's time for the House view feature.
     envs = [
         make_env(config.env, table, split=split, terminate_on_success=oracle, render=True, frame_info=False,
-                 regions=regions, patches=patch_source(config, scorer))
+                 regions=regions, batch_regions=True, patches=patch_source(config, scorer))
         for _ in range(n_slots)
     ]
+    if regions is not None:
+        from vlm_rewards.wrappers.region import prompt_table, region_encoder, region_features_of
+
+        encode_regions, region_prompts = region_encoder(regions[0])[0], prompt_table(regions[1])
+    # Slot -> the info of its newest view (its crops and goal) whose region is not yet in obs.
+    pending: dict[int, dict[str, Any]] = {}
+
+    def fill_regions() -> None:
+        if regions is None or not pending:
+            return
+        slots = sorted(pending)
+        region = region_features_of(encode_regions, region_prompts, [pending[i] for i in slots])
+        for k, i in enumerate(slots):
+            obs[i] = {**obs[i], "region": region[k]}
+        pending.clear()
     # The training step itself: for a VLM-reward agent the VLM ends episodes as it did in
     # training; the oracle's envs end on ground truth, and the VLM only scores its frames
     # (for the VLM return and precision columns).
@@ -192,12 +211,14 @@ def evaluate_agent(
     def start(i: int) -> None:
         nonlocal next_episode
         if next_episode >= episodes:
-            slot_ep[i] = None
+            slot_ep[i] = None  # idle: its last observation (region filled below) stays in the batch
             return
         k = next_episode
         next_episode += 1
         rec = EpisodeRecord(goal=goal_list[k % len(goal_list)], seed=seed + k)
-        o, _ = envs[i].reset(seed=rec.seed, options={"goal": rec.goal})
+        o, info = envs[i].reset(seed=rec.seed, options={"goal": rec.goal})
+        if regions is not None:
+            pending[i] = info
         step.start_episode(i, {"goal": rec.goal})
         slot_ep[i], obs[i], starts[i] = rec, o, True
         frames[i] = [(envs[i].render(), "start")] if k < gif_episodes else None
@@ -206,6 +227,7 @@ def evaluate_agent(
         for i in range(n_slots):
             start(i)
         while any(e is not None for e in slot_ep):
+            fill_regions()
             batch = _stack([o for o in obs])  # idle slots repeat their last observation
             if recurrent:
                 actions, state = model.predict(batch, state=state, episode_start=starts, deterministic=deterministic)
@@ -219,6 +241,9 @@ def evaluate_agent(
             infos: list[dict[str, Any]] = [{} for _ in range(n_slots)]
             for i in live:
                 obs[i], env_rewards[i], terminated[i], truncated[i], infos[i] = envs[i].step(actions[i])
+                if regions is not None:
+                    # The crops leave the info here: the reward step keeps infos of finished episodes.
+                    pending[i] = {"goal": infos[i].get("goal"), REGION_CROPS_KEY: infos[i].pop(REGION_CROPS_KEY)}
             rendered = np.stack([envs[i].render() for i in live])
             out = step.apply(rendered, env_rewards, terminated, truncated, infos, active=active)
             for j, i in enumerate(live):

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -28,7 +28,8 @@ from gymnasium import spaces
 
 from vlm_rewards._validation import check_goal, goal_key
 
-__all__ = ["REGION_CROPS_KEY", "RegionCropsInfo", "RegionSimilarityObservation", "region_count", "region_similarity"]
+__all__ = ["REGION_CROPS_KEY", "RegionCropsInfo", "RegionSimilarityObservation", "region_count", "region_features_of",
+           "region_similarity"]
 
 # Where RegionCropsInfo puts the crops of the view after each step and reset.
 REGION_CROPS_KEY = "region_crops"
@@ -100,6 +101,18 @@ def region_similarity(encode: Any, crops: np.ndarray, goals: np.ndarray) -> np.n
     emb = emb.reshape(v, n, -1)
     emb = emb / np.maximum(np.linalg.norm(emb, axis=2, keepdims=True), 1e-8)
     return np.clip(np.einsum("vnd,vd->vn", emb, np.asarray(goals, np.float32)), -1.0, 1.0).astype(np.float32)
+
+
+def region_features_of(encode: Any, table: Mapping[str, np.ndarray], views: Sequence[dict[str, Any]]) -> np.ndarray:
+    """``(len(views), n)`` similarities of views given as infos of :class:`RegionCropsInfo`
+    sub-envs (each holding its crops and goal), encoded in one batch; pops the crops."""
+    crops, goals = [], []
+    for info in views:
+        if REGION_CROPS_KEY not in info:
+            raise ValueError("each sub-env must be wrapped in RegionCropsInfo (no crops in its info)")
+        crops.append(info.pop(REGION_CROPS_KEY))
+        goals.append(goal_prompt(table, info.get("goal")))
+    return region_similarity(encode, np.stack(crops), np.stack(goals))
 
 
 class RegionSimilarityObservation(gym.Wrapper):

@@ -248,15 +248,9 @@ class VecRegionSimilarity(VecEnvWrapper):
 
     def _fill(self, views: list[dict[str, Any]]) -> np.ndarray:
         """Similarities of ``views`` (infos holding a view's crops and goal), popping the crops."""
-        from vlm_rewards.wrappers.region import REGION_CROPS_KEY, goal_prompt, region_similarity
+        from vlm_rewards.wrappers.region import region_features_of
 
-        crops, goals = [], []
-        for info in views:
-            if REGION_CROPS_KEY not in info:
-                raise ValueError("each sub-env must be wrapped in RegionCropsInfo (no crops in its info)")
-            crops.append(info.pop(REGION_CROPS_KEY))
-            goals.append(goal_prompt(self._prompts, info.get("goal")))
-        return region_similarity(self._encode, np.stack(crops), np.stack(goals))
+        return region_features_of(self._encode, self._prompts, views)
 
     def _reset_infos(self) -> list[dict[str, Any]]:
         # The infos of each sub-env's last reset live on the innermost VecEnv (every
