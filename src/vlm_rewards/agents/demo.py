@@ -47,6 +47,9 @@ DEMO_CONFIG: dict[str, Any] = {
     "agent": {
         "algo": "ppo", "head": "pointer", "region_features": True, "cnn_channels": [16, 32, 32], "features_dim": 128,
         "learning_rate": 0.0005, "n_steps": 64, "batch_size": 256, "n_epochs": 4, "gamma": 0.95, "ent_coef": 0.01,
+        # The demo runs alone: torch takes every core (the recipes keep one thread each, so that
+        # two runs can share a 2-core machine without oversubscribing it).
+        "torch_threads": None,
     },
     "eval": {"every": 5_000, "episodes": 30, "gif_episodes": 2, "gif_every": 100},
 }
