@@ -459,7 +459,7 @@ class PhoneEnv(gymnasium.Env):
         home screen a cell is one app's icon and label; what a VLM sees of one region.
 
         Read-only and cached for the episode per screen and size: the region wrappers ask for
-        them every step, and resizing the cells was a third of a Phone training step."""
+        them every step, and resizing the cells every step was 30% of the demo's time."""
         if self.layout is None:
             raise RuntimeError("call reset() before region_crops()")
         key = (*self._state_key(), int(size))
