@@ -357,6 +357,50 @@ def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_
     venv.close()
 
 
+def test_evaluation_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_dir, monkeypatch):
+    """evaluate_agent's obs["region"] (one batched encoding per step, over slots that start,
+    step, finish or idle at different times) is the VLM's similarity of each slot's current view."""
+    import types
+
+    import numpy as np
+
+    from vlm_rewards.agents import rollouts
+    from vlm_rewards.agents.envs import goal_table, make_scorer, region_source
+    from vlm_rewards.wrappers.region import goal_prompt, prompt_table, region_similarity
+
+    config = tiny_config(
+        tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], actions: move}",
+                          "env.max_episode_steps": 4, "agent.region_features": "true", "reward.threshold": 0.05})
+    scorer = make_scorer(config.reward, config.env)
+    table = prompt_table(region_source(config, scorer)[1])
+    envs = []
+
+    def recording_make_env(*args, **kwargs):
+        envs.append(rollouts_make_env(*args, **kwargs))
+        return envs[-1]
+
+    rollouts_make_env = rollouts.make_env
+    monkeypatch.setattr(rollouts, "make_env", recording_make_env)
+    rng = np.random.default_rng(0)
+    calls = []
+
+    def predict(batch, deterministic=True):
+        expected = region_similarity(
+            scorer.encode_frames,
+            np.stack([e.unwrapped.region_crops(config.env.render_size) for e in envs]),
+            np.stack([goal_prompt(table, e.unwrapped.goal.text) for e in envs]),
+        )
+        np.testing.assert_allclose(batch["region"], expected, atol=1e-5)
+        calls.append(len(envs))
+        return rng.integers(4, size=len(envs)), None
+
+    model = types.SimpleNamespace(policy=object(), predict=predict)
+    result = rollouts.evaluate_agent(model, config, scorer, goal_table(scorer, config.env), episodes=5, n_envs=3, seed=7)
+    lengths = [e.length for e in result.episodes]
+    # Slots out of step (one episode ends after a step, the reward fired) and idle slots at the end.
+    assert len(result.episodes) == 5 and len(envs) == 3 and len(set(lengths)) > 1 and len(calls) > max(lengths)
+
+
 def test_house_agent_with_vlm_patches_and_two_views_trains_and_evaluates(tiny_clip_dir, tmp_path):
     """env.frame_stack=2 and agent.vlm_patches: the VLM's patch embeddings reach the policy in training (batched,
     VecPatchFeatures) and in evaluation (per env), and the run re-evaluates."""
