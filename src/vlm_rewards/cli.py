@@ -618,12 +618,14 @@ def scaling_agents(
     section: str = typer.Option("house:find", help="The offline section plotted beside the agents."),
     out: Path = typer.Option(Path("online_scaling"), "--out", "-o", help="Output directory."),
     title: Optional[str] = typer.Option(None, help="Report title."),
+    oracle: Optional[list[Path]] = typer.Option(None, "--oracle", help="A ground-truth-reward run of the same recipe, "
+                                                "re-evaluated alike: the reference line (repeatable, one per seed)."),
 ) -> None:
     """Agent success and precision against reward-model size, beside the offline AP (paper Fig. 4): Markdown + PNG."""
     from vlm_rewards.agents.online_scaling import online_scaling
 
     try:
-        path = online_scaling(list(run_dirs), offline, out, section=section, title=title)
+        path = online_scaling(list(run_dirs), offline, out, section=section, title=title, oracle_runs=list(oracle or []))
     except (ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(f"report: {path} (plot: {path.parent / 'online_scaling.png'})")

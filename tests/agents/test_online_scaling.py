@@ -42,9 +42,27 @@ def test_online_scaling_groups_seeds_by_model_and_orders_by_size(tmp_path, offli
     assert big["seeds"] == 2 and big["train_mean"] == pytest.approx(0.7) and big["train_sd"] == pytest.approx(0.1414, abs=1e-3)
     assert big["heldout_mean"] == pytest.approx(0.5) and big["precision_mean"] == pytest.approx(0.95)
     text = md.read_text()
-    assert "| `builtin:default` | 50,000 | 2 | 0.800 (0.850) | 70% ± 14 | 50% ± 14 | 25% ± 7 | 95% ± 7 |" in text
-    assert "| `small` | 1,000 | 1 | 0.400 (0.450) | 20% | 10% | 5% | 50% |" in text
+    assert "| `builtin:default` | 50,000 | 2 | 0.800 (0.850) | 70% ± 14 | 50% ± 14 | 25% ± 7 | 95% ± 7 | 95% ± 7 |" in text
+    assert "| `small` | 1,000 | 1 | 0.400 (0.450) | 20% | 10% | 5% | 50% | 50% |" in text
+    assert "oracle" not in text and data["oracle"] is None
     assert (tmp_path / "out" / "online_scaling.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_online_scaling_draws_the_oracle_beside_the_sizes(tmp_path, offline):
+    runs = [_run(tmp_path, "small_s0", "small", 0, 0.2, 0.1, None)]  # the reward never fired: precision n/a
+    oracles = [_run(tmp_path, f"oracle_s{s}", "builtin:default", s, gt, gt, None, kind="ground_truth")
+               for s, gt in ((0, 0.7), (1, 0.9))]
+    md = online_scaling(runs, offline, tmp_path / "out", oracle_runs=oracles)
+    text = md.read_text()
+    assert "| `small` | 1,000 | 1 | 0.400 (0.450) | 20% | 10% | 5% | n/a | n/a |" in text
+    assert "| oracle (ground-truth reward) | | 2 | | 80% ± 14 | 80% ± 14 | 40% ± 7 | | |" in text
+    assert json.loads((tmp_path / "out" / "online_scaling.json").read_text())["oracle"]["train_mean"] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="oracle_runs.*ground_truth"):
+        online_scaling(runs, offline, tmp_path / "o", oracle_runs=runs)
+    result = CliRunner().invoke(app, ["scaling-agents", str(runs[0]), "--offline", str(offline), "-o", str(tmp_path / "c"),
+                                      "--oracle", str(oracles[0]), "--oracle", str(oracles[1])])
+    assert result.exit_code == 0, result.output
+    assert "80% ± 14" in (tmp_path / "c" / "online_scaling.md").read_text()
 
 
 def test_online_scaling_errors_name_the_argument(tmp_path, offline):

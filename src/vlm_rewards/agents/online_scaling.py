@@ -44,6 +44,7 @@ def online_scaling(
     *,
     section: str = "house:find",
     title: str | None = None,
+    oracle_runs: list[str | Path] = (),
 ) -> Path:
     """Write ``online_scaling.md``, ``online_scaling.png`` and ``online_scaling.json`` to ``out_dir``.
 
@@ -52,6 +53,8 @@ def online_scaling(
             ``vlm-rewards eval-agent`` on the training and the held-out split.
         offline: the ``scaling.json`` of ``vlm-rewards scaling`` that holds every run's model.
         section: the offline section to plot beside the agents (the runs' task).
+        oracle_runs: ground-truth-reward runs of the same recipe, re-evaluated alike: the
+            level no reward model can beat, drawn as a reference line and row.
     """
     offline = Path(offline)
     if not offline.is_file():
@@ -72,33 +75,31 @@ def online_scaling(
                              f"(it has {sorted(models)})")
         if section not in models[spec]["sections"]:
             raise ValueError(f"section: {offline} has no section {section!r} (it has {sorted(models[spec]['sections'])})")
-        evals = reevaluations(run)
-        missing = [s for s in ("train", "heldout") if s not in evals]
-        if missing:
-            raise ValueError(f"run_dirs: {str(run_dir)!r} has no eval-agent result for split {missing[0]!r} "
-                             f"(vlm-rewards eval-agent {run_dir} --split {missing[0]} --seed S)")
-        acc = per_model.setdefault(spec, {k: [] for k in ("train", "heldout", "precision", "direct", "episodes")})
-        acc["train"].append(evals["train"]["metrics"]["gt_success"])
-        acc["heldout"].append(evals["heldout"]["metrics"]["gt_success"])
-        acc["precision"].append(evals["heldout"]["metrics"].get("precision", math.nan))
-        acc["direct"].append(evals["heldout"]["metrics"].get("direct_success", math.nan))
-        acc["episodes"].append(evals["heldout"]["metrics"]["episodes"])
+        evals = _require_evals(run, run_dir, "run_dirs")
+        _accumulate(per_model.setdefault(spec, _empty()), evals)
+    oracle: dict[str, list[float]] = _empty()
+    for run_dir in oracle_runs:
+        run = load_run(run_dir)
+        if run.config.get("reward", {}).get("kind") != "ground_truth":
+            raise ValueError(f"oracle_runs: {str(run_dir)!r} was not trained on reward.kind='ground_truth'")
+        _accumulate(oracle, _require_evals(run, run_dir, "oracle_runs"))
 
     rows: list[dict[str, Any]] = []
     for spec, acc in per_model.items():
         sec = models[spec]["sections"][section]
         row = {"model": spec, "num_parameters": int(models[spec]["num_parameters"]), "seeds": len(acc["train"]),
                "offline_ap": sec.get("ap"), "offline_calibrated_ap": sec.get("calibrated_ap")}
-        for key in ("train", "heldout", "precision", "direct"):
-            row[f"{key}_mean"], row[f"{key}_sd"] = _stats(acc[key])
+        row.update(_summary(acc))
         rows.append(row)
     rows.sort(key=lambda r: r["num_parameters"])
+    oracle_row = {"seeds": len(oracle["train"]), **_summary(oracle)} if oracle_runs else None
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    _plot(rows, section, out / "online_scaling.png", title)
+    _plot(rows, section, out / "online_scaling.png", title, oracle_row)
     atomic_write_json(out / "online_scaling.json", {"offline": str(offline), "section": section, "rows": rows,
-                                                    "runs": [str(r) for r in run_dirs]})
+                                                    "oracle": oracle_row, "runs": [str(r) for r in run_dirs],
+                                                    "oracle_runs": [str(r) for r in oracle_runs]})
 
     def pct(mean: float, sd: float, seeds: int) -> str:
         if math.isnan(mean):
@@ -112,12 +113,12 @@ def online_scaling(
         "",
         f"Offline: held-out {section} AP from `{offline}` (at each model's learned τ; in brackets at the τ "
         "calibrated on the train split). Agents: ground-truth success on fresh episodes (`vlm-rewards eval-agent`), "
-        "mean ± sd over seeds where there are several; precision: of the held-out episodes the VLM reward ended as "
-        "successful, the fraction ground truth also counts.",
+        "mean ± sd over seeds where there are several; precision: of the episodes the VLM reward ended as "
+        "successful, the fraction ground truth also counts (n/a: the reward never fired).",
         "",
         "| model | parameters | seeds | offline AP | GT success, training goals | GT success, held-out goals | "
-        "direct success, held-out | precision (held-out) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "direct success, held-out | precision, training goals | precision, held-out |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         cal = r["offline_calibrated_ap"]
@@ -125,15 +126,57 @@ def online_scaling(
         lines.append(
             f"| `{r['model']}` | {r['num_parameters']:,} | {r['seeds']} | {ap} | {pct(r['train_mean'], r['train_sd'], r['seeds'])} "
             f"| {pct(r['heldout_mean'], r['heldout_sd'], r['seeds'])} | {pct(r['direct_mean'], r['direct_sd'], r['seeds'])} "
+            f"| {pct(r['train_precision_mean'], r['train_precision_sd'], r['seeds'])} "
             f"| {pct(r['precision_mean'], r['precision_sd'], r['seeds'])} |"
         )
+    if oracle_row is not None:
+        o = oracle_row
+        lines.append(f"| oracle (ground-truth reward) | | {o['seeds']} | | {pct(o['train_mean'], o['train_sd'], o['seeds'])} "
+                     f"| {pct(o['heldout_mean'], o['heldout_sd'], o['seeds'])} | {pct(o['direct_mean'], o['direct_sd'], o['seeds'])} | | |")
     lines += ["", "Runs: " + ", ".join(f"`{r}`" for r in run_dirs), ""]
+    if oracle_runs:
+        lines += ["Oracle runs: " + ", ".join(f"`{r}`" for r in oracle_runs), ""]
     path = out / "online_scaling.md"
     atomic_write_text(path, "\n".join(lines))
     return path
 
 
-def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | None) -> None:
+def _empty() -> dict[str, list[float]]:
+    return {k: [] for k in ("train", "heldout", "precision", "train_precision", "direct", "episodes")}
+
+
+def _require_evals(run: Any, run_dir: str | Path, what: str) -> dict[str, Any]:
+    evals = reevaluations(run)
+    missing = [s for s in ("train", "heldout") if s not in evals]
+    if missing:
+        raise ValueError(f"{what}: {str(run_dir)!r} has no eval-agent result for split {missing[0]!r} "
+                         f"(vlm-rewards eval-agent {run_dir} --split {missing[0]} --seed S)")
+    return evals
+
+
+def _accumulate(acc: dict[str, list[float]], evals: dict[str, Any]) -> None:
+    train, heldout = evals["train"]["metrics"], evals["heldout"]["metrics"]
+    acc["train"].append(train["gt_success"])
+    acc["heldout"].append(heldout["gt_success"])
+    acc["precision"].append(_number(heldout.get("precision")))
+    acc["train_precision"].append(_number(train.get("precision")))
+    acc["direct"].append(_number(heldout.get("direct_success")))
+    acc["episodes"].append(heldout["episodes"])
+
+
+def _number(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _summary(acc: dict[str, list[float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key in ("train", "heldout", "precision", "train_precision", "direct"):
+        out[f"{key}_mean"], out[f"{key}_sd"] = _stats(acc[key])
+    return out
+
+
+def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | None,
+          oracle: dict[str, Any] | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -151,6 +194,8 @@ def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | Non
         means = [r[f"{key}_mean"] for r in rows]
         sds = [r[f"{key}_sd"] if r["seeds"] > 1 else 0.0 for r in rows]
         right.errorbar(x, means, yerr=sds, fmt=style, capsize=3, label=label)
+    if oracle is not None:
+        right.axhline(oracle["train_mean"], color="grey", ls="--", lw=1, label="oracle, training goals")
     right.set(xscale="log", xlabel="reward-model parameters", ylabel="fraction of episodes", ylim=(0, 1.02),
               title="agents trained on that reward")
     for ax in (left, right):
