@@ -190,7 +190,8 @@ def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | Non
     left.set(xscale="log", xlabel="reward-model parameters", ylabel=f"held-out {section} AP", ylim=(0, 1.02),
              title="reward (offline)")
     for key, label, style in (("train", "GT success, training goals", "o-"), ("heldout", "GT success, held-out goals", "s-"),
-                              ("precision", "precision of VLM successes", "^:")):
+                              ("train_precision", "precision of VLM successes, training goals", "v:"),
+                              ("precision", "precision of VLM successes, held-out", "^:")):
         means = [r[f"{key}_mean"] for r in rows]
         sds = [r[f"{key}_sd"] if r["seeds"] > 1 else 0.0 for r in rows]
         right.errorbar(x, means, yerr=sds, fmt=style, capsize=3, label=label)
@@ -198,11 +199,15 @@ def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | Non
         right.axhline(oracle["train_mean"], color="grey", ls="--", lw=1, label="oracle, training goals")
     right.set(xscale="log", xlabel="reward-model parameters", ylabel="fraction of episodes", ylim=(0, 1.02),
               title="agents trained on that reward")
+    from matplotlib.ticker import NullFormatter
+
+    # Tick each model at its size, named: the sizes are few and far apart on the log axis.
+    names = [f"{Path(r['model']).name.replace('builtin:', '')}\n{r['num_parameters'] / 1e6:.2g}M" for r in rows]
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8, loc="lower right")
-        for r in rows:
-            ax.annotate(Path(r["model"]).name.replace("builtin:", ""), (r["num_parameters"], 0.03), fontsize=7, ha="center")
+        ax.set_xticks(x, names, fontsize=8)
+        ax.xaxis.set_minor_formatter(NullFormatter())
     if title:
         fig.suptitle(title)
     fig.tight_layout()
