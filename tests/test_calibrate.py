@@ -167,7 +167,7 @@ def test_cli_calibrate(folder, tiny_clip_dir, tmp_path):
     result = CliRunner().invoke(app, ["calibrate", "-m", str(tiny_clip_dir), "-d", str(folder), "-o", str(tmp_path),
                                       "--bootstrap", "50"])
     assert result.exit_code == 0, result.output
-    assert "held-out precision" in result.output and "snippet:" in result.output
+    assert "train precision" in result.output and "held-out precision" in result.output and "snippet:" in result.output
     assert list(tmp_path.glob("reward_*.yaml"))
     bad = CliRunner().invoke(app, ["calibrate", "-m", str(tiny_clip_dir), "-d", str(tmp_path / "nope")])
     assert bad.exit_code == 2 and "neither an evaluation set nor a folder" in bad.output

@@ -501,6 +501,7 @@ def calibrate(
         typer.echo(
             f"{name}: β={_num(res['pooled_threshold'])} pooled, {own} goal(s) with their own β"
             + (f", τ={_num(res['temperature'])}" if res["temperature"] is not None else "")
+            + f"; train precision {_num(res['train']['precision'])}, recall {_num(res['train']['recall'])}"
             + f"; held-out precision {_num(held['precision'])} {_interval(pi)}, recall {_num(held['recall'])} {_interval(ri)}"
             + f"; snippet: {safe[name]}"
         )
