@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +45,7 @@ def online_scaling(
     *,
     section: str = "house:find",
     title: str | None = None,
-    oracle_runs: list[str | Path] = (),
+    oracle_runs: Sequence[str | Path] = (),
 ) -> Path:
     """Write ``online_scaling.md``, ``online_scaling.png`` and ``online_scaling.json`` to ``out_dir``.
 
@@ -54,7 +55,7 @@ def online_scaling(
         offline: the ``scaling.json`` of ``vlm-rewards scaling`` that holds every run's model.
         section: the offline section to plot beside the agents (the runs' task).
         oracle_runs: ground-truth-reward runs of the same recipe, re-evaluated alike: the
-            level no reward model can beat, drawn as a reference line and row.
+            reference a perfect reward would give, drawn as a line and a row.
     """
     offline = Path(offline)
     if not offline.is_file():
