@@ -184,7 +184,7 @@ def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | Non
     import matplotlib.pyplot as plt
 
     x = [r["num_parameters"] for r in rows]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4))
     left.plot(x, [r["offline_ap"] for r in rows], "o-", label="AP (learned τ)")
     if all(r["offline_calibrated_ap"] is not None for r in rows):
         left.plot(x, [r["offline_calibrated_ap"] for r in rows], "s--", label="AP (calibrated τ)")
@@ -204,9 +204,10 @@ def _plot(rows: list[dict[str, Any]], section: str, path: Path, title: str | Non
 
     # Tick each model at its size, named: the sizes are few and far apart on the log axis.
     names = [f"{Path(r['model']).name.replace('builtin:', '')}\n{r['num_parameters'] / 1e6:.2g}M" for r in rows]
+    left.legend(fontsize=8, loc="lower right")
+    right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))  # beside: the curves fill the panel
     for ax in (left, right):
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=8, loc="lower right")
         ax.set_xticks(x, names, fontsize=8)
         ax.xaxis.set_minor_formatter(NullFormatter())
     if title:
