@@ -143,7 +143,7 @@ def online_scaling(
 
 
 def _empty() -> dict[str, list[float]]:
-    return {k: [] for k in ("train", "heldout", "precision", "train_precision", "direct", "episodes")}
+    return {k: [] for k in ("train", "heldout", "precision", "train_precision", "direct")}
 
 
 def _require_evals(run: Any, run_dir: str | Path, what: str) -> dict[str, Any]:
@@ -162,7 +162,6 @@ def _accumulate(acc: dict[str, list[float]], evals: dict[str, Any]) -> None:
     acc["precision"].append(_number(heldout.get("precision")))
     acc["train_precision"].append(_number(train.get("precision")))
     acc["direct"].append(_number(heldout.get("direct_success")))
-    acc["episodes"].append(heldout["episodes"])
 
 
 def _number(value: Any) -> float:
