@@ -69,6 +69,36 @@ def test_region_wrapper_names_what_is_missing():
             env.reset(seed=seed)
 
 
+def test_log_prob_regions_are_a_softmax_over_every_prompt():
+    from vlm_rewards.wrappers.region import LOG_PROB_FLOOR, RegionPrompts
+
+    negatives = {"yellow": np.array([1.0, 1.0, 0.0]), "red": np.array([0.0, 0.0, 7.0])}  # red: the goal's row wins
+    prompts = RegionPrompts(PROMPTS, temperature=0.1, negatives=negatives)
+    assert prompts.kind == "log_prob" and prompts.bounds == (LOG_PROB_FLOOR, 0.0) and len(prompts) == 3
+    env = RegionSimilarityObservation(GoalEmbeddingObservation(Cells(), PROMPTS), MeanColour(), prompts)
+    assert env.observation_space["region"].low.min() == LOG_PROB_FLOOR
+    obs, info = env.reset(seed=1)
+    emb = np.array([np.array(c, float) / np.linalg.norm(c) for c in env.unwrapped.layout])
+    matrix = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [2 ** -0.5, 2 ** -0.5, 0]])  # red, green, blue, yellow
+    logits = emb @ matrix.T / 0.1
+    own = logits[:, ("red", "green", "blue").index(info["goal"])]
+    expected = own - np.log(np.exp(logits).sum(axis=1))
+    np.testing.assert_allclose(obs["region"], np.clip(expected, LOG_PROB_FLOOR, 0.0), rtol=1e-5, atol=1e-5)
+    assert env.observation_space.contains(obs)
+    # Far below every alternative: clipped at the floor, not -inf.
+    cold = RegionPrompts(PROMPTS, temperature=1e-4)
+    low = cold.score(np.array([[[0.0, 1.0, 0.0]]], np.float32), ["red"])
+    assert low[0, 0] == LOG_PROB_FLOOR
+    # Without a temperature it is the cosine similarity.
+    assert RegionPrompts(PROMPTS).kind == "cosine"
+    np.testing.assert_allclose(RegionPrompts(PROMPTS).score(emb[None].astype(np.float32), [info["goal"]])[0],
+                               emb @ PROMPTS[info["goal"]], atol=1e-6)
+    with pytest.raises(KeyError, match="region prompt"):
+        prompts.score(emb[None].astype(np.float32), ["yellow"])  # a negative, not a goal
+    with pytest.raises(ValueError, match="temperature"):
+        RegionPrompts(PROMPTS, temperature=0.0)
+
+
 class WholeView(Cells):
     """No pointer actions: the whole view is the one region (as House)."""
 

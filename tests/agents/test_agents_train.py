@@ -318,10 +318,11 @@ def test_ship_agent_in_half_precision_is_the_run_rounded_to_fp16(first_run, tmp_
     assert bad.exit_code != 0 and "--weights" in bad.output
 
 
-@pytest.mark.parametrize("kind", ["vlm", "ground_truth"])
-def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_dir, kind):
+@pytest.mark.parametrize(("kind", "score"), [("vlm", "cosine"), ("ground_truth", "cosine"), ("vlm", "log_prob")])
+def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_dir, kind, score):
     """The train venv's obs["region"] (one batched encoding per step, outside the reward, whose
-    forced resets included) is the VLM's similarity of each sub-env's current view."""
+    forced resets included) is the VLM's score of each sub-env's current view: its cosine
+    similarity with the goal's region prompt, or its log-probability against every goal's."""
     import numpy as np
 
     from vlm_rewards.agents.envs import goal_table, make_scorer, region_source
@@ -331,11 +332,13 @@ def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_
     config = tiny_config(
         tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], actions: move}",
                           "env.max_episode_steps": 5, "env.n_envs": 3, "agent.region_features": "true",
-                          "reward.kind": kind, "reward.threshold": 0.01})  # fires at once: forced resets
+                          "reward.kind": kind, "reward.threshold": 0.01,  # fires at once: forced resets
+                          "agent.region_score": score})
     scorer = make_scorer(config.reward, config.env)
     venv = make_train_venv(config, scorer, goal_table(scorer, config.env))
     encoder, prompts = region_source(config, scorer)
     table = prompt_table(prompts)
+    assert table.kind == score and len(table) == 24  # every find goal, training and held out
     inner = venv
     while hasattr(inner, "venv"):
         inner = inner.venv
@@ -343,12 +346,17 @@ def test_house_view_feature_is_batched_and_matches_each_envs_own_view(tiny_clip_
     obs = venv.reset()
     rng = np.random.default_rng(0)
     for _ in range(12):
-        expected = region_similarity(
-            scorer.encode_frames,
-            np.stack([e.unwrapped.region_crops(config.env.render_size) for e in inner.envs]),
-            np.stack([goal_prompt(table, e.unwrapped.goal.text) for e in inner.envs]),
-        )
-        np.testing.assert_allclose(obs["region"], expected, atol=1e-5)
+        crops = np.stack([e.unwrapped.region_crops(config.env.render_size) for e in inner.envs])
+        goals = [e.unwrapped.goal.text for e in inner.envs]
+        expected = region_similarity(scorer.encode_frames, crops, np.stack([goal_prompt(table, g) for g in goals]))
+        if score == "log_prob":
+            views = scorer.encode_frames(crops.reshape(-1, *crops.shape[2:])).float().numpy()
+            views /= np.linalg.norm(views, axis=1, keepdims=True)
+            logits = views @ table.matrix.T / scorer.temperature
+            log_z = np.log(np.exp(logits - logits.max(1, keepdims=True)).sum(1)) + logits.max(1)
+            expected = (logits[np.arange(len(goals)), [table.row(g) for g in goals]] - log_z)[:, None]
+            assert venv.observation_space["region"].high.max() == 0.0
+        np.testing.assert_allclose(obs["region"], expected, atol=1e-4)
         obs, _, dones, infos = venv.step(rng.integers(4, size=3))
         for i in np.flatnonzero(dones):
             ends += 1

@@ -221,3 +221,77 @@ def test_patch_branch_needs_a_grid():
                          "patches": spaces.Box(-1, 1, (8, 4), np.float32)})
     with pytest.raises(ValueError, match="'patches' must be"):
         GoalImageExtractor(space)
+
+
+class ShownOrNotEnv(TapColourEnv):
+    """Five colours, four cells: in half the episodes the goal's colour is not on the screen,
+    and the right action is 4 ("swipe"); otherwise tap it. ``obs["region"]`` holds a noisy
+    VLM-like log p(goal | cell). Purple is held out: its goal embedding is one the policy never
+    saw, so only the region feature can say where, and whether, it is."""
+
+    ALL = ("red", "green", "blue", "yellow", "purple")
+
+    def __init__(self, goals=("red", "green", "blue", "yellow")):
+        super().__init__()
+        self.goals = list(goals)
+        self.table["purple"] = np.full(8, -0.5, np.float32)
+        self.observation_space = spaces.Dict({**self.observation_space.spaces,
+                                              "region": spaces.Box(-30.0, 0.0, (4,), np.float32)})
+
+    def reset(self, *, seed=None, options=None):
+        gym.Env.reset(self, seed=seed)
+        rng = self.np_random
+        self.goal = self.goals[int(rng.integers(len(self.goals)))]
+        others = [c for c in self.ALL if c != self.goal]
+        shown = [others[i] for i in rng.permutation(len(others))[:3]]
+        if rng.random() < 0.5:
+            shown.append(self.goal)
+        else:
+            shown.append(others[[c not in shown for c in others].index(True)])
+        self.order = [shown[i] for i in rng.permutation(4)]
+        img = np.zeros((SIDE, SIDE, 3), np.uint8)
+        h = SIDE // 2
+        palette = {**COLOURS, "purple": (150, 50, 200)}
+        for k, name in enumerate(self.order):
+            r, c = divmod(k, 2)
+            img[r * h + 2 : (r + 1) * h - 2, c * h + 2 : (c + 1) * h - 2] = palette[name]
+        p = np.array([0.9 if c == self.goal else 0.02 for c in self.order])
+        region = np.clip(np.log(p) + rng.normal(0.0, 0.3, 4), -30.0, 0.0).astype(np.float32)
+        self.obs = {"image": img, "goal": self.table[self.goal], "region": region}
+        return self.obs, {"goal": self.goal}
+
+    def step(self, action):
+        shown = self.goal in self.order
+        success = (int(action) < 4 and self.order[int(action)] == self.goal) or (int(action) == 4 and not shown)
+        return self.obs, float(success), True, False, {"ground_truth_success": success}
+
+
+def test_pointer_with_log_prob_regions_swipes_when_the_goal_is_not_shown():
+    torch.manual_seed(0)
+    venv = DummyVecEnv([ShownOrNotEnv] * 8)
+    venv.seed(0)
+    config = TrainConfig.model_validate({"seed": 0, "agent": {
+        "head": "pointer", "region_features": True, "region_score": "log_prob", "n_steps": 32, "batch_size": 64,
+        "n_epochs": 4, "learning_rate": 1e-3, "gamma": 0.9, "cnn_channels": [16, 32, 32], "features_dim": 64}})
+    model = build_agent(config, venv)
+    assert model.policy.features_extractor.region_score == "log_prob"
+    model.learn(4096)
+    env = ShownOrNotEnv(goals=("purple",))
+    wins = {True: [], False: []}
+    for ep in range(300):
+        obs, _ = env.reset(seed=30_000 + ep)
+        wins[env.goal in env.order].append(env.step(model.predict(obs, deterministic=True)[0])[1])
+    # A policy that always taps its best cell gets the shown half only; one that ignores the
+    # region feature cannot find purple (chance 0.25 when shown).
+    assert np.mean(wins[True]) >= 0.9 and np.mean(wins[False]) >= 0.9, (np.mean(wins[True]), np.mean(wins[False]))
+
+
+def test_region_score_must_be_known_and_needs_region_features():
+    space = spaces.Dict({"image": spaces.Box(0, 255, (3, SIDE, SIDE), np.uint8), "goal": spaces.Box(-1, 1, (8,), np.float32),
+                         "region": spaces.Box(-30, 0, (4,), np.float32)})
+    with pytest.raises(ValueError, match="region_score"):
+        PointerExtractor(space, TapColourEnv.pointer_boxes, region_score="prob")
+    with pytest.raises(ValueError, match="region_score"):
+        GoalImageExtractor(space, region_score="prob")
+    with pytest.raises(ValueError, match="region_features"):
+        TrainConfig.model_validate({"agent": {"region_score": "log_prob"}})

@@ -41,6 +41,7 @@ def _policy_kwargs(config: TrainConfig, venv=None) -> dict[str, Any]:
                 "cnn_channels": list(a.cnn_channels),
                 "features_dim": a.features_dim,
                 "goal_hidden": a.goal_hidden,
+                "region_score": a.region_score,
             },
             # The actor reads the box logits straight from the extractor.
             "net_arch": {"pi": [], "vf": list(a.net_arch)},
@@ -53,6 +54,7 @@ def _policy_kwargs(config: TrainConfig, venv=None) -> dict[str, Any]:
             "goal_hidden": a.goal_hidden,
             "fusion": a.fusion,
             "spatial_grid": list(a.spatial_grid) if a.spatial_grid else None,
+            "region_score": a.region_score,
         },
         "net_arch": {"pi": list(a.net_arch), "vf": list(a.net_arch)},
     }

@@ -258,6 +258,13 @@ class AgentConfig(_Strict):
         "whole view with 'a red ball in a room'); the pointer head adds it to each box's logit with a learned weight, the "
         "mlp head to its features, so held-out goals can be grounded through the VLM.",
     )
+    region_score: Literal["cosine", "log_prob"] = Field(
+        "cosine",
+        description="How agent.region_features scores a region: 'cosine' similarity with the goal's region prompt, "
+        "or 'log_prob', log p(goal | region) of a softmax at the reward's temperature over the region prompts of "
+        "every goal and of reward.negatives_from (comparable across goals, so it says whether the goal is on the "
+        "screen at all; the pointer head adds it to each box's logit unstandardised).",
+    )
     vlm_patches: bool = Field(
         False,
         description="Add the reward VLM's frozen patch embeddings of the view (obs['patches'], (D, h, w), in the "
@@ -355,6 +362,8 @@ class TrainConfig(_Strict):
                 raise ValueError(f"agent.region_features needs a domain with regions (Phone, House); {self.env.id} has none")
             if self.env.vec_env != "dummy":
                 raise ValueError(f"agent.region_features needs env.vec_env='dummy' (the envs share the run's VLM), got {self.env.vec_env!r}")
+        if self.agent.region_score != "cosine" and not self.agent.region_features:
+            raise ValueError(f"agent.region_score={self.agent.region_score!r} needs agent.region_features=true")
         if self.agent.vlm_patches and self.agent.head != "mlp":
             raise ValueError(f"agent.vlm_patches works with agent.head='mlp', got {self.agent.head!r}")
         rollout = self.agent.n_steps * self.env.n_envs

@@ -85,7 +85,7 @@ def make_env(
     terminate_on_success: bool = False,
     render: bool = True,
     frame_info: bool = True,
-    regions: tuple[Any, dict[str, np.ndarray]] | None = None,
+    regions: tuple[Any, Any] | None = None,
     batch_regions: bool = False,
     patches: Any = None,
 ) -> gym.Env:
@@ -164,18 +164,28 @@ def make_scorer(reward: RewardConfig, env: EnvConfig, *, seed: int = 0):
     return RewardScorer(model, **scorer_settings(reward, env, seed=seed))
 
 
-def region_source(config: Any, scorer) -> tuple[Any, dict[str, np.ndarray]] | None:
+def region_source(config: Any, scorer) -> tuple[Any, Any] | None:
     """``make_env(regions=...)`` of a run with ``agent.region_features`` (else None): the
-    run's scorer (its frame cache serves the repeated screen regions) and the embedding of
-    each goal's region prompt (the domain's ``region_prompt``, e.g. "the clock app icon")."""
+    run's scorer (its frame cache serves the repeated screen regions) and the goals' region
+    prompts (the domain's ``region_prompt``, e.g. "the clock app icon") as a
+    :class:`~vlm_rewards.wrappers.region.RegionPrompts`. With ``agent.region_score:
+    log_prob`` a region is scored against every goal's prompt and those of
+    ``reward.negatives_from`` (the apps whose icons share the screen), at the reward's τ."""
     if not config.agent.region_features:
         return None
     from vlm_rewards.evaluation.prompts import render_template
+    from vlm_rewards.wrappers.region import RegionPrompts
+
+    def embed(goals: list[str]) -> dict[str, np.ndarray]:
+        prompts = [render_template(config.env.record.region_prompt, config.env.domain, g) for g in goals]
+        emb = scorer.text_embeddings(prompts).float().cpu().numpy()
+        return {g: emb[i] for i, g in enumerate(goals)}
 
     goals = domain_goals(config.env, "all")
-    prompts = [render_template(config.env.record.region_prompt, config.env.domain, g) for g in goals]
-    emb = scorer.text_embeddings(prompts).float().cpu().numpy()
-    return scorer, {g: emb[i] for i, g in enumerate(goals)}
+    if config.agent.region_score == "cosine":
+        return scorer, RegionPrompts(embed(goals))
+    others = negative_pool(goals, config.reward.negatives_from)[len(goals):]
+    return scorer, RegionPrompts(embed(goals), temperature=scorer.temperature, negatives=embed(others) if others else None)
 
 
 def patch_source(config: Any, scorer) -> Any:

@@ -48,6 +48,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         fusion: ``"film"`` (last conv layer), ``"film_all"`` (every conv layer) or ``"concat"``.
         spatial_grid: ``[rows, cols]``: also output the goal-modulated feature map, reduced to
             ``spatial_channels`` maps and max-pooled to this grid (``None``: off).
+        region_score: what ``obs["region"]`` holds (``agent.region_score``): "cosine"
+            (scaled by a learned factor from 20) or "log_prob" (from 1).
     """
 
     def __init__(
@@ -59,6 +61,7 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         fusion: str = "film",
         spatial_grid: Sequence[int] | None = None,
         spatial_channels: int = 4,
+        region_score: str = "cosine",
     ):
         if not isinstance(observation_space, spaces.Dict) or {"image", "goal"} - set(observation_space.spaces):
             raise ValueError("observation_space must be a Dict with 'image' and 'goal' keys")
@@ -118,7 +121,10 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         # Cosine similarities differ by ~0.1 between "in sight" and not: scaled by a CLIP-like
         # logit scale (learned, from 20) they reach the MLP at the size of a softmax logit.
         self.region = nn.Sequential(nn.Linear(n_region, 16), nn.ReLU()) if n_region else None
-        self.region_scale = nn.Parameter(torch.tensor(20.0)) if n_region else None
+        # A log-probability is a logit already.
+        if region_score not in ("cosine", "log_prob"):
+            raise ValueError(f"region_score must be 'cosine' or 'log_prob', got {region_score!r}")
+        self.region_scale = nn.Parameter(torch.tensor(20.0 if region_score == "cosine" else 1.0)) if n_region else None
         # The patch branch: a 1x1 conv reads each patch embedding, FiLM-ed by the goal (which
         # of the VLM's concepts matter for this goal), beside the patch-goal similarity map
         # when the goal embedding lives in the same space (the goal is the VLM's own text
@@ -199,6 +205,9 @@ class PointerExtractor(BaseFeaturesExtractor):
         cnn_channels: channels of the conv layers (strides 2, 2, then 1).
         features_dim: width of the pooled image features (value and non-pointer actions).
         goal_hidden: width of the goal MLP.
+        region_score: what ``obs["region"]`` holds (``agent.region_score``): "cosine"
+            similarities, standardised over the boxes and added with a weight from 3, or
+            "log_prob" (log p(goal | region)), added as it is with a weight from 1.
     """
 
     def __init__(
@@ -208,6 +217,7 @@ class PointerExtractor(BaseFeaturesExtractor):
         cnn_channels: Sequence[int] = (32, 64, 64),
         features_dim: int = 128,
         goal_hidden: int = 64,
+        region_score: str = "cosine",
     ):
         if not isinstance(observation_space, spaces.Dict) or {"image", "goal"} - set(observation_space.spaces):
             raise ValueError("observation_space must be a Dict with 'image' and 'goal' keys")
@@ -253,12 +263,18 @@ class PointerExtractor(BaseFeaturesExtractor):
         # The region similarities, standardised over the boxes of a frame, are added to the box
         # logits with a learned weight that starts at 3 (the VLM's best region is then ~e^6 more
         # likely than an average one), so the agent succeeds through the VLM from the start.
+        # A log-probability needs no standardising: it is already a logit of "this box is the
+        # goal's", low on every box when the goal's icon is not on the screen, so a swipe can
+        # win; standardised cosines always single out some box (docs/results/agents/README.md).
+        if region_score not in ("cosine", "log_prob"):
+            raise ValueError(f"region_score must be 'cosine' or 'log_prob', got {region_score!r}")
+        self.region_score = region_score
         self.region_weight = None
         if self.has_region:
             if observation_space["region"].shape != (n_boxes,):
                 raise ValueError(f"observation 'region' must hold one value per box ({n_boxes}), "
                                  f"got shape {observation_space['region'].shape}")
-            self.region_weight = nn.Parameter(torch.tensor(3.0))
+            self.region_weight = nn.Parameter(torch.tensor(3.0 if region_score == "cosine" else 1.0))
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         h = observations["image"].float()
@@ -277,7 +293,10 @@ class PointerExtractor(BaseFeaturesExtractor):
         if self.region_weight is not None:
             raw = observations["region"].float()
             spread = raw.std(dim=1, keepdim=True)
-            box_logits = box_logits + self.region_weight * (raw - raw.mean(dim=1, keepdim=True)) / (spread + 1e-3)
+            if self.region_score == "cosine":
+                box_logits = box_logits + self.region_weight * (raw - raw.mean(dim=1, keepdim=True)) / (spread + 1e-3)
+            else:
+                box_logits = box_logits + self.region_weight * raw
             stats.append(torch.cat([raw.amax(dim=1, keepdim=True), raw.mean(dim=1, keepdim=True), spread], dim=1))
         pooled = self.pooled(torch.cat(stats, dim=1))
         return torch.cat([box_logits, pooled, g], dim=1)

@@ -28,8 +28,8 @@ from gymnasium import spaces
 
 from vlm_rewards._validation import check_goal, goal_key
 
-__all__ = ["REGION_CROPS_KEY", "RegionCropsInfo", "RegionSimilarityObservation", "region_count", "region_features_of",
-           "region_similarity"]
+__all__ = ["LOG_PROB_FLOOR", "REGION_CROPS_KEY", "RegionCropsInfo", "RegionPrompts", "RegionSimilarityObservation",
+           "region_count", "region_features_of", "region_similarity"]
 
 # Where RegionCropsInfo puts the crops of the view after each step and reset.
 REGION_CROPS_KEY = "region_crops"
@@ -65,22 +65,99 @@ def region_encoder(encoder: Any) -> tuple[Any, int]:
     return encode, int(getattr(encoder, "model", encoder).image_size[0])
 
 
-def prompt_table(prompts: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    """``{goal key: unit-norm prompt embedding}``, checked."""
-    if not prompts:
-        raise ValueError("prompts must map each goal to its region prompt's embedding")
-    table = {}
-    for g, v in prompts.items():
-        v = np.asarray(v, np.float32)
-        table[goal_key(check_goal(g, "prompts key"))] = v / max(float(np.linalg.norm(v)), 1e-8)
-    return table
+#: log p(goal | region) is clipped here: a region the VLM rules out needs no finer grade, and
+#: the observation space needs finite bounds.
+LOG_PROB_FLOOR = -30.0
 
 
-def goal_prompt(table: Mapping[str, np.ndarray], goal: Any) -> np.ndarray:
-    prompt = table.get(goal_key(check_goal(goal, "info['goal']")))
-    if prompt is None:
-        raise KeyError(f"no region prompt for goal {goal!r}; prompts has {len(table)} goals")
-    return prompt
+class RegionPrompts:
+    """The goals' region prompts and how a region is scored against them.
+
+    Without ``temperature``: the cosine similarity of a region with its goal's prompt, in
+    [-1, 1]. With it: ``log p(goal | region)``, a softmax at τ over the prompts of every goal
+    and of ``negatives`` ("the clock app icon" against every other app's icon), in
+    [``LOG_PROB_FLOOR``, 0]. Cosine levels differ from goal to goal, so a policy cannot tell
+    from them whether the goal's icon is on this screen at all (standardised over the cells
+    of a Phone screen their maximum says nothing about it: ROC-AUC 0.46 on training apps);
+    the probability compares each region with the alternatives and does (0.93; raw cosine
+    0.92; ``python benchmarks/bench_region_scores.py``).
+
+    Args:
+        prompts: ``{goal: text embedding of its region prompt}``.
+        temperature: τ of the softmax (the reward's), or None for cosine.
+        negatives: more ``{goal: prompt embedding}`` competing in the softmax only.
+    """
+
+    def __init__(self, prompts: Mapping[str, Any], temperature: float | None = None,
+                 negatives: Mapping[str, Any] | None = None):
+        if not prompts:
+            raise ValueError("prompts must map each goal to its region prompt's embedding")
+        table: dict[str, np.ndarray] = {}
+        for source, name in ((prompts, "prompts key"), (negatives or {}, "negatives key")):
+            for g, v in source.items():
+                v = np.asarray(v, np.float32)
+                if v.ndim != 1:
+                    raise ValueError(f"{name} {g!r}: a prompt embedding must be 1-D, got shape {v.shape}")
+                table.setdefault(goal_key(check_goal(g, name)), v / max(float(np.linalg.norm(v)), 1e-8))
+        self._goals = {goal_key(check_goal(g, "prompts key")) for g in prompts}
+        self._keys = list(table)
+        self._row = {k: i for i, k in enumerate(self._keys)}
+        self.matrix = np.stack([table[k] for k in self._keys])
+        if temperature is not None and not (isinstance(temperature, (int, float)) and 0 < float(temperature) < float("inf")):
+            raise ValueError(f"temperature must be a positive number or None, got {temperature!r}")
+        self.temperature = None if temperature is None else float(temperature)
+
+    @property
+    def kind(self) -> str:
+        return "cosine" if self.temperature is None else "log_prob"
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return (-1.0, 1.0) if self.temperature is None else (LOG_PROB_FLOOR, 0.0)
+
+    def __len__(self) -> int:
+        return len(self._goals)
+
+    def row(self, goal: Any) -> int:
+        key = goal_key(check_goal(goal, "info['goal']"))
+        if key not in self._goals:
+            raise KeyError(f"no region prompt for goal {goal!r}; prompts has {len(self._goals)} goals")
+        return self._row[key]
+
+    def prompt(self, goal: Any) -> np.ndarray:
+        return self.matrix[self.row(goal)]
+
+    def score(self, emb: np.ndarray, goals: Sequence[Any]) -> np.ndarray:
+        """``(V, n)`` scores of the ``n`` unit-norm region embeddings of each of ``V`` views
+        (``emb``: ``(V, n, D)``) against each view's goal."""
+        rows = np.array([self.row(g) for g in goals], dtype=np.int64)
+        if self.temperature is None:
+            return np.clip(np.einsum("vnd,vd->vn", emb, self.matrix[rows]), -1.0, 1.0).astype(np.float32)
+        logits = np.einsum("vnd,gd->vng", emb, self.matrix) / self.temperature
+        top = logits.max(axis=2, keepdims=True)
+        log_z = top[..., 0] + np.log(np.exp(logits - top).sum(axis=2))
+        own = np.take_along_axis(logits, rows[:, None, None].repeat(logits.shape[1], axis=1), axis=2)[..., 0]
+        return np.clip(own - log_z, LOG_PROB_FLOOR, 0.0).astype(np.float32)
+
+
+def prompt_table(prompts: Mapping[str, Any] | RegionPrompts) -> RegionPrompts:
+    """``prompts`` as a :class:`RegionPrompts` (a mapping scores by cosine), checked."""
+    return prompts if isinstance(prompts, RegionPrompts) else RegionPrompts(prompts)
+
+
+def goal_prompt(table: RegionPrompts | Mapping[str, Any], goal: Any) -> np.ndarray:
+    """The unit-norm prompt embedding of ``goal``."""
+    return prompt_table(table).prompt(goal)
+
+
+def _embed(encode: Any, crops: np.ndarray) -> np.ndarray:
+    """``(V, n, D)`` unit-norm embeddings of ``crops`` ``(V, n, S, S, 3)``, one batch."""
+    crops = np.asarray(crops)
+    v, n = crops.shape[:2]
+    emb = encode(crops.reshape(v * n, *crops.shape[2:]))
+    emb = emb.float().cpu().numpy() if hasattr(emb, "cpu") else np.asarray(emb, np.float32)
+    emb = emb.reshape(v, n, -1)
+    return emb / np.maximum(np.linalg.norm(emb, axis=2, keepdims=True), 1e-8)
 
 
 def region_similarity(encode: Any, crops: np.ndarray, goals: np.ndarray) -> np.ndarray:
@@ -94,29 +171,27 @@ def region_similarity(encode: Any, crops: np.ndarray, goals: np.ndarray) -> np.n
     Returns:
         ``(V, n)`` float32 in [-1, 1].
     """
-    crops = np.asarray(crops)
-    v, n = crops.shape[:2]
-    emb = encode(crops.reshape(v * n, *crops.shape[2:]))
-    emb = emb.float().cpu().numpy() if hasattr(emb, "cpu") else np.asarray(emb, np.float32)
-    emb = emb.reshape(v, n, -1)
-    emb = emb / np.maximum(np.linalg.norm(emb, axis=2, keepdims=True), 1e-8)
+    emb = _embed(encode, crops)
     return np.clip(np.einsum("vnd,vd->vn", emb, np.asarray(goals, np.float32)), -1.0, 1.0).astype(np.float32)
 
 
-def region_features_of(encode: Any, table: Mapping[str, np.ndarray], views: Sequence[dict[str, Any]]) -> np.ndarray:
-    """``(len(views), n)`` similarities of views given as infos of :class:`RegionCropsInfo`
-    sub-envs (each holding its crops and goal), encoded in one batch; pops the crops."""
+def region_features_of(encode: Any, table: RegionPrompts | Mapping[str, Any], views: Sequence[dict[str, Any]]) -> np.ndarray:
+    """``(len(views), n)`` region scores (:class:`RegionPrompts`) of views given as infos of
+    :class:`RegionCropsInfo` sub-envs (each holding its crops and goal), encoded in one batch;
+    pops the crops."""
+    table = prompt_table(table)
     crops, goals = [], []
     for info in views:
         if REGION_CROPS_KEY not in info:
             raise ValueError("each sub-env must be wrapped in RegionCropsInfo (no crops in its info)")
         crops.append(info.pop(REGION_CROPS_KEY))
-        goals.append(goal_prompt(table, info.get("goal")))
-    return region_similarity(encode, np.stack(crops), np.stack(goals))
+        goals.append(info.get("goal"))
+    return table.score(_embed(encode, np.stack(crops)), goals)
 
 
 class RegionSimilarityObservation(gym.Wrapper):
-    """Add ``obs["region"]``: the VLM's cosine similarity of each screen region with the goal.
+    """Add ``obs["region"]``: the VLM's score of each screen region against the goal (cosine
+    similarity, or log-probability with a :class:`RegionPrompts` that has a temperature).
 
     Args:
         env: an env with a Dict observation (e.g. :class:`GoalEmbeddingObservation`) whose
@@ -126,7 +201,8 @@ class RegionSimilarityObservation(gym.Wrapper):
             ``num_regions`` (House: 1, the whole view).
         encoder: a :class:`~vlm_rewards.RewardScorer` (its frame cache makes repeated screens
             free) or a VLM with ``encode_images``.
-        prompts: ``{goal: unit-norm text embedding of the goal's region prompt}``.
+        prompts: ``{goal: text embedding of the goal's region prompt}`` (cosine), or a
+            :class:`RegionPrompts` (e.g. log-probabilities against other goals' prompts).
         size: crop side in pixels (default: the encoder's model input size).
     """
 
@@ -140,15 +216,16 @@ class RegionSimilarityObservation(gym.Wrapper):
         self._prompts = prompt_table(prompts)
         n = region_count(env)
         self.observation_space = spaces.Dict({**env.observation_space.spaces,
-                                              "region": spaces.Box(-1.0, 1.0, (n,), np.float32)})
-        self._goal: np.ndarray | None = None
+                                              "region": spaces.Box(*self._prompts.bounds, (n,), np.float32)})
+        self._goal: Any = None
 
     def _with_region(self, obs: dict[str, Any]) -> dict[str, Any]:
-        return {**obs, "region": region_similarity(self._encode, self._crops(self.size)[None], self._goal[None])[0]}
+        return {**obs, "region": self._prompts.score(_embed(self._encode, self._crops(self.size)[None]), [self._goal])[0]}
 
     def reset(self, **kwargs: Any):
         obs, info = self.env.reset(**kwargs)
-        self._goal = goal_prompt(self._prompts, info.get("goal"))
+        self._goal = info.get("goal")
+        self._prompts.row(self._goal)  # a goal without a prompt fails at reset, not mid-episode
         return self._with_region(obs), info
 
     def step(self, action: Any):

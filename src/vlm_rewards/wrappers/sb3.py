@@ -229,7 +229,8 @@ class VecRegionSimilarity(VecEnvWrapper):
     Args:
         venv: the vector env (``DummyVecEnv``/``SubprocVecEnv``, or :class:`VecVLMReward` on one).
         encoder: a :class:`~vlm_rewards.RewardScorer` or a VLM with ``encode_images``.
-        prompts: ``{goal: text embedding of the goal's region prompt}``.
+        prompts: ``{goal: text embedding of the goal's region prompt}`` (cosine) or a
+            :class:`~vlm_rewards.wrappers.region.RegionPrompts`.
     """
 
     def __init__(self, venv, encoder: Any, prompts: Any):
@@ -241,10 +242,10 @@ class VecRegionSimilarity(VecEnvWrapper):
             n = int(venv.get_attr("regions_per_view", indices=[0])[0])
         except AttributeError:
             raise TypeError("each sub-env must be wrapped in RegionCropsInfo (its crops travel in info)") from None
-        space = spaces.Dict({**venv.observation_space.spaces, "region": spaces.Box(-1.0, 1.0, (n,), np.float32)})
+        self._prompts = prompt_table(prompts)
+        space = spaces.Dict({**venv.observation_space.spaces, "region": spaces.Box(*self._prompts.bounds, (n,), np.float32)})
         super().__init__(venv, observation_space=space)
         self._encode, _ = region_encoder(encoder)
-        self._prompts = prompt_table(prompts)
 
     def _fill(self, views: list[dict[str, Any]]) -> np.ndarray:
         """Similarities of ``views`` (infos holding a view's crops and goal), popping the crops."""
