@@ -95,6 +95,11 @@ def test_log_prob_regions_are_a_softmax_over_every_prompt():
                                emb @ PROMPTS[info["goal"]], atol=1e-6)
     with pytest.raises(KeyError, match="region prompt"):
         prompts.score(emb[None].astype(np.float32), ["yellow"])  # a negative, not a goal
+    # Goals sharing a prompt share its row: the duplicate does not halve the goal's probability.
+    shared = RegionPrompts({**PROMPTS, "crimson": PROMPTS["red"] * 2.0}, temperature=0.1)
+    assert shared.matrix.shape == (3, 3) and shared.row("crimson") == shared.row("red")
+    np.testing.assert_allclose(shared.score(emb[None].astype(np.float32), ["crimson"]),
+                               RegionPrompts(PROMPTS, temperature=0.1).score(emb[None].astype(np.float32), ["red"]))
     with pytest.raises(ValueError, match="temperature"):
         RegionPrompts(PROMPTS, temperature=0.0)
 

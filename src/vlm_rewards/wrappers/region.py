@@ -92,17 +92,25 @@ class RegionPrompts:
                  negatives: Mapping[str, Any] | None = None):
         if not prompts:
             raise ValueError("prompts must map each goal to its region prompt's embedding")
-        table: dict[str, np.ndarray] = {}
+        # One row per distinct prompt: goals that share a region prompt ("go near the red ball",
+        # "pick up the red ball": "a red ball in a room") must not split its probability.
+        rows: dict[bytes, int] = {}
+        vectors: list[np.ndarray] = []
+        self._row: dict[str, int] = {}
         for source, name in ((prompts, "prompts key"), (negatives or {}, "negatives key")):
             for g, v in source.items():
                 v = np.asarray(v, np.float32)
                 if v.ndim != 1:
                     raise ValueError(f"{name} {g!r}: a prompt embedding must be 1-D, got shape {v.shape}")
-                table.setdefault(goal_key(check_goal(g, name)), v / max(float(np.linalg.norm(v)), 1e-8))
+                key = goal_key(check_goal(g, name))
+                if key in self._row:
+                    continue  # a goal that is also a negative keeps its own prompt
+                v = v / max(float(np.linalg.norm(v)), 1e-8)
+                self._row[key] = rows.setdefault(v.tobytes(), len(vectors))
+                if self._row[key] == len(vectors):
+                    vectors.append(v)
         self._goals = {goal_key(check_goal(g, "prompts key")) for g in prompts}
-        self._keys = list(table)
-        self._row = {k: i for i, k in enumerate(self._keys)}
-        self.matrix = np.stack([table[k] for k in self._keys])
+        self.matrix = np.stack(vectors)
         if temperature is not None and not (isinstance(temperature, (int, float)) and 0 < float(temperature) < float("inf")):
             raise ValueError(f"temperature must be a positive number or None, got {temperature!r}")
         self.temperature = None if temperature is None else float(temperature)
