@@ -295,3 +295,8 @@ def test_region_score_must_be_known_and_needs_region_features():
         GoalImageExtractor(space, region_score="prob")
     with pytest.raises(ValueError, match="region_features"):
         TrainConfig.model_validate({"agent": {"region_score": "log_prob"}})
+    with pytest.raises(ValueError, match="region_features"):
+        TrainConfig.model_validate({"agent": {"region_weight": 3.0}})
+    assert PointerExtractor(space, TapColourEnv.pointer_boxes, region_score="log_prob").region_weight.item() == 1.0
+    assert PointerExtractor(space, TapColourEnv.pointer_boxes, region_score="log_prob", region_weight=3.0).region_weight.item() == 3.0
+    assert GoalImageExtractor(space, region_score="log_prob", region_weight=2.0).region_scale.item() == 2.0

@@ -42,6 +42,7 @@ def _policy_kwargs(config: TrainConfig, venv=None) -> dict[str, Any]:
                 "features_dim": a.features_dim,
                 "goal_hidden": a.goal_hidden,
                 "region_score": a.region_score,
+                "region_weight": a.region_weight,
             },
             # The actor reads the box logits straight from the extractor.
             "net_arch": {"pi": [], "vf": list(a.net_arch)},
@@ -55,6 +56,7 @@ def _policy_kwargs(config: TrainConfig, venv=None) -> dict[str, Any]:
             "fusion": a.fusion,
             "spatial_grid": list(a.spatial_grid) if a.spatial_grid else None,
             "region_score": a.region_score,
+            "region_weight": a.region_weight,
         },
         "net_arch": {"pi": list(a.net_arch), "vf": list(a.net_arch)},
     }

@@ -265,6 +265,13 @@ class AgentConfig(_Strict):
         "every goal and of reward.negatives_from (comparable across goals, so it says whether the goal is on the "
         "screen at all; the pointer head adds it to each box's logit unstandardised).",
     )
+    region_weight: float | None = Field(
+        None,
+        gt=0,
+        description="Starting weight of the region term (learned): the pointer head's weight on each box's region "
+        "score (default 3 for cosine, 1 for log_prob), the mlp head's scale of it (default 20 for cosine, 1 for "
+        "log_prob).",
+    )
     vlm_patches: bool = Field(
         False,
         description="Add the reward VLM's frozen patch embeddings of the view (obs['patches'], (D, h, w), in the "
@@ -364,6 +371,8 @@ class TrainConfig(_Strict):
                 raise ValueError(f"agent.region_features needs env.vec_env='dummy' (the envs share the run's VLM), got {self.env.vec_env!r}")
         if self.agent.region_score != "cosine" and not self.agent.region_features:
             raise ValueError(f"agent.region_score={self.agent.region_score!r} needs agent.region_features=true")
+        if self.agent.region_weight is not None and not self.agent.region_features:
+            raise ValueError("agent.region_weight needs agent.region_features=true")
         if self.agent.vlm_patches and self.agent.head != "mlp":
             raise ValueError(f"agent.vlm_patches works with agent.head='mlp', got {self.agent.head!r}")
         rollout = self.agent.n_steps * self.env.n_envs

@@ -50,6 +50,7 @@ class GoalImageExtractor(BaseFeaturesExtractor):
             ``spatial_channels`` maps and max-pooled to this grid (``None``: off).
         region_score: what ``obs["region"]`` holds (``agent.region_score``): "cosine"
             (scaled by a learned factor from 20) or "log_prob" (from 1).
+        region_weight: that factor's starting value instead.
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         spatial_grid: Sequence[int] | None = None,
         spatial_channels: int = 4,
         region_score: str = "cosine",
+        region_weight: float | None = None,
     ):
         if not isinstance(observation_space, spaces.Dict) or {"image", "goal"} - set(observation_space.spaces):
             raise ValueError("observation_space must be a Dict with 'image' and 'goal' keys")
@@ -124,7 +126,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         # A log-probability is a logit already.
         if region_score not in ("cosine", "log_prob"):
             raise ValueError(f"region_score must be 'cosine' or 'log_prob', got {region_score!r}")
-        self.region_scale = nn.Parameter(torch.tensor(20.0 if region_score == "cosine" else 1.0)) if n_region else None
+        start = region_weight if region_weight is not None else 20.0 if region_score == "cosine" else 1.0
+        self.region_scale = nn.Parameter(torch.tensor(float(start))) if n_region else None
         # The patch branch: a 1x1 conv reads each patch embedding, FiLM-ed by the goal (which
         # of the VLM's concepts matter for this goal), beside the patch-goal similarity map
         # when the goal embedding lives in the same space (the goal is the VLM's own text
@@ -208,6 +211,7 @@ class PointerExtractor(BaseFeaturesExtractor):
         region_score: what ``obs["region"]`` holds (``agent.region_score``): "cosine"
             similarities, standardised over the boxes and added with a weight from 3, or
             "log_prob" (log p(goal | region)), added as it is with a weight from 1.
+        region_weight: the region term's starting weight instead (learned either way).
     """
 
     def __init__(
@@ -218,6 +222,7 @@ class PointerExtractor(BaseFeaturesExtractor):
         features_dim: int = 128,
         goal_hidden: int = 64,
         region_score: str = "cosine",
+        region_weight: float | None = None,
     ):
         if not isinstance(observation_space, spaces.Dict) or {"image", "goal"} - set(observation_space.spaces):
             raise ValueError("observation_space must be a Dict with 'image' and 'goal' keys")
@@ -274,7 +279,8 @@ class PointerExtractor(BaseFeaturesExtractor):
             if observation_space["region"].shape != (n_boxes,):
                 raise ValueError(f"observation 'region' must hold one value per box ({n_boxes}), "
                                  f"got shape {observation_space['region'].shape}")
-            self.region_weight = nn.Parameter(torch.tensor(3.0 if region_score == "cosine" else 1.0))
+            start = region_weight if region_weight is not None else 3.0 if region_score == "cosine" else 1.0
+            self.region_weight = nn.Parameter(torch.tensor(float(start)))
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         h = observations["image"].float()
