@@ -66,7 +66,7 @@ def test_recipes_in_configs_validate():
         assert cfg.reward.kind == "vlm" and cfg.total_steps > 0, p
 
 
-def test_demo_is_the_phone_common_region_recipe_shortened():
+def test_demo_is_the_phone_common_region_recipe_shortened_with_cosine_regions():
     from pathlib import Path
 
     from vlm_rewards.agents.demo import demo_config
@@ -74,7 +74,11 @@ def test_demo_is_the_phone_common_region_recipe_shortened():
     recipe = load_config(Path(__file__).parents[2] / "configs" / "phone_common_region.yaml")
     demo = demo_config()
     assert demo.env == recipe.env and demo.reward == recipe.reward
-    assert demo.agent.model_copy(update={"torch_threads": recipe.agent.torch_threads}) == recipe.agent
+    # The demo scores regions by cosine so that its learning shows (the recipe's log-probabilities
+    # solve held-out apps before training); all else is the recipe's.
+    assert demo.agent.region_score == "cosine" and recipe.agent.region_score == "log_prob"
+    same = {"torch_threads": recipe.agent.torch_threads, "region_score": recipe.agent.region_score}
+    assert demo.agent.model_copy(update=same) == recipe.agent
     assert demo.agent.torch_threads is None  # alone on the machine: every core
     assert demo.total_steps < recipe.total_steps and demo.eval.split == "heldout"
     assert demo_config(total_steps=1000).total_steps == 1000
