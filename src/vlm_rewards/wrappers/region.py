@@ -6,9 +6,10 @@ corpus, which names every app's icon), already knows what the held-out app's ico
 like. :class:`RegionSimilarityObservation` hands that knowledge to the policy: for every
 region of the screen (the tap cells of an env with ``region_crops(size)``) it adds the
 cosine similarity between the VLM's embedding of the region and the embedding of the
-goal's region prompt ("the clock app icon"). The VLM stays frozen; the policy learns how
-far to trust the similarities on training goals and can then ground a held-out goal
-through the VLM's shared text-image space.
+goal's region prompt ("the clock app icon"), or (:class:`RegionPrompts` with a temperature)
+the region's log-probability of being the goal's against every other goal's prompt. The
+VLM stays frozen; the policy learns how far to trust the scores on training goals and can
+then ground a held-out goal through the VLM's shared text-image space.
 
 Example:
     >>> env = RegionSimilarityObservation(GoalEmbeddingObservation(phone_env, table), scorer, prompts)  # doctest: +SKIP
