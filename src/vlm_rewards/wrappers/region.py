@@ -27,7 +27,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from vlm_rewards._validation import check_goal, goal_key
+from vlm_rewards._validation import check_goal, check_temperature, goal_key
 
 __all__ = ["LOG_PROB_FLOOR", "REGION_CROPS_KEY", "RegionCropsInfo", "RegionPrompts", "RegionSimilarityObservation",
            "region_count", "region_features_of", "region_similarity"]
@@ -112,9 +112,7 @@ class RegionPrompts:
                     vectors.append(v)
         self._goals = {goal_key(check_goal(g, "prompts key")) for g in prompts}
         self.matrix = np.stack(vectors)
-        if temperature is not None and not (isinstance(temperature, (int, float)) and 0 < float(temperature) < float("inf")):
-            raise ValueError(f"temperature must be a positive number or None, got {temperature!r}")
-        self.temperature = None if temperature is None else float(temperature)
+        self.temperature = None if temperature is None else check_temperature(temperature)
 
     @property
     def kind(self) -> str:
@@ -141,7 +139,7 @@ class RegionPrompts:
         (``emb``: ``(V, n, D)``) against each view's goal."""
         rows = np.array([self.row(g) for g in goals], dtype=np.int64)
         if self.temperature is None:
-            return np.clip(np.einsum("vnd,vd->vn", emb, self.matrix[rows]), -1.0, 1.0).astype(np.float32)
+            return _cosine(emb, self.matrix[rows])
         logits = np.einsum("vnd,gd->vng", emb, self.matrix) / self.temperature
         top = logits.max(axis=2, keepdims=True)
         log_z = top[..., 0] + np.log(np.exp(logits - top).sum(axis=2))
@@ -169,6 +167,11 @@ def _embed(encode: Any, crops: np.ndarray) -> np.ndarray:
     return emb / np.maximum(np.linalg.norm(emb, axis=2, keepdims=True), 1e-8)
 
 
+def _cosine(emb: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """``(V, n)`` cosines of unit-norm region embeddings ``(V, n, D)`` with one unit-norm prompt per view."""
+    return np.clip(np.einsum("vnd,vd->vn", emb, np.asarray(goals, np.float32)), -1.0, 1.0).astype(np.float32)
+
+
 def region_similarity(encode: Any, crops: np.ndarray, goals: np.ndarray) -> np.ndarray:
     """Cosine similarity of each crop with its view's goal prompt.
 
@@ -180,8 +183,7 @@ def region_similarity(encode: Any, crops: np.ndarray, goals: np.ndarray) -> np.n
     Returns:
         ``(V, n)`` float32 in [-1, 1].
     """
-    emb = _embed(encode, crops)
-    return np.clip(np.einsum("vnd,vd->vn", emb, np.asarray(goals, np.float32)), -1.0, 1.0).astype(np.float32)
+    return _cosine(_embed(encode, crops), goals)
 
 
 def region_features_of(encode: Any, table: RegionPrompts | Mapping[str, Any], views: Sequence[dict[str, Any]]) -> np.ndarray:
