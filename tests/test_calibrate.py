@@ -11,6 +11,7 @@ from vlm_rewards import RewardScorer
 from vlm_rewards.agents.config import load_config
 from vlm_rewards.cli import app
 from vlm_rewards.evaluation import best_f1, calibrate, load_labelled_folder
+from vlm_rewards.evaluation.metrics import best_goal_f1
 
 COLOUR = {"open the clock app": (220, 30, 30), "open the camera app": (30, 200, 30), "open the calendar app": (30, 30, 220)}
 
@@ -106,12 +107,12 @@ def test_calibrate_best_f1_pooled_uses_train_only(folder, tmp_path):
     model = ColourModel()
     cal = calibrate(model, folder, per_goal=False, bootstrap=50)
     res = next(iter(cal.sections.values()))
-    # The pooled β is the train split's best-F1 β, computed independently here.
+    # The pooled β is the train split's best goal-mean-F1 β, computed independently here.
     src = load_labelled_folder(folder)
     scorer = RewardScorer(model, goal_set=src.goals)
     rows, cols, labels = src.pairs["train"]
     p = scorer.score(src.frames["train"][rows], [src.goals[c] for c in cols]).score
-    assert res["threshold"] == pytest.approx(best_f1(labels, p)["threshold"], abs=1e-4)
+    assert res["threshold"] == pytest.approx(best_goal_f1(labels, p, cols)["threshold"], abs=1e-4)
     # Held-out labels never move the choice.
     flipped = calibrate(model, make_folder(tmp_path / "flip", flip_heldout=True), per_goal=False, bootstrap=50)
     assert next(iter(flipped.sections.values()))["threshold"] == res["threshold"]

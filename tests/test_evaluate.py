@@ -97,6 +97,10 @@ def test_evaluate_is_deterministic_and_writes_a_report(tiny_model, dataset, tmp_
     assert 0.0 <= phone["splits"]["heldout"]["pooled"]["ap"] <= 1.0
     cal = phone["calibration"]
     assert cal["temperature"] in [g["temperature"] for g in cal["grid"]] and len(cal["grid"]) == 5
+    # τ from the pooled best F1, β from the training goals' mean F1 (the pooled β beside it)
+    chosen = max(cal["grid"], key=lambda g: g["train_best_f1"])
+    assert cal["temperature"] == chosen["temperature"] and cal["pooled_threshold"] == chosen["threshold"]
+    assert 0.0 <= cal["heldout"]["f1_at_pooled_threshold"] <= 1.0
     assert [r["template"] for r in phone["templates"]][-1] == "Screenshot of {task} on Android"
     counts = [(r["negatives"], r["choice"]) for r in phone["negatives"]]
     choices = ["uniform", "hard", "counterfactual", "counterfactual+uniform"]

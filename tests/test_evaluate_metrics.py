@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from vlm_rewards.evaluation.metrics import best_f1, binary_metrics, curve_points, pr_curve, threshold_metrics
+from vlm_rewards.evaluation.metrics import (
+    best_f1,
+    best_goal_f1,
+    binary_metrics,
+    curve_points,
+    pr_curve,
+    threshold_metrics,
+)
 
 
 @pytest.fixture
@@ -61,3 +68,42 @@ def test_degenerate_and_bad_input():
         binary_metrics(np.array([0, 2, 1]), np.zeros(3))
     with pytest.raises(ValueError, match="NaN"):
         binary_metrics(np.array([0, 1]), np.array([0.1, np.nan]))
+
+
+def test_best_goal_f1_maximises_the_goal_mean_f1():
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n, n_goals = int(rng.integers(5, 60)), int(rng.integers(1, 5))
+        g = rng.integers(0, n_goals, n)
+        y = rng.random(n) < 0.3
+        s = np.round(rng.random(n) + y * rng.random() * 0.5, 2)  # rounded: ties
+        res = best_goal_f1(y, s, g)
+        if not y.any():
+            assert res["f1"] is None and res["threshold"] is None
+            continue
+        scored = [k for k in np.unique(g) if y[g == k].any()]
+
+        def mean_f1(beta):
+            return np.mean([threshold_metrics(y[g == k], s[g == k], beta)["f1"] for k in scored])
+
+        brute = max(mean_f1(b) for b in [*(np.unique(s) - 1e-6), s.max() + 1])
+        assert res["f1"] == pytest.approx(brute) and mean_f1(res["threshold"]) == pytest.approx(res["f1"])
+        assert res["goals"] == len(scored)
+        pooled = threshold_metrics(y, s, res["threshold"])
+        assert (res["precision"], res["recall"]) == (pooled["precision"], pooled["recall"])
+
+
+def test_best_goal_f1_is_not_decided_by_one_confused_goal():
+    # Goals a, b, d: positives at 0.8 and 0.4, a negative at 0.1. Goal c is confused: six
+    # negatives at 0.5 outscore the easy goals' weaker positives. The pooled best F1 puts β
+    # above c's negatives and drops half of every easy goal's recall; the goal mean keeps the
+    # easy goals perfect below 0.4, the better guess for a new goal that is not confused.
+    easy_y, easy_s = [1, 1, 0], [0.8, 0.4, 0.1]
+    y = np.array(easy_y * 3 + [1, 1] + [0] * 6, bool)
+    s = np.array(easy_s * 3 + [0.9, 0.9] + [0.5] * 6)
+    g = np.array(["a"] * 3 + ["b"] * 3 + ["d"] * 3 + ["c"] * 8)
+    assert best_f1(y, s)["threshold"] > 0.5
+    res = best_goal_f1(y, s, g)
+    assert res["threshold"] < 0.4 and res["f1"] == pytest.approx((3 + 2 * 2 / (2 * 2 + 6)) / 4)
+    with pytest.raises(ValueError, match="goals"):
+        best_goal_f1(y, s, g[:-1])

@@ -2,7 +2,8 @@
 
 :func:`calibrate` scores the ``train`` split of a labelled dataset, picks β for each goal
 (and one pooled β for every other goal, the ``"*"`` entry) either at a target precision
-(the largest recall whose train precision reaches it) or at the best F1, and reports
+(the largest recall whose train precision reaches it) or at the best F1 (for the pooled β: the
+best F1 averaged over training goals, :func:`~vlm_rewards.evaluation.metrics.best_goal_f1`), and reports
 precision and recall on the ``heldout`` split at those β, with a seeded bootstrap
 interval over held-out frames. Nothing of the held-out split is used to choose.
 
@@ -37,7 +38,7 @@ import numpy as np
 from vlm_rewards.data.evalset import SPLITS, EvalSet, load_evalset
 from vlm_rewards.envs import negative_pool
 from vlm_rewards.evaluation.core import TAU_FACTORS, RewardSpec, _load_model
-from vlm_rewards.evaluation.metrics import best_f1, pr_curve
+from vlm_rewards.evaluation.metrics import best_f1, best_goal_f1, pr_curve
 from vlm_rewards.evaluation.negatives import (
     negative_indices,
     offers_state_negatives,
@@ -341,6 +342,13 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
     rows, cols, labels = src.pairs["train"]
     train_scores = _scores(enc, src, "train", spec, tau, cache)
     new_goals = None
+    if target is None:
+        # The pooled β is the one goals without their own β get (held-out goals among them):
+        # the training goals' mean F1 estimates a new goal's, the pooled F1 does not.
+        g = best_goal_f1(labels, train_scores, cols)
+        if g["threshold"] is not None:
+            pooled = {"threshold": float(np.clip(g["threshold"], 0.0, 1.0)), "precision": g["precision"],
+                      "recall": g["recall"], "f1": g["f1"]}
     if goal_quantile is not None and target is not None:
         new_goals = _choose_for_new_goals(labels, train_scores, cols, target, goal_quantile, draws,
                                           np.random.default_rng(rng.integers(2**32)))
@@ -418,7 +426,8 @@ def calibrate(
         dataset: an evaluation set (``vlm-rewards collect``), a folder of frames labelled
             by file name (:func:`load_labelled_folder`), or either loaded.
         target_precision: choose each β as the one with the most train recall whose train
-            precision reaches this; ``None``: the β of the best train F1.
+            precision reaches this; ``None``: the β of the best train F1 (each goal's own; the
+            pooled β maximises the training goals' mean F1, a stand-in for a new goal's).
         per_goal: a β per goal (goals with at least ``min_positives`` train positives and
             some train negatives; the others, held-out goals included, get the pooled β
             under ``"*"``); ``False``: one pooled β.

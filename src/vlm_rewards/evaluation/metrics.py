@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["best_f1", "binary_metrics", "curve_points", "pr_curve", "threshold_metrics"]
+__all__ = ["best_f1", "best_goal_f1", "binary_metrics", "curve_points", "pr_curve", "threshold_metrics"]
 
 
 def _check(labels: Any, scores: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -65,6 +65,41 @@ def best_f1(labels: Any, scores: Any) -> dict[str, float | None]:
     if not y.any():
         return {"f1": None, "threshold": None, "precision": None, "recall": None}
     return _best_of_curve(*pr_curve(y, s))
+
+
+def best_goal_f1(labels: Any, scores: Any, goals: Any) -> dict[str, Any]:
+    """The β with the highest F1 *averaged over goals* (each goal's F1 of ``score > β`` on
+    its own pairs; goals without positives left out), the lowest such β on ties, with that
+    mean and the pooled precision and recall there.
+
+    The β to carry to goals calibration has not seen: a new goal is a new draw from the goal
+    population, so the goal-average estimates its F1, while the pooled best F1 weighs goals
+    by their positives and lets one goal the model confuses decide β for all of them.
+    """
+    y, s = _check(labels, scores)
+    g = np.asarray(goals)
+    if g.shape != y.shape:
+        raise ValueError(f"goals must have the labels' shape {y.shape}, got {g.shape}")
+    kinds, idx = np.unique(g, return_inverse=True)
+    scored = [k for k in range(len(kinds)) if y[idx == k].any()]
+    if not scored:
+        return {"f1": None, "threshold": None, "precision": None, "recall": None, "goals": 0}
+    # Between two positives' scores, raising β drops only false positives, so every goal's F1
+    # peaks just below some positive: those are the candidates.
+    cand = _beta_below(s, np.unique(s[y]))
+    f1 = np.zeros(len(cand))
+    for k in scored:
+        m = idx == k
+        pos, neg = np.sort(s[m & y]), np.sort(s[m & ~y])
+        tp = len(pos) - np.searchsorted(pos, cand, side="right")
+        fp = len(neg) - np.searchsorted(neg, cand, side="right")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 += np.where(tp > 0, 2 * tp / (2 * tp + fp + (len(pos) - tp)), 0.0)
+    f1 /= len(scored)
+    i = int(np.argmax(f1))  # candidates ascend: the first maximum is the lowest β
+    pooled = threshold_metrics(y, s, float(cand[i]))
+    return {"f1": float(f1[i]), "threshold": float(cand[i]), "precision": pooled["precision"],
+            "recall": pooled["recall"], "goals": len(scored)}
 
 
 def threshold_metrics(labels: Any, scores: Any, beta: float) -> dict[str, float]:

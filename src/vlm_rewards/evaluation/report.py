@@ -39,16 +39,18 @@ def _results_table(metrics: dict[str, Any]) -> list[str]:
 
 
 def _calibration_table(metrics: dict[str, Any]) -> list[str]:
-    lines = ["| section | τ | β | train F1 | held-out precision | held-out recall | held-out F1 | held-out AP at τ | held-out best F1 at τ |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| section | τ | β | train F1 | held-out precision | held-out recall | held-out F1 | held-out AP at τ | held-out best F1 at τ "
+             "| held-out F1 at the pooled best-F1 β |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, res in metrics["sections"].items():
         c = res["calibration"]
         if c["heldout"] is None:
-            lines.append(f"| {name} | – | – | – | – | – | – | – | – |")
+            lines.append(f"| {name} | – | – | – | – | – | – | – | – | – |")
             continue
         lines.append(f"| {name} | {_g(c['temperature'])} | {_g(c['threshold'])} | {_f(c['train']['f1'])} "
                      f"| {_f(c['heldout']['precision'])} | {_f(c['heldout']['recall'])} | {_f(c['heldout']['f1'])} "
-                     f"| {_f(c['heldout']['ap'])} | {_f(c['heldout']['best_f1'])} |")
+                     f"| {_f(c['heldout']['ap'])} | {_f(c['heldout']['best_f1'])} "
+                     f"| {_f(c['heldout'].get('f1_at_pooled_threshold'))} |")
     return lines
 
 
