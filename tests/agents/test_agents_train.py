@@ -453,3 +453,31 @@ def test_linear_lr_schedule_follows_the_whole_run_across_segments(tiny_clip_dir,
         rates[schedule] = PPO.load(tmp_path / schedule / "model.zip").policy.optimizer.param_groups[0]["lr"]
     # The last update ran at step 128 of 128: a linear schedule has reached 0 there.
     assert rates == {"constant": pytest.approx(1e-3), "linear": 0.0}
+
+
+def test_init_from_starts_from_a_trained_agents_policy(tiny_clip_dir, tmp_path):
+    import torch
+
+    from vlm_rewards.agents.algos import load_agent
+
+    short = {"total_steps": 64, "eval.gif_episodes": 0}
+    source = tmp_path / "one_room"
+    cfg = tiny_config(tiny_clip_dir, **short)
+    train(cfg, source)
+    want = load_agent(source / "model.zip", cfg).policy.state_dict()
+    # A learning rate of 1e-12 leaves the weights where they started: the source's, from a
+    # run directory or from its zip, and far from them without init_from.
+    frozen = {**short, "agent.learning_rate": 1e-12}
+    for name, init in (("dir", source), ("zip", source / "model.zip"), ("none", None)):
+        over = {**frozen, **({"agent.init_from": str(init)} if init else {})}
+        train(tiny_config(tiny_clip_dir, **over), tmp_path / name)
+        got = load_agent(tmp_path / name / "model.zip", tiny_config(tiny_clip_dir, **over)).policy.state_dict()
+        same = all(torch.allclose(got[k], v, atol=1e-6) for k, v in want.items() if v.is_floating_point())
+        assert same == (init is not None), name
+    # A policy of another shape, or nothing at the path: a ConfigError naming the field, and
+    # no run directory left behind.
+    with pytest.raises(ConfigError, match=r"agent.init_from: .*does not fit.*shape"):
+        train(tiny_config(tiny_clip_dir, **short, **{"agent.init_from": str(source), "agent.features_dim": 24}), tmp_path / "bad")
+    with pytest.raises(ConfigError, match="agent.init_from: .*neither an SB3 zip"):
+        train(tiny_config(tiny_clip_dir, **short, **{"agent.init_from": str(tmp_path / "nowhere")}), tmp_path / "bad")
+    assert not (tmp_path / "bad").exists()

@@ -135,6 +135,42 @@ def set_segment_schedule(model, config: TrainConfig, segment_end: int) -> None:
         model.lr_schedule = LinearToZero(config.agent.learning_rate, int(segment_end), int(config.total_steps))
 
 
+def init_source(path: str | Path) -> Path:
+    """The SB3 zip that ``agent.init_from`` names: the file itself, or ``model.zip`` of a run
+    or shipped-agent directory."""
+    p = Path(path).expanduser()
+    zip_path = p / "model.zip" if p.is_dir() else p
+    if not zip_path.is_file():
+        raise ConfigError(f"agent.init_from: {path} is neither an SB3 zip nor a directory holding model.zip")
+    return zip_path
+
+
+def init_policy_from(model, path: str | Path) -> None:
+    """Copy the policy weights of the agent saved at ``path`` (see :func:`init_source`) into
+    ``model``; a parameter missing, extra or of another shape is a ConfigError naming it."""
+    import torch
+    from stable_baselines3.common.save_util import load_from_zip_file
+
+    zip_path = init_source(path)
+    try:
+        _, params, _ = load_from_zip_file(zip_path, device="cpu")
+    except Exception as exc:  # a truncated or foreign zip
+        raise ConfigError(f"agent.init_from: cannot read {zip_path}: {exc}") from exc
+    source = (params or {}).get("policy")
+    if source is None:
+        raise ConfigError(f"agent.init_from: {zip_path} holds no policy weights")
+    target = model.policy.state_dict()
+    missing, extra = sorted(set(target) - set(source)), sorted(set(source) - set(target))
+    shapes = [k for k in target if k in source and tuple(source[k].shape) != tuple(target[k].shape)]
+    if missing or extra or shapes:
+        what = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else
+                f"{shapes[0]} has shape {tuple(source[shapes[0]].shape)}, this config's {tuple(target[shapes[0]].shape)}")
+        raise ConfigError(f"agent.init_from: the agent in {zip_path} does not fit this config's policy ({what}): "
+                          "train with the same observation, action space and agent settings")
+    with torch.no_grad():
+        model.policy.load_state_dict({k: v.to(target[k].dtype) for k, v in source.items()})
+
+
 def load_agent(path: str | Path, config: TrainConfig, env=None):
     """A saved agent (SB3 zip) of a run with ``config``, on ``env`` if given."""
     cls, _ = algo_class(config)

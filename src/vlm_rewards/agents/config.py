@@ -272,6 +272,13 @@ class AgentConfig(_Strict):
         "score (default 3 for cosine, 1 for log_prob), the mlp head's scale of it (default 20 for cosine, 1 for "
         "log_prob).",
     )
+    init_from: str | None = Field(
+        None,
+        description="Start from the policy weights of a trained agent (a run directory, a shipped agent's "
+        "directory or an SB3 zip) instead of random ones, e.g. a House curriculum: the one-room agent, then 2-4 "
+        "rooms. Its architecture must match this config's (same observation, action space and agent settings); "
+        "the optimizer starts afresh. A resumed run continues from its own checkpoint.",
+    )
     vlm_patches: bool = Field(
         False,
         description="Add the reward VLM's frozen patch embeddings of the view (obs['patches'], (D, h, w), in the "

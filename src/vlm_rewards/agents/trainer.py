@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from vlm_rewards.agents.algos import build_agent, load_agent, set_segment_schedule
+from vlm_rewards.agents.algos import build_agent, init_policy_from, load_agent, set_segment_schedule
 from vlm_rewards.agents.config import ConfigError, TrainConfig, dump_config
 from vlm_rewards.agents.rollouts import METRIC_KEYS
 from vlm_rewards.io import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -116,7 +116,7 @@ def train(
     False, and :class:`~vlm_rewards.agents.config.ConfigError` if a resumed run's config differs.
     """
     import torch
-    from stable_baselines3.common.logger import configure
+    from stable_baselines3.common.logger import Logger, configure
 
     from vlm_rewards.agents.callbacks import (
         EpisodeStatsCallback,
@@ -169,6 +169,9 @@ def train(
             say(f"resuming {run_dir} from step {start_step:,} ({ckpt.name})")
         else:
             model = build_agent(config, venv)
+            if config.agent.init_from is not None:
+                init_policy_from(model, config.agent.init_from)
+                say(f"policy weights from {config.agent.init_from}")
     except BaseException:
         venv.close()
         raise
@@ -180,7 +183,9 @@ def train(
     kept = [r for r in read_csv(csv_path) if r["step"] <= start_step] if ckpt is not None else []
     write_csv(csv_path, kept)
     tb_dir = str(run_dir / "tb") if config.tensorboard and _tensorboard_available() else None
-    model.set_logger(configure(tb_dir, ["tensorboard"] if tb_dir else []))
+    # Without TensorBoard a Logger of no outputs: SB3's configure(None, ...) would make a
+    # directory under the system temp dir for every run.
+    model.set_logger(configure(tb_dir, ["tensorboard"]) if tb_dir else Logger(folder=None, output_formats=[]))
 
     gif_dir = run_dir / "gifs"
 
