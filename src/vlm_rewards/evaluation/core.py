@@ -6,8 +6,8 @@ are compared with the ground-truth labels per goal and pooled over (frame, goal)
 the precision-recall curve as β sweeps, average precision, ROC-AUC, the best F1 and its β,
 precision at recall 0.5 (:mod:`~vlm_rewards.evaluation.metrics`).
 
-Calibration chooses τ on a small grid (the model's τ times 1/4 ... 4) and β maximising F1
-on the ``train`` split, and reports ``heldout`` at those values: what a user who tunes the
+Calibration chooses τ on a small grid (the model's τ times 1/4 ... 4) maximising the pooled F1,
+and β maximising the training goals' mean F1 at it, on the ``train`` split, and reports ``heldout`` at those values: what a user who tunes the
 reward on training goals gets on goals the agent never trained on.
 
 Instruction sensitivity (:func:`instruction_sensitivity`): for sections whose domain has a

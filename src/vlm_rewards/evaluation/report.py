@@ -152,7 +152,8 @@ def write_report(ev: Any, out_dir: str | os.PathLike) -> Path:
         "",
         "## Calibration",
         "",
-        "τ (on a grid around the model's) and β (maximising F1) chosen on `train`; precision, recall and F1 at",
+        "τ (on a grid around the model's, maximising the pooled F1) and β (maximising the training goals' mean F1) "
+        "chosen on `train`; precision, recall and F1 at",
         "them measured on `heldout`.",
         "",
         *_calibration_table(m),
