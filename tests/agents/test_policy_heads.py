@@ -300,3 +300,16 @@ def test_region_score_must_be_known_and_needs_region_features():
     assert PointerExtractor(space, TapColourEnv.pointer_boxes, region_score="log_prob").region_weight.item() == 1.0
     assert PointerExtractor(space, TapColourEnv.pointer_boxes, region_score="log_prob", region_weight=3.0).region_weight.item() == 3.0
     assert GoalImageExtractor(space, region_score="log_prob", region_weight=2.0).region_scale.item() == 2.0
+
+
+def test_a_built_agent_logs_nowhere_without_tensorboard(tmp_path, monkeypatch):
+    # SB3's default logger makes a directory under the temp dir on every learn().
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    venv = DummyVecEnv([TapColourEnv] * 2)
+    config = TrainConfig.model_validate({"seed": 0, "agent": {"n_steps": 16, "batch_size": 32, "n_epochs": 1,
+                                                               "cnn_channels": [4, 8, 8], "features_dim": 16}})
+    build_agent(config, venv).learn(32)
+    assert not list(tmp_path.glob("SB3-*"))

@@ -84,10 +84,16 @@ def algo_class(config: TrainConfig):
 
 
 def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
-    """A fresh SB3 agent for ``config`` on ``venv``."""
+    """A fresh SB3 agent for ``config`` on ``venv``.
+
+    Without ``tensorboard_log`` it logs nowhere: SB3's default logger would make a directory
+    under the system temp dir on every ``learn``.
+    """
+    from stable_baselines3.common.logger import Logger
+
     cls, policy = algo_class(config)
     a = config.agent
-    return cls(
+    model = cls(
         policy,
         venv,
         learning_rate=a.learning_rate,
@@ -106,6 +112,9 @@ def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
         device=a.device,
         verbose=0,
     )
+    if tensorboard_log is None:
+        model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 @dataclass(frozen=True)

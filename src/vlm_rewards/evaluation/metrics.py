@@ -93,8 +93,8 @@ def best_goal_f1(labels: Any, scores: Any, goals: Any) -> dict[str, Any]:
         pos, neg = np.sort(s[m & y]), np.sort(s[m & ~y])
         tp = len(pos) - np.searchsorted(pos, cand, side="right")
         fp = len(neg) - np.searchsorted(neg, cand, side="right")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f1 += np.where(tp > 0, 2 * tp / (2 * tp + fp + (len(pos) - tp)), 0.0)
+        # Never 0 / 0: a scored goal has positives, so 2 tp + fn >= 1.
+        f1 += 2 * tp / (2 * tp + fp + (len(pos) - tp))
     f1 /= len(scored)
     i = int(np.argmax(f1))  # candidates ascend: the first maximum is the lowest β
     pooled = threshold_metrics(y, s, float(cand[i]))
