@@ -6,7 +6,10 @@ sets, with perception taken out of the question: each scripted policy reads the 
 true position, but only while the target is in view (``HouseEnv.in_view``) and, optionally,
 no further than ``--sight`` metres (a crude stand-in for what a 64-pixel image resolves).
 
-Policies (all on the one-room level of ``configs/house_find_room.yaml``):
+Levels (``--level``): ``room``, the one-room level of ``configs/house_find_room.yaml`` (time
+limit 60); ``rooms``, the 2-4-room house of ``configs/house_find_rooms.yaml`` (time limit 150).
+
+Policies:
 
 - ``reactive``: no memory. Target in view: turn towards it, walk when it is ahead;
   otherwise turn left. What a feed-forward policy on one frame can express.
@@ -17,6 +20,10 @@ Policies (all on the one-room level of ``configs/house_find_room.yaml``):
   that sees the previous view beside the current one (``env.frame_stack: 2``) can tell. When a
   step left the view unchanged (the agent did not move), step sideways, left first, then right
   if that did not move either; otherwise the reactive policy.
+- ``reactive+explore``: the two-frame policy while the target is in view; otherwise it wanders
+  (the eval set's explorer: mostly forward, turning for a few steps after bumping into
+  something; random, so it needs no memory beyond the last step). A memoryless policy that
+  searches by walking instead of turning on the spot: what leaving the first room takes.
 - ``seen-once``: one bit of memory. Turn left until the target has been seen once, then the
   scripted solver (a planner that goes round obstacles and may lose sight of the target).
 - ``solver``: the scripted solver throughout (knows where everything is).
@@ -25,6 +32,7 @@ Usage::
 
     python benchmarks/bench_house_policies.py                      # 200 episodes
     python benchmarks/bench_house_policies.py --episodes 500 --sight 99 4 3
+    python benchmarks/bench_house_policies.py --level rooms --episodes 100
 
 Prints success rate (± one standard error) and mean episode length per policy and sight.
 """
@@ -37,13 +45,18 @@ import math
 import numpy as np
 
 from vlm_rewards.envs.house.env import HouseEnv
-from vlm_rewards.envs.house.solver import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, make_solver
+from vlm_rewards.envs.house.solver import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, Explorer, make_solver
 
 # Side-step ids in actions="walk" (after the four move ids).
 STRAFE_LEFT, STRAFE_RIGHT = 4, 5
 # Heading error (degrees) within which the reactive policies walk rather than turn.
 AIM_TOLERANCE = 12.0
-LEVEL = {"family": "find", "num_rooms": (1, 1), "num_objects": (3, 5), "room_size": (5.0, 6.5)}
+# The recipes' levels (configs/house_find_room.yaml, configs/house_find_rooms.yaml) and time limits.
+LEVELS = {
+    "room": ({"family": "find", "num_rooms": (1, 1), "num_objects": (3, 5), "room_size": (5.0, 6.5)}, 60),
+    "rooms": ({"family": "find", "num_rooms": (2, 4)}, 150),
+}
+POLICIES = ("reactive", "reactive+side-steps", "reactive+two-frames", "reactive+explore", "seen-once", "solver")
 
 
 def _target_bearing(env: HouseEnv, sight: float) -> float | None:
@@ -78,18 +91,22 @@ def two_frames(env: HouseEnv, sight: float, last: int | None, moved: bool) -> in
     return reactive(env, sight, side_steps=False)
 
 
-def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int) -> tuple[float, float, float]:
+def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, level: str = "room") -> tuple[float, float, float]:
     """(success rate, its standard error, mean episode length) over ``episodes`` episodes."""
-    walk = policy in ("reactive+side-steps", "reactive+two-frames")
-    env = HouseEnv(**LEVEL, actions="walk" if walk else "move", max_episode_steps=max_steps)
+    walk = policy in ("reactive+side-steps", "reactive+two-frames", "reactive+explore")
+    env = HouseEnv(**LEVELS[level][0], actions="walk" if walk else "move", max_episode_steps=max_steps)
     successes, lengths = [], []
     for i in range(episodes):
         env.reset(seed=seed + i)
         solver, seen = make_solver(env), False
+        explorer = Explorer(np.random.default_rng(seed + i))
         last, moved = None, True
         for t in range(1, max_steps + 1):
             if policy == "reactive+two-frames":
                 action = two_frames(env, sight, last, moved)
+            elif policy == "reactive+explore":
+                wander = _target_bearing(env, sight) is None
+                action = explorer.act() if wander else two_frames(env, sight, last, moved)
             elif policy == "solver":
                 action = solver(None)
             elif policy == "seen-once":
@@ -100,6 +117,8 @@ def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int) -> 
             before = (env.agent.pos.copy(), float(env.agent.dir))
             _, _, terminated, truncated, info = env.step(action)
             last, moved = action, not (np.allclose(before[0], env.agent.pos) and before[1] == float(env.agent.dir))
+            if policy == "reactive+explore":
+                explorer.observe(action, moved) if wander else setattr(explorer, "blocked", 0)
             if terminated or truncated:
                 break
         successes.append(bool(info["ground_truth_success"]))
@@ -113,20 +132,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--episodes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=90_000, help="episode i starts from env seed SEED + i")
-    parser.add_argument("--max-steps", type=int, default=60, help="time limit (the recipe's: 60)")
+    parser.add_argument("--level", choices=tuple(LEVELS), default="room", help="one room, or the 2-4-room house")
+    parser.add_argument("--max-steps", type=int, default=None, help="time limit (default: the level's recipe's, 60 or 150)")
     parser.add_argument("--sight", type=float, nargs="+", default=[99.0, 4.0],
                         help="metres within which the target is seen when in view (99: anywhere in the room)")
-    parser.add_argument("--policies", nargs="+", default=["reactive", "reactive+side-steps", "reactive+two-frames", "seen-once", "solver"])
+    parser.add_argument("--policies", nargs="+", choices=POLICIES, default=list(POLICIES))
     args = parser.parse_args()
+    if args.max_steps is None:
+        args.max_steps = LEVELS[args.level][1]
     if args.episodes < 1 or args.max_steps < 1:
         parser.error("--episodes and --max-steps must be positive")
-    print(f"House find, one room; {args.episodes} episodes from seed {args.seed}; time limit {args.max_steps} steps\n")
+    where = "one room" if args.level == "room" else "2-4 rooms"
+    print(f"House find, {where}; {args.episodes} episodes from seed {args.seed}; time limit {args.max_steps} steps\n")
     print("| policy | sight (m) | success | mean length |")
     print("|---|---:|---:|---:|")
     for policy in args.policies:
         for sight in ([None] if policy == "solver" else args.sight):
             p, se, length = run(policy, sight if sight is not None else math.inf, args.episodes, args.seed,
-                                args.max_steps)
+                                args.max_steps, args.level)
             shown = "n/a" if sight is None else ("any" if sight >= 99 else f"{sight:g}")
             print(f"| {policy} | {shown} | {100 * p:.0f}% ± {100 * se:.0f} | {length:.1f} |", flush=True)
 
