@@ -117,8 +117,10 @@ def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, lev
             before = (env.agent.pos.copy(), float(env.agent.dir))
             _, _, terminated, truncated, info = env.step(action)
             last, moved = action, not (np.allclose(before[0], env.agent.pos) and before[1] == float(env.agent.dir))
-            if policy == "reactive+explore":
-                explorer.observe(action, moved) if wander else setattr(explorer, "blocked", 0)
+            if policy == "reactive+explore" and wander:
+                explorer.observe(action, moved)
+            elif policy == "reactive+explore":
+                explorer.blocked = 0  # approaching: a wander resumes walking, not mid-turn
             if terminated or truncated:
                 break
         successes.append(bool(info["ground_truth_success"]))
