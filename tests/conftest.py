@@ -13,6 +13,19 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from helpers import make_tiny_clip, make_tiny_siglip  # noqa: E402
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _temp_files_under_pytest(tmp_path_factory):
+    # Tests that train a plain SB3 agent on the project's envs get SB3's default logger, which
+    # makes a directory under the system temp dir per learn(); keep those under pytest's
+    # own (pruned) base directory.
+    import tempfile
+
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("tempfile"))
+    yield
+    tempfile.tempdir = previous
+
+
 @pytest.fixture(scope="session")
 def tiny_clip_dir(tmp_path_factory):
     return make_tiny_clip(tmp_path_factory.mktemp("tiny_clip"))

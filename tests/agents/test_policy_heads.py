@@ -13,7 +13,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from vlm_rewards.agents.algos import build_agent
+from vlm_rewards.agents.algos import build_agent, load_agent
 from vlm_rewards.agents.config import TrainConfig
 from vlm_rewards.agents.policy import GoalImageExtractor, PointerActionNet, PointerExtractor, box_masks
 
@@ -302,14 +302,19 @@ def test_region_score_must_be_known_and_needs_region_features():
     assert GoalImageExtractor(space, region_score="log_prob", region_weight=2.0).region_scale.item() == 2.0
 
 
-def test_a_built_agent_logs_nowhere_without_tensorboard(tmp_path, monkeypatch):
+def test_built_and_loaded_agents_log_nowhere_without_tensorboard(tmp_path, monkeypatch):
     # SB3's default logger makes a directory under the temp dir on every learn().
     import tempfile
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    logs = tmp_path / "temp"
+    logs.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(logs))
     monkeypatch.delenv("SB3_LOGDIR", raising=False)
     venv = DummyVecEnv([TapColourEnv] * 2)
     config = TrainConfig.model_validate({"seed": 0, "agent": {"n_steps": 16, "batch_size": 32, "n_epochs": 1,
                                                                "cnn_channels": [4, 8, 8], "features_dim": 16}})
-    build_agent(config, venv).learn(32)
-    assert not list(tmp_path.glob("SB3-*"))
+    agent = build_agent(config, venv)
+    agent.learn(32)
+    agent.save(tmp_path / "agent.zip")
+    load_agent(tmp_path / "agent.zip", config, env=venv).learn(32, reset_num_timesteps=False)
+    assert not list(logs.glob("SB3-*"))

@@ -86,11 +86,8 @@ def algo_class(config: TrainConfig):
 def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
     """A fresh SB3 agent for ``config`` on ``venv``.
 
-    Without ``tensorboard_log`` it logs nowhere: SB3's default logger would make a directory
-    under the system temp dir on every ``learn``.
+    Without ``tensorboard_log`` it logs nowhere (see ``_log_nowhere``).
     """
-    from stable_baselines3.common.logger import Logger
-
     cls, policy = algo_class(config)
     a = config.agent
     model = cls(
@@ -113,8 +110,15 @@ def build_agent(config: TrainConfig, venv, tensorboard_log: str | None = None):
         verbose=0,
     )
     if tensorboard_log is None:
-        model.set_logger(Logger(folder=None, output_formats=[]))
+        _log_nowhere(model)
     return model
+
+
+def _log_nowhere(model) -> None:
+    # SB3's default logger makes a directory under the system temp dir on every learn().
+    from stable_baselines3.common.logger import Logger
+
+    model.set_logger(Logger(folder=None, output_formats=[]))
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,8 @@ def init_policy_from(model, path: str | Path) -> None:
 
 
 def load_agent(path: str | Path, config: TrainConfig, env=None):
-    """A saved agent (SB3 zip) of a run with ``config``, on ``env`` if given."""
+    """A saved agent (SB3 zip) of a run with ``config``, on ``env`` if given; it logs nowhere."""
     cls, _ = algo_class(config)
-    return cls.load(path, env=env, device=config.agent.device)
+    model = cls.load(path, env=env, device=config.agent.device)
+    _log_nowhere(model)
+    return model

@@ -116,7 +116,7 @@ def train(
     False, and :class:`~vlm_rewards.agents.config.ConfigError` if a resumed run's config differs.
     """
     import torch
-    from stable_baselines3.common.logger import Logger, configure
+    from stable_baselines3.common.logger import configure
 
     from vlm_rewards.agents.callbacks import (
         EpisodeStatsCallback,
@@ -183,9 +183,8 @@ def train(
     kept = [r for r in read_csv(csv_path) if r["step"] <= start_step] if ckpt is not None else []
     write_csv(csv_path, kept)
     tb_dir = str(run_dir / "tb") if config.tensorboard and _tensorboard_available() else None
-    # Without TensorBoard a Logger of no outputs: SB3's configure(None, ...) would make a
-    # directory under the system temp dir for every run.
-    model.set_logger(configure(tb_dir, ["tensorboard"]) if tb_dir else Logger(folder=None, output_formats=[]))
+    if tb_dir:  # otherwise build_agent and load_agent gave it a logger of no outputs
+        model.set_logger(configure(tb_dir, ["tensorboard"]))
 
     gif_dir = run_dir / "gifs"
 
