@@ -236,3 +236,17 @@ def test_pretrain_refuses_bad_loss_and_heldout_fraction(corpus, tmp_path):
         pretrain(corpus, tmp_path / "a", size="xxs", steps=2, batch_size=8, loss="hinge")
     with pytest.raises(ValueError, match="heldout_fraction"):
         pretrain(corpus, tmp_path / "b", size="xxs", steps=2, batch_size=8, heldout_fraction=0.7)
+
+
+def test_bf16_defaults_to_what_the_device_runs_natively(corpus, tmp_path, monkeypatch):
+    # Emulated bf16 autocast is several times slower than fp32 (AVX2-only CPUs).
+    import vlm_rewards.models.accel as accel
+
+    for native in (False, True):
+        monkeypatch.setattr(accel, "bf16_supported", lambda device="cpu", native=native: native)
+        out = pretrain(corpus, tmp_path / f"native{native}", size="xxs", steps=2, batch_size=16, seed=0)
+        assert json.loads((out / "training_log.json").read_text())["args"]["bf16"] is native
+    out = pretrain(corpus, tmp_path / "forced", size="xxs", steps=2, batch_size=16, seed=0, bf16=False)
+    assert json.loads((out / "training_log.json").read_text())["args"]["bf16"] is False
+    with pytest.raises(ValueError, match="bf16"):
+        pretrain(corpus, tmp_path / "bad", size="xxs", steps=2, batch_size=16, bf16="yes")

@@ -221,7 +221,7 @@ def pretrain(
     loss: PretrainLoss = typer.Option(PretrainLoss.infonce, help="CLIP's softmax loss (infonce) or SigLIP's pairwise sigmoid loss."),
     heldout_fraction: float = typer.Option(0.02, min=0.0, max=0.49, help="Fraction of the corpus kept out of training; its loss is logged."),
     eval_every: Optional[int] = typer.Option(None, min=1, help="Steps between held-out evaluations (default: --checkpoint-every)."),
-    bf16: bool = typer.Option(True, "--bf16/--fp32", help="bf16 autocast (fast on AMX CPUs and GPUs) or plain fp32."),
+    bf16: Optional[bool] = typer.Option(None, "--bf16/--fp32", help="bf16 autocast or plain fp32 (default: bf16 where the device has native bf16 units, AMX/AVX-512 BF16 CPUs and Ampere+ GPUs; emulated it is several times slower than fp32)."),
     threads: Optional[int] = typer.Option(None, min=1, help="CPU threads for torch (default: torch's choice)."),
     device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CUDA if available, else CPU)."),
 ) -> None:
