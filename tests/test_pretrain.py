@@ -250,3 +250,42 @@ def test_bf16_defaults_to_what_the_device_runs_natively(corpus, tmp_path, monkey
     assert json.loads((out / "training_log.json").read_text())["args"]["bf16"] is False
     with pytest.raises(ValueError, match="bf16"):
         pretrain(corpus, tmp_path / "bad", size="xxs", steps=2, batch_size=16, bf16="yes")
+
+
+def test_attribute_captions_are_positives_of_every_frame_they_describe():
+    from vlm_rewards.pretrain import _contrastive_loss, _Positives, _sigmoid_loss
+
+    labels = ["house:near:red ball", "house:near:blue ball", "house:near:red key", "phone:app:clock"]
+    captions = np.array([
+        ["a red ball up close", "a ball up close"],
+        ["a blue ball up close", "something blue up close"],
+        ["a red key up close", "something red up close"],
+        ["the clock app", "the clock app"],
+    ])
+    caption_labels = np.array([
+        [labels[0], "house:near:* ball"],
+        [labels[1], "house:near:blue *"],
+        [labels[2], "house:near:red *"],
+        [labels[3], labels[3]],
+    ])
+    assert captions.shape == caption_labels.shape
+    positives = _Positives(labels, caption_labels)
+    rows = np.arange(4)
+    # The frames' own captions: each is a positive of its own frame only.
+    assert np.array_equal(positives.batch(rows, np.zeros(4, dtype=np.int64)), np.eye(4, dtype=bool))
+    pos = positives.batch(rows, np.ones(4, dtype=np.int64))  # [image, text]
+    assert pos[:, 0].tolist() == [True, True, False, False]  # "a ball up close": both balls
+    assert pos[:, 1].tolist() == [False, True, False, False]  # "something blue": the blue ball
+    assert pos[:, 2].tolist() == [True, False, True, False]  # "something red": the red ball and the red key
+    assert np.diag(pos).all()
+    # The loss uses the asymmetric matrix: an image embedding that is equally close to the two
+    # texts describing it has a lower loss than one matching only its own text.
+    t = torch.nn.functional.normalize(torch.randn(4, 8, generator=torch.Generator().manual_seed(0)), dim=-1)
+    scale = torch.tensor(np.log(10.0))
+    p = torch.from_numpy(pos)
+    both = t.clone()
+    both[0] = t[0] + t[2]  # image 0 (red ball) between its two texts
+    only_own = t.clone()
+    only_own[0] = t[0] + t[1]  # image 0 between its own text and the blue one (a negative)
+    assert _contrastive_loss(both, t, scale, p)[0] < _contrastive_loss(only_own, t, scale, p)[0]
+    assert _sigmoid_loss(both, t, scale, torch.tensor(-1.0), p)[0] < _sigmoid_loss(only_own, t, scale, torch.tensor(-1.0), p)[0]
