@@ -289,31 +289,3 @@ def test_attribute_captions_are_positives_of_every_frame_they_describe():
     only_own[0] = t[0] + t[1]  # image 0 between its own text and the blue one (a negative)
     assert _contrastive_loss(both, t, scale, p)[0] < _contrastive_loss(only_own, t, scale, p)[0]
     assert _sigmoid_loss(both, t, scale, torch.tensor(-1.0), p)[0] < _sigmoid_loss(only_own, t, scale, torch.tensor(-1.0), p)[0]
-
-
-def test_colour_blind_captions_see_their_frame_in_greyscale(tmp_path, monkeypatch):
-    from vlm_rewards import pretrain as pretrain_module
-    from vlm_rewards.data import corpus as corpus_module
-    from vlm_rewards.envs._sampling import CorpusFrame
-
-    grey = pretrain_module._greyscale(torch.rand(3, 3, 8, 8))
-    assert torch.equal(grey[:, 0], grey[:, 1]) and torch.equal(grey[:, 1], grey[:, 2])
-
-    def source(rng, image_size, holdout):
-        k = 0
-        while True:
-            frame = np.zeros((image_size, image_size, 3), np.uint8)
-            frame[..., k % 3] = 200  # a red, green or blue frame
-            yield CorpusFrame(frame, (f"colour {k % 3}", "a ball"), f"test:{k % 3}",
-                              caption_labels=(f"test:{k % 3}", "test:*"), colour_blind=(False, True))
-            k += 1
-
-    monkeypatch.setattr(corpus_module, "_source", lambda domain: source)
-    corpus = collect_corpus(tmp_path / "c", domains=("phone",), frames_per_domain=48, seed=0)
-    assert corpus_module.read_corpus(corpus).colour_blind[:, 1].all()
-    seen = []
-    real = pretrain_module._greyscale
-    monkeypatch.setattr(pretrain_module, "_greyscale", lambda x: seen.append(len(x)) or real(x))
-    pretrain(corpus, tmp_path / "m", size="xxs", steps=3, batch_size=16, seed=0, heldout_fraction=0.0)
-    # Captions are cycled to 4 per frame (2 of them colour-blind): about half the samples.
-    assert len(seen) == 3 and 16 <= sum(seen) <= 32

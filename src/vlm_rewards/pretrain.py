@@ -5,8 +5,7 @@ scratch with the symmetric InfoNCE loss and CLIP's learned temperature (``logit_
 clamped at 100). Frames whose corpus labels are equal count as positives of each other,
 so the many frames of one app screen are not pushed apart as false negatives, and an
 attribute caption ("a ball up close") is a positive of every frame its label pattern
-matches (balls of every colour); a *colour-blind* caption ("a ball up close") sees its frame
-in greyscale, so that a kind is not learnt from the colours the corpus shows it in. The
+matches (balls of every colour). The
 tokenizer is a BPE trained on the corpus captions. Training uses AdamW with linear
 warm-up and cosine decay, bf16 autocast where the device runs it natively (AMX CPUs, GPUs),
 light augmentation suited to rendered RL frames (small shifts/zooms, mild colour jitter), and
@@ -252,14 +251,6 @@ def _augment(x, generator, max_shift: float = 0.08, zoom: float = 0.1, jitter: f
     return (x * tint).clamp(0, 1)
 
 
-def _greyscale(x):
-    """Luminance (ITU-R 601 weights) in all three channels; ``x`` NCHW in [0, 1]."""
-    import torch
-
-    weights = torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x * weights).sum(1, keepdim=True).expand_as(x).contiguous()
-
-
 def _lr_factor(step: int, steps: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -414,7 +405,6 @@ def pretrain(
     captions = corpus.captions[train_rows]
     labels = [corpus.labels[i] for i in train_rows]
     positives = _Positives(labels, corpus.caption_labels[train_rows])
-    colour_blind = torch.from_numpy(corpus.colour_blind[train_rows])
     strata = None
     if batches == "domain":
         strata = np.unique([lab.split(":", 1)[0] for lab in labels], return_inverse=True)[1]
@@ -516,9 +506,6 @@ def pretrain(
             # Augmented where the model runs: on a GPU the CPU would otherwise be the bottleneck.
             x = frames[idx].to(dev).permute(0, 3, 1, 2).float().div_(255)
             x = _augment(x, gen)
-            blind = colour_blind[idx, variant].to(dev)
-            if blind.any():
-                x[blind] = _greyscale(x[blind])
             x = (x - mean) / std
             c = caption_ids[idx, variant]
             for group in optimizer.param_groups:

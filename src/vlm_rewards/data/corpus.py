@@ -29,19 +29,15 @@ frame labels (``house:near:* ball``; :func:`caption_matches`): pre-training coun
 frame it matches as a positive of that caption. They teach a kind independently of its
 colours and a colour independently of its kinds, which is what a colour-object combination
 the corpus never names needs: without them a model that saw yellow only on keys and boxes
-took a yellow ball for a yellow key. Kind-only captions are also *colour-blind*: pre-training
-shows them their frame in greyscale. In colour, "a ball up close" would be learnt as "a
-blue, green, grey, purple or red object" (the corpus has no yellow ball, so every yellow
-object is "not a ball"), and a yellow ball would lose to "a key" (measured: 0 of 60
-hold-out frames got their kind right mid-training).
+took a yellow ball for a yellow key.
 
 On disk: ``manifest.json`` plus shards ``{domain}-{index:05d}.npz`` holding ``frames``
 (uint8, N x S x S x 3), ``captions`` (N x K strings), ``labels`` (the state a caption came
 from, e.g. ``phone:app:calendar``: frames with equal labels show the same thing, so
 pre-training treats them as positives of each other even when their captions differ),
-``caption_labels`` (N x K: what each caption describes, the frame's label or a pattern),
-``colour_blind`` (N x K bool: train this caption on the greyscale frame) and ``groups`` (int64; equal ids: a frame and its twins). Version-1 corpora (one caption per
-frame, no groups) and version 2 (no caption labels, nothing colour-blind) still load. Shards are written deterministically (fixed
+``caption_labels`` (N x K: what each caption describes, the frame's label or a pattern) and
+``groups`` (int64; equal ids: a frame and its twins). Version-1 corpora (one caption per
+frame, no groups) and version 2 (no caption labels) still load. Shards are written deterministically (fixed
 zip timestamps) and atomically; the manifest, written last, records each shard's size and
 SHA-256, so a truncated or altered shard is reported by name when loaded.
 
@@ -108,16 +104,14 @@ Sample = tuple[np.ndarray, str, str]  # frame, caption, label: a source may yiel
 class Corpus:
     """A loaded corpus: ``frames`` (uint8 N x S x S x 3), ``captions`` (N x K str array; column
     0 the descriptive caption), ``labels`` (N state labels), ``groups`` (N int64 ids; a
-    frame and its twins share one), ``caption_labels`` (N x K: the label or label pattern
-    each caption describes; see :func:`caption_matches`) and ``colour_blind`` (N x K bool:
-    captions pre-training pairs with the greyscale frame)."""
+    frame and its twins share one) and ``caption_labels`` (N x K: the label or label pattern
+    each caption describes; see :func:`caption_matches`)."""
 
     frames: np.ndarray
     captions: np.ndarray
     labels: list[str]
     groups: np.ndarray
     caption_labels: np.ndarray
-    colour_blind: np.ndarray
 
 
 def caption_matches(caption_label: str, frame_label: str) -> bool:
@@ -276,7 +270,7 @@ def collect_corpus(
             done = 0
             while done < counts[domain]:
                 n = min(shard_size, counts[domain] - done)
-                frames, captions, labels, groups, caption_labels, colour_blind = [], [], [], [], [], []
+                frames, captions, labels, groups, caption_labels = [], [], [], [], []
                 for _ in range(n):
                     item = _corpus_frame(next(source), domain)
                     if item.frame.shape != (image_size, image_size, 3):
@@ -287,8 +281,6 @@ def collect_corpus(
                     captions.append([item.captions[k % len(item.captions)] for k in range(CAPTIONS_PER_FRAME)])
                     own = item.caption_labels or (item.label,) * len(item.captions)
                     caption_labels.append([own[k % len(own)] for k in range(CAPTIONS_PER_FRAME)])
-                    blind = item.colour_blind or (False,) * len(item.captions)
-                    colour_blind.append([blind[k % len(blind)] for k in range(CAPTIONS_PER_FRAME)])
                     labels.append(item.label)
                     groups.append(group)
                     bar.advance(task)
@@ -298,7 +290,6 @@ def collect_corpus(
                     "labels": np.array(labels, dtype=str),
                     "groups": np.array(groups, dtype=np.int64),
                     "caption_labels": np.array(caption_labels, dtype=str),
-                    "colour_blind": np.array(colour_blind, dtype=bool),
                 })
                 name = f"{domain}-{len(shards):05d}.npz"
                 atomic_write_bytes(out / name, data)
@@ -327,9 +318,6 @@ def _corpus_frame(item: Any, domain: str) -> CorpusFrame:
             # A caption that does not describe its own frame would be its frame's negative.
             raise RuntimeError(f"{domain}'s corpus source gave caption labels {item.caption_labels!r} that do not "
                                f"each describe the frame's label {item.label!r}")
-        if item.colour_blind and len(item.colour_blind) != len(item.captions):
-            raise RuntimeError(f"{domain}'s corpus source gave {len(item.colour_blind)} colour_blind flags for "
-                               f"{len(item.captions)} captions")
         return item
     frame, caption, label = item
     return CorpusFrame(frame, (caption,), label)
@@ -380,17 +368,14 @@ def _read_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any], first_grou
         # Version 1: one caption per frame and no twins; versions 1-2: every caption describes its frame.
         groups = npz["groups"] if "groups" in npz.files else np.arange(first_group, first_group + len(frames), dtype=np.int64)
         caption_labels = npz["caption_labels"] if "caption_labels" in npz.files else None
-        colour_blind = npz["colour_blind"] if "colour_blind" in npz.files else None
     if captions.ndim == 1:
         captions = captions[:, None]
     if caption_labels is None:
         caption_labels = np.repeat(np.array(labels, dtype=str)[:, None], captions.shape[1], axis=1)
-    if colour_blind is None:
-        colour_blind = np.zeros(captions.shape, dtype=bool)
     if (len(frames) != entry["frames"] or not len(captions) == len(labels) == len(groups) == len(frames)
-            or caption_labels.shape != captions.shape or colour_blind.shape != captions.shape):
+            or caption_labels.shape != captions.shape):
         raise CorpusError(f"corpus shard {path} holds {len(frames)} frames, manifest says {entry['frames']}")
-    return Corpus(frames, captions, labels, groups, caption_labels, colour_blind)
+    return Corpus(frames, captions, labels, groups, caption_labels)
 
 
 def load_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any]) -> tuple[np.ndarray, list[str], list[str]]:
@@ -420,8 +405,7 @@ def read_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = N
 
     return Corpus(np.concatenate([p.frames for p in parts]), np.concatenate([widen(p.captions) for p in parts]),
                   [lab for p in parts for lab in p.labels], np.concatenate([p.groups for p in parts]),
-                  np.concatenate([widen(p.caption_labels) for p in parts]),
-                  np.concatenate([widen(p.colour_blind) for p in parts]))
+                  np.concatenate([widen(p.caption_labels) for p in parts]))
 
 
 def load_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = None) -> tuple[np.ndarray, list[str], list[str]]:

@@ -43,11 +43,6 @@ class CorpusFrame:
     holds for every frame whose label matches the pattern ``house:near:* ball``
     (:func:`vlm_rewards.data.corpus.caption_matches`), so pre-training counts those frames
     as its positives too. Empty: every caption describes exactly ``label``.
-
-    ``colour_blind`` (optional, one per caption) marks captions that say nothing a colour
-    decides ("a ball up close"): pre-training shows them the frame in greyscale, so that a
-    kind is not learnt from the colours it happens to come in (with "yellow ball" held out,
-    every yellow object of the corpus is "not a ball"). Empty: none.
     """
 
     frame: np.ndarray
@@ -55,7 +50,6 @@ class CorpusFrame:
     label: str
     twin: bool = False
     caption_labels: tuple[str, ...] = ()
-    colour_blind: tuple[bool, ...] = ()
 
 
 def styled(rng: np.random.Generator, styles: Sequence[Sequence[str]], **fields: str) -> tuple[str, ...]:

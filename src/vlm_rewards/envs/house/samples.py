@@ -135,11 +135,10 @@ _ATTRIBUTE_TEMPLATES = {
 _COLOUR_PHRASES = ("something {c}", "a {c} object", "a {c} thing")
 
 
-def _attribute_caption(kind: str, names: list[str], rng: np.random.Generator) -> tuple[str, str, bool] | None:
-    """(caption, label pattern, colour-blind) naming one attribute of ``names[0]``, or None
-    where it has no colour and kind to tell apart (furniture, an empty room); a kind-only
-    caption is colour-blind (see :class:`~vlm_rewards.envs._sampling.CorpusFrame`). Always
-    draws three random numbers, so a twin built from the same ``rng`` state gets the same choices."""
+def _attribute_caption(kind: str, names: list[str], rng: np.random.Generator) -> tuple[str, str] | None:
+    """(caption, label pattern) naming one attribute of ``names[0]``, or None where it has no
+    colour and kind to tell apart (furniture, an empty room). Always draws three random
+    numbers, so a twin built from the same ``rng`` state gets the same choices."""
     from vlm_rewards.envs.house.vocabulary import OBJECTS
 
     by_kind, template, phrase = rng.random() < 0.5, pick(rng, _ATTRIBUTE_TEMPLATES.get(kind, ("",))), pick(rng, _COLOUR_PHRASES)
@@ -152,20 +151,18 @@ def _attribute_caption(kind: str, names: list[str], rng: np.random.Generator) ->
         text, pattern = phrase.format(c=spec.colour), f"{spec.colour} *"
     # A room label lists up to three objects ("house:room:blue key,red ball"): match any of them.
     label = f"house:room:*{pattern}*" if kind == "room" else f"house:{kind}:{pattern}"
-    return template.format(o=text), label, by_kind
+    return template.format(o=text), label
 
 
-def _corpus_captions(kind: str, names: list[str], rng: np.random.Generator) -> dict[str, Any]:
-    """The captions of a corpus frame as :class:`CorpusFrame` fields: the three styles, then
-    an attribute caption where the frame's first object has one (else no caption labels:
-    each caption describes exactly the label)."""
+def _corpus_captions(kind: str, names: list[str], rng: np.random.Generator) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """(captions, label, caption labels) of a corpus frame: the three styles, then an
+    attribute caption where the frame's first object has one (else no caption labels: each
+    caption describes exactly the label)."""
     captions, label = _captions(kind, names, rng)
     attribute = _attribute_caption(kind, names, rng)
     if attribute is None:
-        return dict(captions=captions, label=label)
-    text, pattern, blind = attribute
-    return dict(captions=(*captions, text), label=label, caption_labels=(label,) * len(captions) + (pattern,),
-                colour_blind=(False,) * len(captions) + (blind,))
+        return captions, label, ()
+    return (*captions, attribute[0]), label, (label,) * len(captions) + (attribute[1],)
 
 
 # Fraction of near and carry frames followed by a twin with the object altered (a hard negative).
@@ -228,15 +225,17 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
         if policy == "solver" and kind in ("room", "empty", "carry") and rng.random() >= _HOUSE_KEEP_WALK:
             return []
         state = rng.bit_generator.state
-        out = [CorpusFrame(env.render(), **_corpus_captions(kind, names, rng))]
+        captions, label, caption_labels = _corpus_captions(kind, names, rng)
+        out = [CorpusFrame(env.render(), captions, label, caption_labels=caption_labels)]
         if kind in ("near", "carry") and rng.random() < _TWIN_RATE:
             other = _twin_object(env, names[0], holdout, rng)
             if other is not None:
                 after = rng.bit_generator.state
                 rng.bit_generator.state = state  # the same templates, the altered object
-                twin = _corpus_captions(kind, [other], rng)
+                twin_captions, twin_label, twin_caption_labels = _corpus_captions(kind, [other], rng)
                 rng.bit_generator.state = after
-                out.append(CorpusFrame(_render_with(env, names[0], other), twin=True, **twin))
+                out.append(CorpusFrame(_render_with(env, names[0], other), twin_captions, twin_label, twin=True,
+                                       caption_labels=twin_caption_labels))
         return out
 
     while True:
