@@ -3,9 +3,7 @@
 A Hugging Face ``CLIPModel`` (ViT image tower, causal text transformer) is trained from
 scratch with the symmetric InfoNCE loss and CLIP's learned temperature (``logit_scale``,
 clamped at 100). Frames whose corpus labels are equal count as positives of each other,
-so the many frames of one app screen are not pushed apart as false negatives, and an
-attribute caption ("a ball up close") is a positive of every frame its label pattern
-matches (balls of every colour). The
+so the many frames of one app screen are not pushed apart as false negatives. The
 tokenizer is a BPE trained on the corpus captions. Training uses AdamW with linear
 warm-up and cosine decay, bf16 autocast where the device runs it natively (AMX CPUs, GPUs),
 light augmentation suited to rendered RL frames (small shifts/zooms, mild colour jitter), and
@@ -143,38 +141,10 @@ def preprocessor_config(image_size: int) -> dict[str, Any]:
 # --- Data ----------------------------------------------------------------------------------
 
 
-class _Positives:
-    """Which captions describe which frames: a caption is a positive of every frame of the
-    batch its caption label matches (:func:`vlm_rewards.data.corpus.caption_matches`): frames
-    with its own frame's label, and for an attribute caption ("a ball up close") every frame
-    its pattern matches. Patterns are matched once per distinct frame label, up front."""
-
-    def __init__(self, frame_labels: Sequence[str], caption_labels: np.ndarray):
-        from vlm_rewards.data.corpus import caption_matches
-
-        frame_vocab: dict[str, int] = {}
-        self.frame_ids = np.array([frame_vocab.setdefault(lab, len(frame_vocab)) for lab in frame_labels], dtype=np.int64)
-        cap_vocab: dict[str, int] = {}
-        self.caption_ids = np.array([cap_vocab.setdefault(lab, len(cap_vocab)) for lab in caption_labels.ravel().tolist()],
-                                    dtype=np.int64).reshape(caption_labels.shape)
-        patterns = [lab for lab in cap_vocab if "*" in lab]
-        # exact[c]: the frame-label id a plain caption label names (-1: a pattern, or no frame has it)
-        self.exact = np.array([-1 if "*" in lab else frame_vocab.get(lab, -1) for lab in cap_vocab], dtype=np.int64)
-        self.pattern = np.full(len(cap_vocab), -1, dtype=np.int64)
-        for p, lab in enumerate(patterns):
-            self.pattern[cap_vocab[lab]] = p
-        self.matches = np.array([[caption_matches(pat, lab) for lab in frame_vocab] for pat in patterns],
-                                dtype=bool).reshape(len(patterns), len(frame_vocab))
-
-    def batch(self, rows: np.ndarray, variant: np.ndarray) -> np.ndarray:
-        """(B, B) bool, [i, j]: the caption drawn for sample j describes sample i's frame."""
-        frames = self.frame_ids[rows]
-        caps = self.caption_ids[rows, variant]
-        pos = self.exact[caps][:, None] == frames[None, :]  # [text, image]
-        pat = self.pattern[caps]
-        for t in np.flatnonzero(pat >= 0):
-            pos[t] = self.matches[pat[t], frames]
-        return pos.T
+def _positive_keys(labels: Sequence[str]) -> np.ndarray:
+    """Integer id per sample; equal ids are positives of each other."""
+    ids: dict[str, int] = {}
+    return np.array([ids.setdefault(lab, len(ids)) for lab in labels], dtype=np.int64)
 
 
 def _group_order(groups: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -258,34 +228,33 @@ def _lr_factor(step: int, steps: int, warmup: int) -> float:
     return 0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _contrastive_loss(image_emb, text_emb, logit_scale, pos):
-    """Symmetric InfoNCE with multi-positive targets; ``pos[i, j]``: text j describes image i
-    (every image and every text has at least its own pair)."""
+def _contrastive_loss(image_emb, text_emb, logit_scale, keys):
+    """Symmetric InfoNCE with multi-positive targets (samples sharing a key)."""
     import torch
     import torch.nn.functional as F
 
     image_emb = F.normalize(image_emb.float(), dim=-1)
     text_emb = F.normalize(text_emb.float(), dim=-1)
     logits = logit_scale.exp() * image_emb @ text_emb.t()
-    pos = pos.float()
-    loss_i = -((pos / pos.sum(1, keepdim=True)) * F.log_softmax(logits, dim=1)).sum(1).mean()
-    loss_t = -((pos.t() / pos.t().sum(1, keepdim=True)) * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
+    pos = (keys[:, None] == keys[None, :]).float()
+    targets = pos / pos.sum(1, keepdim=True)
+    loss_i = -(targets * F.log_softmax(logits, dim=1)).sum(1).mean()
+    loss_t = -(targets * F.log_softmax(logits.t(), dim=1)).sum(1).mean()
     with torch.no_grad():
         acc = (pos.gather(1, logits.argmax(1, keepdim=True)).mean())
     return (loss_i + loss_t) / 2, acc
 
 
-def _sigmoid_loss(image_emb, text_emb, logit_scale, logit_bias, pos):
+def _sigmoid_loss(image_emb, text_emb, logit_scale, logit_bias, keys):
     """SigLIP's pairwise sigmoid loss (Zhai et al. 2023): every image-text pair of the batch is a
-    binary problem, positive where ``pos[i, j]`` (text j describes image i); summed over texts,
-    mean over images."""
+    binary problem, positive when the samples share a key; summed over texts, mean over images."""
     import torch
     import torch.nn.functional as F
 
     image_emb = F.normalize(image_emb.float(), dim=-1)
     text_emb = F.normalize(text_emb.float(), dim=-1)
     logits = logit_scale.exp() * image_emb @ text_emb.t() + logit_bias
-    pos = pos.float()
+    pos = (keys[:, None] == keys[None, :]).float()
     loss = -F.logsigmoid((2 * pos - 1) * logits).sum(1).mean()
     with torch.no_grad():
         acc = pos.gather(1, logits.argmax(1, keepdim=True)).mean()
@@ -404,7 +373,6 @@ def pretrain(
     frames_np, groups = corpus.frames[train_rows], corpus.groups[train_rows]
     captions = corpus.captions[train_rows]
     labels = [corpus.labels[i] for i in train_rows]
-    positives = _Positives(labels, corpus.caption_labels[train_rows])
     strata = None
     if batches == "domain":
         strata = np.unique([lab.split(":", 1)[0] for lab in labels], return_inverse=True)[1]
@@ -462,11 +430,12 @@ def pretrain(
     tok = tokenizer(unique, padding="longest", truncation=True, max_length=max_text_length, return_tensors="pt")
     all_ids, all_mask = tok["input_ids"].to(dev), tok["attention_mask"].to(dev)
     caption_ids = torch.tensor([[cap_index[c] for c in row] for row in captions.tolist()]).view(len(captions), -1)
+    keys = torch.from_numpy(_positive_keys(labels))
     frames = torch.from_numpy(frames_np)  # uint8 NHWC; converted per batch to save memory
     mean = torch.tensor(OPENAI_CLIP_MEAN, device=dev).view(1, 3, 1, 1)
     std = torch.tensor(OPENAI_CLIP_STD, device=dev).view(1, 3, 1, 1)
 
-    heldout_positives = _Positives([corpus.labels[i] for i in heldout_rows], corpus.caption_labels[heldout_rows])
+    heldout_keys = torch.from_numpy(_positive_keys([corpus.labels[i] for i in heldout_rows]))
     heldout_captions = torch.tensor([cap_index[c] for c in corpus.captions[heldout_rows, 0].tolist()], dtype=torch.long)
 
     def heldout_eval() -> dict[str, float]:
@@ -484,7 +453,7 @@ def pretrain(
                 c = heldout_captions[sel]
                 image_emb = pooled_features(model.get_image_features(pixel_values=(x - mean) / std), "image")
                 text_emb = pooled_features(model.get_text_features(input_ids=all_ids[c], attention_mask=all_mask[c]), "text")
-                k = torch.from_numpy(heldout_positives.batch(sel.numpy(), np.zeros(len(sel), dtype=np.int64))).to(dev)
+                k = heldout_keys[sel].to(dev)
                 if loss == "siglip":
                     value, acc = _sigmoid_loss(image_emb, text_emb, model.logit_scale, logit_bias, k)
                 else:
@@ -500,9 +469,7 @@ def pretrain(
         for step in range(start, steps):
             idx = torch.from_numpy(_batch_indices(n, batch_size, step, seed, groups, strata))
             gen = torch.Generator().manual_seed(seed * 1_000_003 + step)
-            variant_np = np.random.default_rng([seed, 2, step]).integers(caption_ids.shape[1], size=len(idx))
-            variant = torch.from_numpy(variant_np)
-            pos = torch.from_numpy(positives.batch(idx.numpy(), variant_np)).to(dev)
+            variant = torch.from_numpy(np.random.default_rng([seed, 2, step]).integers(caption_ids.shape[1], size=len(idx)))
             # Augmented where the model runs: on a GPU the CPU would otherwise be the bottleneck.
             x = frames[idx].to(dev).permute(0, 3, 1, 2).float().div_(255)
             x = _augment(x, gen)
@@ -516,9 +483,9 @@ def pretrain(
                     model.get_text_features(input_ids=all_ids[c], attention_mask=all_mask[c]), "text"
                 )
             if loss == "siglip":
-                value_t, acc = _sigmoid_loss(image_emb, text_emb, model.logit_scale, logit_bias, pos)
+                value_t, acc = _sigmoid_loss(image_emb, text_emb, model.logit_scale, logit_bias, keys[idx].to(dev))
             else:
-                value_t, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, pos)
+                value_t, acc = _contrastive_loss(image_emb, text_emb, model.logit_scale, keys[idx].to(dev))
             optimizer.zero_grad(set_to_none=True)
             value_t.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -138,10 +138,7 @@ def test_compositional_holdout_is_never_named(house_corpus):
     assert read_manifest(house_corpus)["holdout"] == sorted(COMPOSITIONAL_HOLDOUT)
     assert not COMPOSITIONAL_HOLDOUT & HELDOUT_OBJECTS  # documented: disjoint from the agent's held-out goals
     _, captions, labels = load_corpus(house_corpus)
-    from vlm_rewards.data import read_corpus
-
-    every = read_corpus(house_corpus).captions.ravel().tolist()  # attribute captions included
-    assert not [c for c in every if _names_holdout(c)]
+    assert not [c for c in captions if _names_holdout(c)]
     assert not [lab for lab in labels if any(combo in lab for combo in COMPOSITIONAL_HOLDOUT)]
     # Every colour and kind of the hold-out is still named, in other combinations.
     text = " ".join(captions)
@@ -181,53 +178,6 @@ def test_explorer_turns_away_from_walls_deterministically():
     while e.blocked:
         assert e.act() == turn
         e.observe(turn, moved=False)
-
-
-def test_house_attribute_captions_name_one_attribute_and_match_what_they_describe(house_corpus):
-    from vlm_rewards.data import caption_matches, read_corpus
-    from vlm_rewards.envs.house.vocabulary import COLOURS, OBJECTS
-
-    full = read_corpus(house_corpus)
-    house = [i for i, lab in enumerate(full.labels) if lab.startswith("house:")]
-    attributes = [i for i in house if "*" in full.caption_labels[i, 3]]
-    assert len(attributes) >= 50
-    by_kind = by_colour = 0
-    for i in attributes:
-        label, pattern, caption = full.labels[i], full.caption_labels[i, 3], full.captions[i, 3]
-        assert caption_matches(pattern, label) and (full.caption_labels[i, :3] == label).all()
-        state = label.split(":")[1]
-        assert pattern.startswith(f"house:{state}:")
-        named = [n for n in OBJECTS if f" {n}" in f" {caption}"]
-        assert not named, f"an attribute caption names a whole object: {caption!r}"
-        colour = next((c for c in COLOURS if c in caption), None)
-        kind = next((k for k in ("ball", "box", "key") if k in caption), None)
-        assert (colour is None) != (kind is None), caption  # exactly one attribute
-        others = [n for n in OBJECTS if OBJECTS[n].colour is not None]
-        # It describes every object sharing the attribute, in the same state, and no other.
-        for n in others:
-            same = OBJECTS[n].colour == colour if colour else OBJECTS[n].kind == kind
-            if state != "room":
-                assert caption_matches(pattern, f"house:{state}:{n}") == same, (pattern, n)
-        by_kind += kind is not None
-        by_colour += colour is not None
-    assert by_kind and by_colour
-    # Frames without a coloured object (furniture, empty rooms) keep the cycled styles.
-    plain = [i for i in house if "*" not in full.caption_labels[i, 3]]
-    assert plain and all(full.captions[i, 3] == full.captions[i, 0] for i in plain)
-
-
-def test_caption_labels_must_describe_their_own_frame(tmp_path, monkeypatch):
-    from vlm_rewards.data import corpus as corpus_module
-    from vlm_rewards.envs._sampling import CorpusFrame
-
-    def source(rng, image_size, holdout):
-        while True:
-            yield CorpusFrame(np.zeros((image_size, image_size, 3), np.uint8), ("a ball up close", "a key up close"),
-                              "house:near:red ball", caption_labels=("house:near:* ball", "house:near:* key"))
-
-    monkeypatch.setattr(corpus_module, "_source", lambda domain: source)
-    with pytest.raises(RuntimeError, match="caption labels"):
-        collect_corpus(tmp_path, domains=("phone",), frames_per_domain=2)
 
 
 def test_house_corpus_is_deterministic(house_corpus, tmp_path):
@@ -284,15 +234,12 @@ def test_every_frame_has_captions_in_three_styles(corpus):
     from vlm_rewards.data.corpus import CAPTIONS_PER_FRAME, read_corpus
 
     full = read_corpus(corpus)
-    assert full.captions.shape == full.caption_labels.shape == (192, CAPTIONS_PER_FRAME) == (192, 4)
-    assert read_manifest(corpus)["captions_per_frame"] == 4
-    # Phone and BabyAI have no attribute captions: the styles are cycled, each caption describes its frame.
-    assert (full.captions[:, 3] == full.captions[:, 0]).all()
-    assert (full.caption_labels == np.array(full.labels)[:, None]).all()
+    assert full.captions.shape == (192, CAPTIONS_PER_FRAME) == (192, 3)
+    assert read_manifest(corpus)["captions_per_frame"] == 3
     apps = [i for i, lab in enumerate(full.labels) if lab.startswith("phone:app:")]
     for i in apps:
         app = full.labels[i].split(":")[-1]
-        descriptive, web, instruction, _ = full.captions[i]
+        descriptive, web, instruction = full.captions[i]
         assert all(app in c for c in (descriptive, web, instruction))
         assert "screenshot" in web or "android" in web
         assert instruction.split()[0] in ("open", "launch", "go", "start")
@@ -355,7 +302,6 @@ def test_version_1_corpus_still_loads(corpus, tmp_path):
     (copy / "manifest.json").write_text(json.dumps(manifest))
     old = read_corpus(copy)
     assert old.captions.shape == (192, 1) and list(old.groups) == list(range(192))
-    assert old.caption_labels[:, 0].tolist() == old.labels  # before caption labels: each caption describes its frame
     assert old.captions[:, 0].tolist() == read_corpus(corpus).captions[:, 0].tolist()
 
 

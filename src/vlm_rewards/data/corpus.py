@@ -23,21 +23,12 @@ same scene with one attribute changed (another app open, an object of another co
 kind in the same place). Twins share a group id, and pre-training keeps a group in one
 batch, so each twin is an in-batch hard negative of the other.
 
-*Attribute captions* name one attribute of an object, its kind or its colour ("a ball up
-close", "something yellow up close"), and carry a caption label that is a pattern over
-frame labels (``house:near:* ball``; :func:`caption_matches`): pre-training counts every
-frame it matches as a positive of that caption. They teach a kind independently of its
-colours and a colour independently of its kinds, which is what a colour-object combination
-the corpus never names needs: without them a model that saw yellow only on keys and boxes
-took a yellow ball for a yellow key.
-
 On disk: ``manifest.json`` plus shards ``{domain}-{index:05d}.npz`` holding ``frames``
 (uint8, N x S x S x 3), ``captions`` (N x K strings), ``labels`` (the state a caption came
 from, e.g. ``phone:app:calendar``: frames with equal labels show the same thing, so
-pre-training treats them as positives of each other even when their captions differ),
-``caption_labels`` (N x K: what each caption describes, the frame's label or a pattern) and
+pre-training treats them as positives of each other even when their captions differ) and
 ``groups`` (int64; equal ids: a frame and its twins). Version-1 corpora (one caption per
-frame, no groups) and version 2 (no caption labels) still load. Shards are written deterministically (fixed
+frame, no groups) still load. Shards are written deterministically (fixed
 zip timestamps) and atomically; the manifest, written last, records each shard's size and
 SHA-256, so a truncated or altered shard is reported by name when loaded.
 
@@ -74,7 +65,6 @@ __all__ = [
     "CAPTIONS_PER_FRAME",
     "Corpus",
     "CorpusError",
-    "caption_matches",
     "collect_corpus",
     "load_corpus",
     "load_shard",
@@ -83,11 +73,10 @@ __all__ = [
 ]
 
 FORMAT = "vlm_rewards.corpus"
-VERSION = 3
-_READABLE_VERSIONS = (1, 2, 3)
-#: captions stored per frame (sources that give fewer are cycled to this many): three
-#: styles of the frame's description and, where the domain has one, an attribute caption
-CAPTIONS_PER_FRAME = 4
+VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+#: captions stored per frame (sources that give fewer are cycled to this many)
+CAPTIONS_PER_FRAME = 3
 # The cheap domains: a House corpus needs an OpenGL context and minutes of rendering.
 DEFAULT_DOMAINS: tuple[str, ...] = ("phone", "babyai")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -103,33 +92,13 @@ Sample = tuple[np.ndarray, str, str]  # frame, caption, label: a source may yiel
 @dataclass(frozen=True)
 class Corpus:
     """A loaded corpus: ``frames`` (uint8 N x S x S x 3), ``captions`` (N x K str array; column
-    0 the descriptive caption), ``labels`` (N state labels), ``groups`` (N int64 ids; a
-    frame and its twins share one) and ``caption_labels`` (N x K: the label or label pattern
-    each caption describes; see :func:`caption_matches`)."""
+    0 the descriptive caption), ``labels`` (N state labels) and ``groups`` (N int64 ids; a
+    frame and its twins share one)."""
 
     frames: np.ndarray
     captions: np.ndarray
     labels: list[str]
     groups: np.ndarray
-    caption_labels: np.ndarray
-
-
-def caption_matches(caption_label: str, frame_label: str) -> bool:
-    """Whether a caption with ``caption_label`` describes a frame with ``frame_label``.
-
-    A caption label is the frame label it was written for, or, for an attribute caption, a
-    pattern in which ``*`` stands for any text: ``house:near:* ball`` (a ball of any colour
-    up close), ``house:near:yellow *`` (any yellow object up close).
-
-    Example:
-        >>> caption_matches("house:near:* ball", "house:near:red ball"), caption_matches("house:near:* ball", "house:near:red key")
-        (True, False)
-    """
-    if "*" not in caption_label:
-        return caption_label == frame_label
-    import fnmatch
-
-    return fnmatch.fnmatchcase(frame_label, caption_label)
 
 
 class CorpusError(ValueError):
@@ -270,7 +239,7 @@ def collect_corpus(
             done = 0
             while done < counts[domain]:
                 n = min(shard_size, counts[domain] - done)
-                frames, captions, labels, groups, caption_labels = [], [], [], [], []
+                frames, captions, labels, groups = [], [], [], []
                 for _ in range(n):
                     item = _corpus_frame(next(source), domain)
                     if item.frame.shape != (image_size, image_size, 3):
@@ -279,8 +248,6 @@ def collect_corpus(
                         group += 1  # a twin joins the group of the frame before it
                     frames.append(item.frame)
                     captions.append([item.captions[k % len(item.captions)] for k in range(CAPTIONS_PER_FRAME)])
-                    own = item.caption_labels or (item.label,) * len(item.captions)
-                    caption_labels.append([own[k % len(own)] for k in range(CAPTIONS_PER_FRAME)])
                     labels.append(item.label)
                     groups.append(group)
                     bar.advance(task)
@@ -289,7 +256,6 @@ def collect_corpus(
                     "captions": np.array(captions, dtype=str),
                     "labels": np.array(labels, dtype=str),
                     "groups": np.array(groups, dtype=np.int64),
-                    "caption_labels": np.array(caption_labels, dtype=str),
                 })
                 name = f"{domain}-{len(shards):05d}.npz"
                 atomic_write_bytes(out / name, data)
@@ -313,11 +279,6 @@ def _corpus_frame(item: Any, domain: str) -> CorpusFrame:
     if isinstance(item, CorpusFrame):
         if not item.captions or not all(isinstance(c, str) and c for c in item.captions):
             raise RuntimeError(f"{domain}'s corpus source gave a frame without captions: {item.captions!r}")
-        if item.caption_labels and (len(item.caption_labels) != len(item.captions)
-                                    or not all(caption_matches(c, item.label) for c in item.caption_labels)):
-            # A caption that does not describe its own frame would be its frame's negative.
-            raise RuntimeError(f"{domain}'s corpus source gave caption labels {item.caption_labels!r} that do not "
-                               f"each describe the frame's label {item.label!r}")
         return item
     frame, caption, label = item
     return CorpusFrame(frame, (caption,), label)
@@ -365,17 +326,13 @@ def _read_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any], first_grou
     data = read_verified_shard(path, entry, "corpus shard", CorpusError)
     with np.load(io.BytesIO(data), allow_pickle=False) as npz:
         frames, captions, labels = npz["frames"], npz["captions"], npz["labels"].tolist()
-        # Version 1: one caption per frame and no twins; versions 1-2: every caption describes its frame.
+        # Version 1: one caption per frame and no twins.
         groups = npz["groups"] if "groups" in npz.files else np.arange(first_group, first_group + len(frames), dtype=np.int64)
-        caption_labels = npz["caption_labels"] if "caption_labels" in npz.files else None
     if captions.ndim == 1:
         captions = captions[:, None]
-    if caption_labels is None:
-        caption_labels = np.repeat(np.array(labels, dtype=str)[:, None], captions.shape[1], axis=1)
-    if (len(frames) != entry["frames"] or not len(captions) == len(labels) == len(groups) == len(frames)
-            or caption_labels.shape != captions.shape):
+    if len(frames) != entry["frames"] or not len(captions) == len(labels) == len(groups) == len(frames):
         raise CorpusError(f"corpus shard {path} holds {len(frames)} frames, manifest says {entry['frames']}")
-    return Corpus(frames, captions, labels, groups, caption_labels)
+    return Corpus(frames, captions, labels, groups)
 
 
 def load_shard(corpus_dir: str | os.PathLike, entry: dict[str, Any]) -> tuple[np.ndarray, list[str], list[str]]:
@@ -399,13 +356,9 @@ def read_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = N
     if not parts:
         raise CorpusError(f"corpus {corpus_dir} has no frames for domains={domains!r}")
     width = max(p.captions.shape[1] for p in parts)
-
-    def widen(a: np.ndarray) -> np.ndarray:  # cycle a shard's columns to the widest shard's count
-        return np.concatenate([a] * -(-width // a.shape[1]), axis=1)[:, :width]
-
-    return Corpus(np.concatenate([p.frames for p in parts]), np.concatenate([widen(p.captions) for p in parts]),
-                  [lab for p in parts for lab in p.labels], np.concatenate([p.groups for p in parts]),
-                  np.concatenate([widen(p.caption_labels) for p in parts]))
+    captions = np.concatenate([np.concatenate([p.captions] * -(-width // p.captions.shape[1]), axis=1)[:, :width] for p in parts])
+    return Corpus(np.concatenate([p.frames for p in parts]), captions, [lab for p in parts for lab in p.labels],
+                  np.concatenate([p.groups for p in parts]))
 
 
 def load_corpus(corpus_dir: str | os.PathLike, domains: Sequence[str] | None = None) -> tuple[np.ndarray, list[str], list[str]]:

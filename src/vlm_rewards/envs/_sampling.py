@@ -37,19 +37,12 @@ class CorpusFrame:
     altered copy of the frame yielded just before it, with one attribute changed (another
     app open, an object of another colour or kind in the same place): pre-training puts the
     two in one batch, so each is a hard negative of the other.
-
-    ``caption_labels`` (optional, one per caption) says which states a caption describes
-    when that is more than the frame's own: an *attribute caption* such as "a ball up close"
-    holds for every frame whose label matches the pattern ``house:near:* ball``
-    (:func:`vlm_rewards.data.corpus.caption_matches`), so pre-training counts those frames
-    as its positives too. Empty: every caption describes exactly ``label``.
     """
 
     frame: np.ndarray
     captions: tuple[str, ...]
     label: str
     twin: bool = False
-    caption_labels: tuple[str, ...] = ()
 
 
 def styled(rng: np.random.Generator, styles: Sequence[Sequence[str]], **fields: str) -> tuple[str, ...]:

@@ -124,47 +124,6 @@ def _captions(kind: str, names: list[str], rng: np.random.Generator, styles: int
     return captions, label + ",".join(sorted(names)) if names else label
 
 
-# Attribute captions (see vlm_rewards.data.corpus): one attribute of the frame's first
-# object, its kind ("a ball") or its colour ("something yellow"), and the label pattern of
-# every state the caption also describes.
-_ATTRIBUTE_TEMPLATES = {
-    "carry": ("holding {o}", "carrying {o}", "the agent holds {o}"),
-    "near": ("{o} up close", "close to {o}", "right in front of {o}", "go near {o}"),
-    "room": ("{o} in a room", "a room with {o}", "{o} somewhere in the room"),
-}
-_COLOUR_PHRASES = ("something {c}", "a {c} object", "a {c} thing")
-
-
-def _attribute_caption(kind: str, names: list[str], rng: np.random.Generator) -> tuple[str, str] | None:
-    """(caption, label pattern) naming one attribute of ``names[0]``, or None where it has no
-    colour and kind to tell apart (furniture, an empty room). Always draws three random
-    numbers, so a twin built from the same ``rng`` state gets the same choices."""
-    from vlm_rewards.envs.house.vocabulary import OBJECTS
-
-    by_kind, template, phrase = rng.random() < 0.5, pick(rng, _ATTRIBUTE_TEMPLATES.get(kind, ("",))), pick(rng, _COLOUR_PHRASES)
-    spec = OBJECTS[names[0]] if names else None
-    if kind not in _ATTRIBUTE_TEMPLATES or spec is None or spec.colour is None:
-        return None
-    if by_kind:
-        text, pattern = a(spec.kind), f"* {spec.kind}"
-    else:
-        text, pattern = phrase.format(c=spec.colour), f"{spec.colour} *"
-    # A room label lists up to three objects ("house:room:blue key,red ball"): match any of them.
-    label = f"house:room:*{pattern}*" if kind == "room" else f"house:{kind}:{pattern}"
-    return template.format(o=text), label
-
-
-def _corpus_captions(kind: str, names: list[str], rng: np.random.Generator) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
-    """(captions, label, caption labels) of a corpus frame: the three styles, then an
-    attribute caption where the frame's first object has one (else no caption labels: each
-    caption describes exactly the label)."""
-    captions, label = _captions(kind, names, rng)
-    attribute = _attribute_caption(kind, names, rng)
-    if attribute is None:
-        return captions, label, ()
-    return (*captions, attribute[0]), label, (label,) * len(captions) + (attribute[1],)
-
-
 # Fraction of near and carry frames followed by a twin with the object altered (a hard negative).
 _TWIN_RATE = 0.5
 
@@ -225,17 +184,16 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
         if policy == "solver" and kind in ("room", "empty", "carry") and rng.random() >= _HOUSE_KEEP_WALK:
             return []
         state = rng.bit_generator.state
-        captions, label, caption_labels = _corpus_captions(kind, names, rng)
-        out = [CorpusFrame(env.render(), captions, label, caption_labels=caption_labels)]
+        captions, label = _captions(kind, names, rng)
+        out = [CorpusFrame(env.render(), captions, label)]
         if kind in ("near", "carry") and rng.random() < _TWIN_RATE:
             other = _twin_object(env, names[0], holdout, rng)
             if other is not None:
                 after = rng.bit_generator.state
                 rng.bit_generator.state = state  # the same templates, the altered object
-                twin_captions, twin_label, twin_caption_labels = _corpus_captions(kind, [other], rng)
+                twin_captions, twin_label = _captions(kind, [other], rng)
                 rng.bit_generator.state = after
-                out.append(CorpusFrame(_render_with(env, names[0], other), twin_captions, twin_label, twin=True,
-                                       caption_labels=twin_caption_labels))
+                out.append(CorpusFrame(_render_with(env, names[0], other), twin_captions, twin_label, twin=True))
         return out
 
     while True:
