@@ -258,3 +258,37 @@ def test_calibrate_goal_quantile_argument(folder, tmp_path):
         calibrate(ColourModel(), folder, goal_quantile=0.9)
     with pytest.raises(ValueError, match="goal_quantile"):
         calibrate(ColourModel(), folder, target_precision=0.9, goal_quantile=2.0)
+
+
+def test_min_recall_trades_precision_for_recall_on_goals_the_target_leaves_silent():
+    from vlm_rewards.evaluation.calibrate import _goal_choice
+
+    rng = np.random.default_rng(3)
+    # A hard goal: its top scores are mostly negatives, so precision 0.9 is reached only at a
+    # β that recovers a sliver of its positives; precision 0.6 recovers most of them.
+    labels = np.r_[np.ones(40, bool), np.zeros(160, bool)]
+    scores = np.r_[rng.uniform(0.5, 0.9, 40), rng.uniform(0.0, 0.6, 150), rng.uniform(0.85, 0.95, 10)]
+    scores[0] = 0.99  # one positive above every negative
+    strict = _goal_choice(labels, scores, 0.9, None, None)
+    assert strict["recall"] < 0.1 and "fallback" not in strict
+    floor = _goal_choice(labels, scores, 0.9, 0.3, 0.6)
+    assert floor["fallback"] and floor["recall"] >= 0.5 and floor["precision"] >= 0.6 and floor["threshold"] < strict["threshold"]
+    # A goal the target already serves keeps its β.
+    easy = np.r_[rng.uniform(0.6, 1.0, 40), rng.uniform(0.0, 0.5, 160)]
+    assert _goal_choice(labels, easy, 0.9, 0.3, 0.6) == _goal_choice(labels, easy, 0.9, None, None)
+
+
+def test_calibrate_min_recall_arguments_and_snippet(folder, tmp_path):
+    cal = calibrate(ColourModel(), folder, target_precision=0.99, min_recall=0.95, fallback_precision=0.5, bootstrap=20,
+                    out_dir=tmp_path)
+    (name, res), = cal.sections.items()
+    fell = [g for g, e in res["per_goal"].items() if e["source"] == "goal (fallback precision)"]
+    snippet = yaml.safe_load((tmp_path / f"reward_{name}.yaml").read_text())["reward"]["threshold"]
+    # Goals that fell back keep their own β in the snippet (not the pooled one).
+    assert fell and all(snippet[g] == res["per_goal"][g]["threshold"] for g in fell)
+    assert cal.settings["min_recall"] == 0.95 and "goals below recall 0.95" in (tmp_path / f"reward_{name}.yaml").read_text()
+    for bad in (dict(min_recall=0.3), dict(fallback_precision=0.5), dict(min_recall=0.3, fallback_precision=0.95)):
+        with pytest.raises(ValueError, match="min_recall|fallback_precision"):
+            calibrate(ColourModel(), folder, target_precision=0.9, bootstrap=20, **bad)
+    with pytest.raises(ValueError, match="min_recall"):
+        calibrate(ColourModel(), folder, min_recall=0.3, fallback_precision=0.5, bootstrap=20)

@@ -471,6 +471,11 @@ def calibrate(
     goal_quantile: Optional[float] = typer.Option(
         None, "--goal-quantile", help="With --target-precision: choose the pooled β (held-out goals get it) so that the "
         "target holds in this fraction of resamplings of the training goals, e.g. 0.9: a margin for new goals."),
+    min_recall: Optional[float] = typer.Option(
+        None, "--min-recall", help="With --target-precision: a goal whose β there recovers less than this fraction of its "
+        "train positives gets the β with the most recall at --fallback-precision instead (a reward that never fires "
+        "teaches nothing about its goal)."),
+    fallback_precision: Optional[float] = typer.Option(None, "--fallback-precision", help="See --min-recall."),
     device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CPU)."),
 ) -> None:
     """Choose β (and τ) on the train split, per goal and pooled; held-out precision/recall with intervals; a config snippet."""
@@ -485,7 +490,8 @@ def calibrate(
                             tune_temperature=tune_temperature, min_positives=min_positives,
                             sections=_parse_sections(sections) if sections else None, negatives=_parse_negatives(negatives),
                             negatives_from=negatives_from, state_negatives=state_negatives, template=template,
-                            temperature=temperature, bootstrap=bootstrap, seed=seed, goal_quantile=goal_quantile)
+                            temperature=temperature, bootstrap=bootstrap, seed=seed, goal_quantile=goal_quantile,
+                            min_recall=min_recall, fallback_precision=fallback_precision)
         safe = cal.write(out)
     except EvalSetError as exc:
         raise _fail(f"--dataset: {exc}") from None

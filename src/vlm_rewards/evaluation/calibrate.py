@@ -258,6 +258,10 @@ class Calibration:
         aim = f"precision >= {s['target_precision']}" if s["target_precision"] is not None else "best F1"
         if s.get("goal_quantile") is not None and res.get("goal_quantile_precision") is not None:
             aim += f" (pooled beta: in {s['goal_quantile']:.0%} of training-goal resamplings)"
+        if s.get("min_recall") is not None:
+            fell = sorted(g for g, e in res["per_goal"].items() if e["source"] == "goal (fallback precision)")
+            aim += (f"; goals below recall {s['min_recall']} there: precision >= {s['fallback_precision']}"
+                    f" ({', '.join(fell) if fell else 'none'})")
         header = [
             f"# vlm-rewards calibrate: model {s['model']}, dataset {s['dataset']}, section {section}",
             f"# beta chosen on the train split for {aim}; per goal where a goal has >= {s['min_positives']} train positives",
@@ -311,10 +315,27 @@ def _scores(enc: Encoder, src: LabelledFrames, split: str, spec: RewardSpec, tau
     return p[rows, np.searchsorted(used, cols)]
 
 
+def _goal_choice(labels: np.ndarray, scores: np.ndarray, target: float | None, min_recall: float | None,
+                 fallback: float | None) -> dict[str, Any] | None:
+    """A goal's own β: at the target precision; where that recovers less than ``min_recall``
+    of its train positives (or nothing reaches the target), the one with the most recall at
+    the ``fallback`` precision, if it recovers more. A reward that never fires on a training
+    goal teaches nothing about it (the one-room House agents reached such goals half as often
+    as the oracle), so some precision is traded for recall there."""
+    choice = _choose(labels, scores, target)
+    if min_recall is None or (choice is not None and choice["recall"] >= min_recall):
+        return choice
+    lower = _choose(labels, scores, fallback)
+    if lower is not None and (choice is None or lower["recall"] > choice["recall"]):
+        return {**lower, "fallback": True}
+    return choice
+
+
 def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_tau: float, *, target: float | None,
                       per_goal: bool, tune_temperature: bool, tau_factors: Sequence[float], min_positives: int,
                       draws: int, confidence: float, rng: np.random.Generator,
-                      goal_quantile: float | None = None) -> dict[str, Any]:
+                      goal_quantile: float | None = None, min_recall: float | None = None,
+                      fallback_precision: float | None = None) -> dict[str, Any]:
     cache: dict = {}
     taus = [base_tau * f for f in tau_factors] if tune_temperature else [base_tau]
     grid, best = [], None
@@ -362,10 +383,11 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
             continue
         npos = int(labels[m].sum())
         entry: dict[str, Any] = {"train_positives": npos, "train_pairs": int(m.sum())}
-        choice = _choose(labels[m], train_scores[m], target) if per_goal and npos >= min_positives else None
+        choice = (_goal_choice(labels[m], train_scores[m], target, min_recall, fallback_precision)
+                  if per_goal and npos >= min_positives else None)
         if choice is not None and not labels[m].all():
             betas[j] = choice["threshold"]
-            entry.update(threshold=choice["threshold"], source="goal")
+            entry.update(threshold=choice["threshold"], source="goal (fallback precision)" if choice.get("fallback") else "goal")
         else:
             why = ("per_goal off" if not per_goal else f"fewer than {min_positives} train positives" if npos < min_positives
                    else "no train negatives" if labels[m].all() else "target out of reach")
@@ -384,7 +406,7 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
             entry = goals_out.setdefault(goal, {"threshold": float(betas[j]), "source": "pooled (no train frames)"})
             entry["heldout"] = {**_counts(held_fired[m], held_labels[m]),
                                 **_bootstrap(held_rows[m], held_fired[m], held_labels[m], n_held, draws, confidence, rng)}
-    own = {g: e["threshold"] for g, e in goals_out.items() if e["source"] == "goal"}
+    own = {g: e["threshold"] for g, e in goals_out.items() if e["source"].startswith("goal")}
     threshold: Any = {"*": pooled["threshold"], **own} if per_goal else pooled["threshold"]
     return {
         "threshold": threshold,
@@ -414,6 +436,8 @@ def calibrate(
     confidence: float = 0.95,
     seed: int = 0,
     goal_quantile: float | None = None,
+    min_recall: float | None = None,
+    fallback_precision: float | None = None,
     out_dir: str | os.PathLike | None = None,
     batch_size: int = 256,
     encoder: Encoder | None = None,
@@ -439,6 +463,11 @@ def calibrate(
             their own β get, held-out goals among them) so that train precision reaches the
             target in this fraction of ``bootstrap`` resamplings of the training goals, a
             margin for goals calibration has not seen (e.g. 0.9); ``None``: on the pooled pairs.
+        min_recall, fallback_precision: with ``target_precision`` and per-goal β: a goal whose
+            β at the target recovers less than ``min_recall`` of its train positives (or that
+            no β brings to the target) gets the β with the most recall at
+            ``fallback_precision`` instead, where that recovers more (reported as
+            ``source: "goal (fallback precision)"``). Both or neither.
         out_dir: write ``calibration.json`` and a ``reward_<section>.yaml`` snippet per section.
         spec, spec_fields: the reward settings (``negatives``, ``template``, ``temperature``, ...);
             the reward must be the binary ``contrastive`` one.
@@ -454,6 +483,15 @@ def calibrate(
         goal_quantile = check_unit_interval(goal_quantile, "goal_quantile")
         if target_precision is None:
             raise ValueError("goal_quantile applies to a target precision: pass target_precision too")
+    if (min_recall is None) != (fallback_precision is None):
+        raise ValueError("min_recall and fallback_precision go together: pass both or neither")
+    if min_recall is not None:
+        min_recall = check_unit_interval(min_recall, "min_recall")
+        fallback_precision = check_unit_interval(fallback_precision, "fallback_precision")
+        if target_precision is None or not per_goal:
+            raise ValueError("min_recall applies to per-goal β at a target precision: pass target_precision and per_goal=True")
+        if fallback_precision >= target_precision:
+            raise ValueError(f"fallback_precision must be below target_precision={target_precision}, got {fallback_precision}")
     min_positives = check_positive_int(min_positives, "min_positives")
     bootstrap = check_positive_int(bootstrap, "bootstrap")
     confidence = check_unit_interval(confidence, "confidence")
@@ -480,14 +518,15 @@ def calibrate(
     settings = {"model": getattr(vlm, "name", type(vlm).__name__), "dataset": where, **spec.settings(),
                 "base_temperature": base_tau, "target_precision": target_precision, "per_goal": per_goal,
                 "tune_temperature": tune_temperature, "min_positives": min_positives, "bootstrap": bootstrap,
-                "confidence": confidence, "seed": int(seed), "goal_quantile": goal_quantile}
+                "confidence": confidence, "seed": int(seed), "goal_quantile": goal_quantile,
+                "min_recall": min_recall, "fallback_precision": fallback_precision}
     result = Calibration(settings=settings)
     for src in sources:
         rng = np.random.default_rng(int(seed))  # per source, so a section's interval does not depend on the others
         result.sections[src.name] = _calibrate_source(
             enc, src, spec, base_tau, target=target_precision, per_goal=per_goal, tune_temperature=tune_temperature,
             tau_factors=tau_factors, min_positives=min_positives, draws=bootstrap, confidence=confidence, rng=rng,
-            goal_quantile=goal_quantile)
+            goal_quantile=goal_quantile, min_recall=min_recall, fallback_precision=fallback_precision)
     if out_dir is not None:
         result.write(out_dir)
     return result
