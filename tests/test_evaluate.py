@@ -137,6 +137,14 @@ def test_goal_retrieval_counts_frames_with_one_goal_achieved(tiny_model, dataset
         assert r[split]["top1"] == pytest.approx(np.mean([sims[i].argmax() == labels[i].argmax() for i in rows]))
         assert sum(g["frames"] for g in r[split]["per_goal"].values()) == len(rows)
         assert set(r[split]["per_goal"]) <= ours
+        for goal, g in r[split]["per_goal"].items():
+            j = sec.goals.index(goal)
+            misses = [sims[i].argmax() for i in rows if labels[i].argmax() == j and sims[i].argmax() != j]
+            if not misses:
+                assert g["mistaken_for"] is None and g["top1"] == 1.0
+            else:
+                worst = np.bincount(misses).argmax()
+                assert g["mistaken_for"] == [sec.goals[worst], misses.count(worst)]
 
 
 def test_compositional_holdout_summary_on_house(tiny_model, dataset, tmp_path):
@@ -151,6 +159,8 @@ def test_compositional_holdout_summary_on_house(tiny_model, dataset, tmp_path):
     assert comp["mean_ap"] == (pytest.approx(np.mean(aps)) if aps else None)
     ret = res["retrieval"]["train"]["per_goal"]
     assert comp["retrieval_frames"] == sum(ret[g]["frames"] for g in comp["goals"] if g in ret)
+    assert comp["mistaken_for"] == {g: [*ret[g]["mistaken_for"], ret[g]["frames"]] for g in comp["goals"]
+                                    if g in ret and ret[g]["mistaken_for"]}
     assert evaluate(tiny_model, dataset).metrics["sections"]["phone:common"]["compositional"] is None
 
 

@@ -225,20 +225,25 @@ def _split_metrics(scores: np.ndarray, labels: np.ndarray, goals: list[str]) -> 
 
 def _retrieval(scorer: _SectionScorer, template: str) -> dict[str, Any]:
     """Goal retrieval per split: on frames where exactly one goal of the section holds and
-    that goal is of the split, whether it is the most similar of *all* the section's goals."""
+    that goal is of the split, whether it is the most similar of *all* the section's goals;
+    per goal also the wrong goal ranked first most often (``mistaken_for``: goal, frames),
+    which tells e.g. a wrong colour from a wrong object kind."""
     sec = scorer.section
     out: dict[str, Any] = {}
     for split in SPLITS:
         labels = sec.splits[split].labels
         truth = labels.argmax(1)
-        hit = scorer.sims(split, template).argmax(1) == truth
+        top = scorer.sims(split, template).argmax(1)
+        hit = top == truth
         cols = [sec.goals.index(g) for g in sec.split_goals(split)]
         keep = (labels.sum(1) == 1) & np.isin(truth, cols)
         per_goal = {}
         for j in cols:
             m = keep & (truth == j)
             if m.any():
-                per_goal[sec.goals[j]] = {"frames": int(m.sum()), "top1": float(hit[m].mean())}
+                wrong = np.bincount(top[m & ~hit], minlength=len(sec.goals))
+                per_goal[sec.goals[j]] = {"frames": int(m.sum()), "top1": float(hit[m].mean()),
+                                          "mistaken_for": [sec.goals[int(wrong.argmax())], int(wrong.max())] if wrong.any() else None}
         out[split] = {"frames": int(keep.sum()), "top1": float(hit[keep].mean()) if keep.any() else None,
                       "per_goal": per_goal}
     return out
@@ -319,7 +324,7 @@ def _compositional(sec: EvalSection, result: dict[str, Any]) -> dict[str, Any] |
     from vlm_rewards.data.corpus import COMPOSITIONAL_HOLDOUT
     from vlm_rewards.evaluation.prompts import goal_fields
 
-    aps, frames, hits, goals = [], 0, 0.0, []
+    aps, frames, hits, goals, mistaken = [], 0, 0.0, [], {}
     for split in SPLITS:
         for g in sec.split_goals(split):
             if goal_fields(sec.domain, g).get("name") not in COMPOSITIONAL_HOLDOUT:
@@ -332,8 +337,10 @@ def _compositional(sec: EvalSection, result: dict[str, Any]) -> dict[str, Any] |
             if r:
                 frames += r["frames"]
                 hits += r["frames"] * r["top1"]
+                if r.get("mistaken_for"):
+                    mistaken[g] = [*r["mistaken_for"], r["frames"]]  # [wrong goal, its frames, the goal's frames]
     return {"goals": goals, "mean_ap": float(np.mean(aps)) if aps else None,
-            "retrieval_frames": frames, "top1": hits / frames if frames else None}
+            "retrieval_frames": frames, "top1": hits / frames if frames else None, "mistaken_for": mistaken}
 
 
 def _calibrate(scorer: _SectionScorer, spec: RewardSpec, base_tau: float,

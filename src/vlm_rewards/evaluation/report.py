@@ -66,6 +66,10 @@ def _retrieval_table(metrics: dict[str, Any]) -> list[str]:
             lines += ["", f"{name}, goals on the colour-object combinations the built-in corpus never names "
                       f"({', '.join(c['goals'])}): mean per-goal AP {_f(c['mean_ap'])}, top-1 {_f(c['top1'])} "
                       f"on {c['retrieval_frames']} frames."]
+            wrong = c.get("mistaken_for") or {}
+            if wrong:
+                lines[-1] += " Most often ranked first instead: " + "; ".join(
+                    f"{g} -> {w} ({k} of {n} frames)" for g, (w, k, n) in wrong.items()) + "."
     return lines
 
 
