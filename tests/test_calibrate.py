@@ -282,7 +282,9 @@ def test_calibrate_min_recall_arguments_and_snippet(folder, tmp_path):
     cal = calibrate(ColourModel(), folder, target_precision=0.99, min_recall=0.95, fallback_precision=0.5, bootstrap=20,
                     out_dir=tmp_path)
     (name, res), = cal.sections.items()
-    fell = [g for g, e in res["per_goal"].items() if e["source"] == "goal (fallback precision)"]
+    from vlm_rewards.evaluation.calibrate import FALLBACK_SOURCE
+
+    fell = [g for g, e in res["per_goal"].items() if e["source"] == FALLBACK_SOURCE]
     snippet = yaml.safe_load((tmp_path / f"reward_{name}.yaml").read_text())["reward"]["threshold"]
     # Goals that fell back keep their own β in the snippet (not the pooled one).
     assert fell and all(snippet[g] == res["per_goal"][g]["threshold"] for g in fell)

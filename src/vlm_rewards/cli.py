@@ -473,8 +473,8 @@ def calibrate(
         "target holds in this fraction of resamplings of the training goals, e.g. 0.9: a margin for new goals."),
     min_recall: Optional[float] = typer.Option(
         None, "--min-recall", help="With --target-precision: a goal whose β there recovers less than this fraction of its "
-        "train positives gets the β with the most recall at --fallback-precision instead (a reward that never fires "
-        "teaches nothing about its goal)."),
+        "train positives gets the β with the most recall at --fallback-precision instead, so the reward fires on "
+        "every training goal."),
     fallback_precision: Optional[float] = typer.Option(None, "--fallback-precision", help="See --min-recall."),
     device: Optional[str] = typer.Option(None, help="torch device, e.g. 'cuda' (default: CPU)."),
 ) -> None:

@@ -259,7 +259,7 @@ class Calibration:
         if s.get("goal_quantile") is not None and res.get("goal_quantile_precision") is not None:
             aim += f" (pooled beta: in {s['goal_quantile']:.0%} of training-goal resamplings)"
         if s.get("min_recall") is not None:
-            fell = sorted(g for g, e in res["per_goal"].items() if e["source"] == "goal (fallback precision)")
+            fell = sorted(g for g, e in res["per_goal"].items() if e["source"] == FALLBACK_SOURCE)
             aim += (f"; goals below recall {s['min_recall']} there: precision >= {s['fallback_precision']}"
                     f" ({', '.join(fell) if fell else 'none'})")
         header = [
@@ -315,13 +315,17 @@ def _scores(enc: Encoder, src: LabelledFrames, split: str, spec: RewardSpec, tau
     return p[rows, np.searchsorted(used, cols)]
 
 
+#: ``source`` of a goal whose own β came from the fallback precision (``min_recall``)
+FALLBACK_SOURCE = "goal (fallback precision)"
+
+
 def _goal_choice(labels: np.ndarray, scores: np.ndarray, target: float | None, min_recall: float | None,
                  fallback: float | None) -> dict[str, Any] | None:
     """A goal's own β: at the target precision; where that recovers less than ``min_recall``
     of its train positives (or nothing reaches the target), the one with the most recall at
-    the ``fallback`` precision, if it recovers more. A reward that never fires on a training
-    goal teaches nothing about it (the one-room House agents reached such goals half as often
-    as the oracle), so some precision is traded for recall there."""
+    the ``fallback`` precision, if it recovers more: some precision traded for a reward that
+    fires on every training goal. (Online it did not pay for the House ms agents, which reached
+    their silent goals anyway; see docs/evaluation.md, 2a.)"""
     choice = _choose(labels, scores, target)
     if min_recall is None or (choice is not None and choice["recall"] >= min_recall):
         return choice
@@ -387,7 +391,7 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
                   if per_goal and npos >= min_positives else None)
         if choice is not None and not labels[m].all():
             betas[j] = choice["threshold"]
-            entry.update(threshold=choice["threshold"], source="goal (fallback precision)" if choice.get("fallback") else "goal")
+            entry.update(threshold=choice["threshold"], source=FALLBACK_SOURCE if choice.get("fallback") else "goal")
         else:
             why = ("per_goal off" if not per_goal else f"fewer than {min_positives} train positives" if npos < min_positives
                    else "no train negatives" if labels[m].all() else "target out of reach")
@@ -406,7 +410,7 @@ def _calibrate_source(enc: Encoder, src: LabelledFrames, spec: RewardSpec, base_
             entry = goals_out.setdefault(goal, {"threshold": float(betas[j]), "source": "pooled (no train frames)"})
             entry["heldout"] = {**_counts(held_fired[m], held_labels[m]),
                                 **_bootstrap(held_rows[m], held_fired[m], held_labels[m], n_held, draws, confidence, rng)}
-    own = {g: e["threshold"] for g, e in goals_out.items() if e["source"].startswith("goal")}
+    own = {g: e["threshold"] for g, e in goals_out.items() if e["source"] in ("goal", FALLBACK_SOURCE)}
     threshold: Any = {"*": pooled["threshold"], **own} if per_goal else pooled["threshold"]
     return {
         "threshold": threshold,
