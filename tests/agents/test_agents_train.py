@@ -437,6 +437,35 @@ def test_house_agent_with_vlm_patches_and_two_views_trains_and_evaluates(tiny_cl
     assert out.exit_code == 0, out.output
 
 
+def test_house_agent_with_the_previous_action_trains_and_evaluates(tiny_clip_dir, tmp_path):
+    """env.prev_action: the last action, one-hot, reaches the policy in training and in evaluation, and the policy
+    reads it (its output changes with it)."""
+    import numpy as np
+    import torch
+    from stable_baselines3 import PPO
+
+    config = tiny_config(tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [1, 1], num_objects: [3, 5], room_size: [5.0, 6.5], actions: walk}",
+                                           "env.prev_action": "true", "env.frame_stack": 2})
+    result = train(config, tmp_path / "run")
+    assert result.steps == 128
+    model = PPO.load(tmp_path / "run" / "model.zip")
+    space = model.observation_space
+    assert space["prev_action"].shape == (7,)  # six walk actions, then the bump sensor
+    obs = {k: torch.as_tensor(np.stack([v.sample(), v.sample()])) for k, v in space.spaces.items()}
+    obs["image"], obs["goal"] = obs["image"][:1].repeat(2, 1, 1, 1), obs["goal"][:1].repeat(2, 1)
+    obs["prev_action"] = torch.eye(7)[[0, 3]]
+    features = model.policy.features_extractor(obs)
+    assert features.shape[1] == model.policy.features_extractor.features_dim
+    assert not torch.equal(features[0], features[1])
+    out = CliRunner().invoke(app, ["eval-agent", str(tmp_path / "run"), "--episodes", "2", "--seed", "7"])
+    assert out.exit_code == 0, out.output
+
+
+def test_prev_action_needs_the_mlp_head(tiny_clip_dir):
+    with pytest.raises(ConfigError, match="env.prev_action works with agent.head='mlp'"):
+        tiny_config(tiny_clip_dir, **{"env.prev_action": "true", "agent.head": "pointer"})
+
+
 def test_linear_lr_schedule_follows_the_whole_run_across_segments(tiny_clip_dir, tmp_path):
     from stable_baselines3 import PPO
 

@@ -144,7 +144,8 @@ def test_render_is_the_egocentric_frame_at_render_size(env):
 
 def test_info_and_reward_every_step(env):
     obs, info = env.reset(seed=1, options={"goal": "go near the chair"})
-    assert info == {"goal": "go near the chair", "ground_truth_success": False, "off_goal": False, "goal_family": "find"}
+    assert info == {"goal": "go near the chair", "ground_truth_success": False, "off_goal": False, "goal_family": "find",
+                    "blocked": False}
     rng = np.random.default_rng(0)
     for _ in range(20):
         obs, reward, terminated, truncated, info = env.step(int(rng.integers(env.action_space.n)))
@@ -237,6 +238,23 @@ def test_walk_actions_step_sideways_and_keep_the_move_ids():
         HouseEnv(family="lift", actions="walk")
     solved = sum(run_solver(env, seed)[0]["ground_truth_success"] for seed in range(3))
     assert solved >= 2  # the find solver needs only the move ids
+    env.close()
+
+
+def test_blocked_reports_a_move_that_left_the_agent_where_it_stood():
+    env = HouseEnv(family="find", actions="walk", num_rooms=(1, 1), num_objects=(3, 3), room_size=(5.0, 5.0),
+                   max_episode_steps=100, terminate_on_success=False)
+    env.reset(seed=0)
+    flags, moved = [], []
+    for _ in range(40):  # forward until a wall or an object stops the agent
+        start = env.agent.pos.copy()
+        *_, info = env.step(int(Actions.move_forward))
+        flags.append(info["blocked"])
+        moved.append(not np.array_equal(start, env.agent.pos))
+    assert flags == [not m for m in moved] and flags[0] is False and flags[-1] is True
+    *_, info = env.step(int(Actions.turn_left))  # a turn is never blocked
+    assert info["blocked"] is False
+    assert env.reset(seed=1)[1]["blocked"] is False
     env.close()
 
 

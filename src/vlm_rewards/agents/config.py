@@ -73,6 +73,11 @@ class EnvConfig(_Strict):
         description="The policy's image is the last k views stacked along the colour channels (FrameStackImage): "
         "with 2, walking into something that leaves the view unchanged is visible.",
     )
+    prev_action: bool = Field(
+        False,
+        description="Add the previous action, one-hot, and the domain's step flags (House: 'blocked', a move that "
+        "left the agent where it stood) to the observation (PreviousActionObservation; agent.head=mlp).",
+    )
     vec_env: Literal["dummy", "subproc", "ray"] = Field(
         "dummy", description="SB3 vector env class; 'ray': env workers and reward-model actors on Ray (see the ray section)."
     )
@@ -380,6 +385,8 @@ class TrainConfig(_Strict):
             raise ValueError(f"agent.region_score={self.agent.region_score!r} needs agent.region_features=true")
         if self.agent.region_weight is not None and not self.agent.region_features:
             raise ValueError("agent.region_weight needs agent.region_features=true")
+        if self.env.prev_action and self.agent.head != "mlp":
+            raise ValueError(f"env.prev_action works with agent.head='mlp', got {self.agent.head!r}")
         if self.agent.vlm_patches and self.agent.head != "mlp":
             raise ValueError(f"agent.vlm_patches works with agent.head='mlp', got {self.agent.head!r}")
         rollout = self.agent.n_steps * self.env.n_envs

@@ -107,6 +107,10 @@ def make_env(
         from vlm_rewards.wrappers import FrameStackImage
 
         wrapped = FrameStackImage(wrapped, env.frame_stack)
+    if env.prev_action:
+        from vlm_rewards.wrappers import PreviousActionObservation
+
+        wrapped = PreviousActionObservation(wrapped, env.record.step_flags)
     if regions is not None and batch_regions:
         from vlm_rewards.wrappers.region import region_encoder
 

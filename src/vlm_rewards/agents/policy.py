@@ -38,7 +38,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
 
     ``C`` may hold several stacked views (``env.frame_stack``). Optional keys add branches:
     ``"region"`` (the VLM's similarity of each region with the goal's region prompt) and
-    ``"patches"`` (the VLM's ``(D, h, w)`` patch embeddings, ``agent.vlm_patches``).
+    ``"patches"`` (the VLM's ``(D, h, w)`` patch embeddings, ``agent.vlm_patches``) and
+    ``"prev_action"`` (the last action, one-hot, ``env.prev_action``; appended as it is).
 
     Args:
         observation_space: the Dict space (images channel-first, as SB3 passes them).
@@ -83,8 +84,11 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         patch_shape = observation_space["patches"].shape if "patches" in observation_space.spaces else None
         if patch_shape is not None and len(patch_shape) != 3:
             raise ValueError(f"observation 'patches' must be (D, h, w), got shape {patch_shape}")
+        # obs["prev_action"] (PreviousActionObservation): a one-hot, already on the features' scale.
+        n_prev = observation_space["prev_action"].shape[0] if "prev_action" in observation_space.spaces else 0
         super().__init__(observation_space, features_dim + goal_hidden + n_spatial + (16 if n_region else 0)
-                         + (features_dim if patch_shape else 0))
+                         + (features_dim if patch_shape else 0) + n_prev)
+        self.has_prev_action = n_prev > 0
         image_shape = observation_space["image"].shape
         goal_dim = observation_space["goal"].shape[0]
         convs: list[nn.Module] = []
@@ -160,6 +164,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
             parts.append(self.region(observations["region"].float() * self.region_scale))
         if self.patch_conv is not None:
             parts.append(self._patch_features(observations["patches"].float(), observations["goal"].float(), g))
+        if self.has_prev_action:
+            parts.append(observations["prev_action"].float())
         return torch.cat(parts, dim=1)
 
     def _patch_features(self, patches: torch.Tensor, goal: torch.Tensor, g: torch.Tensor) -> torch.Tensor:

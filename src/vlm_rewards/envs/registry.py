@@ -100,6 +100,8 @@ class Domain:
             yet": a frame showing the red ball across the room gives "go near the red ball" a
             high p when no other goal fits better. With state negatives on, this prompt joins
             each goal's negatives (``None``: not offered).
+        step_flags: boolean ``info`` keys of a step that a policy may read beside its
+            previous action (``env.prev_action``), e.g. House's bump sensor ``"blocked"``.
     """
 
     name: str
@@ -120,6 +122,7 @@ class Domain:
     corpus_hides_compositions: bool = False
     region_prompt: str | None = None
     state_negative: str | None = None
+    step_flags: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -284,6 +287,8 @@ register_domain(Domain(
     # The whole view is House's one region: its similarity with this says whether the goal's
     # object is in sight (agent.region_features).
     region_prompt="a {name} in a room",
+    # A move that left the agent where it stood (the view unchanged: an object below the view).
+    step_flags=("blocked",),
 ))
 register_domain(Domain(
     name="babyai",

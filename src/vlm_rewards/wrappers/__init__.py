@@ -14,6 +14,8 @@ Every wrapper is a thin adapter around one :class:`~vlm_rewards.wrappers.core.Re
   :class:`VecRegionSimilarity` (:mod:`.region`'s policy input, one batch per step).
 - :mod:`.region`: :class:`RegionSimilarityObservation` (the VLM's similarity of each screen
   region with the goal, as a policy input) and :class:`RegionCropsInfo` (its per-env half).
+- :mod:`.stack` and :mod:`.action`: :class:`FrameStackImage` (the last few views) and
+  :class:`PreviousActionObservation` (the last action), the memory a feed-forward policy lacks.
 - :mod:`.goal`: :class:`GoalEmbeddingObservation` (the goal's text embedding in the
   observation, so one policy can be conditioned on language) and :func:`goal_embedding_table`.
 
@@ -55,6 +57,7 @@ _LAZY = {
     "VecPatchFeatures": "vlm_rewards.wrappers.sb3",
     "PatchFeatureObservation": "vlm_rewards.wrappers.patches",
     "FrameStackImage": "vlm_rewards.wrappers.stack",
+    "PreviousActionObservation": "vlm_rewards.wrappers.action",
     "GoalEmbeddingObservation": "vlm_rewards.wrappers.goal",
     "goal_embedding_table": "vlm_rewards.wrappers.goal",
     "RegionSimilarityObservation": "vlm_rewards.wrappers.region",

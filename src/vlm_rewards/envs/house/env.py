@@ -294,6 +294,7 @@ class HouseEnv(MiniWorldEnv):
         self.objects: dict[str, Entity] = {}
         self.plan: HousePlan | None = None
         self._success = False
+        self._blocked = False
 
         # MiniWorld prints a notice for every frame buffer whose multisampling it lowers.
         with contextlib.redirect_stdout(io.StringIO()):
@@ -329,6 +330,7 @@ class HouseEnv(MiniWorldEnv):
         self._episodes = getattr(self, "_episodes", 0) + 1
         obs, _ = super().reset(seed=seed)
         self._success = self._check_success()
+        self._blocked = False
         return obs, self._info()
 
     def _sample_goal(self) -> Goal:
@@ -434,11 +436,15 @@ class HouseEnv(MiniWorldEnv):
     # ------------------------------------------------------------------ stepping
     def step(self, action):
         action = self._action_ids[self._check_action(action)]
+        pose = self.agent.pos.copy()
+        moves = action in (Actions.move_forward, Actions.move_back, Actions.strafe_left, Actions.strafe_right)
         if action in (Actions.strafe_left, Actions.strafe_right):
             step = self.params.sample(self.np_random if self.domain_rand else None, "forward_step")
             self.move_agent(0.0, step if action == Actions.strafe_right else -step)
             action = _NO_OP
         obs, _, _, truncated, _ = super().step(action)
+        # A bump sensor: a move that left the agent where it was hit a wall or an object.
+        self._blocked = bool(moves and np.array_equal(pose, self.agent.pos))
         self._success = self._check_success()
         reward = 1.0 if self._success else 0.0
         terminated = self._success and self.terminate_on_success
@@ -475,6 +481,7 @@ class HouseEnv(MiniWorldEnv):
             "ground_truth_success": bool(self._success),
             "off_goal": self._off_goal(),
             "goal_family": self.goal.family,
+            "blocked": self._blocked,
         }
 
     def _off_goal(self) -> bool:
