@@ -1,20 +1,20 @@
-"""The agent's previous action, one-hot, as a policy input.
+"""The agent's previous action, one-hot, and the step's own senses, as a policy input.
 
-A feed-forward policy has no memory, and in a 3D room that costs it twice. A stochastic
-policy that scans for its goal by turning dithers (left, right, left) instead of sweeping
-the room one way, and after "forward" into an object it cannot tell, from a view that did
-not change, that it pushed rather than stood. Memory-based agents (IMPALA, R2D2, the agents of
-Playhouse) feed the last action to their core for these reasons; one step of it is enough to
-keep a turn going. Whether a push moved the agent is in principle visible beside the previous
-view (:class:`~vlm_rewards.wrappers.stack.FrameStackImage`), but 0.2 m changes a view little:
-trained House agents with both still pressed "forward" into an object for most of an episode.
-``flags`` appends boolean ``info`` keys of the step to the one-hot, e.g. House's bump sensor
-``"blocked"``, as a body's own senses report it.
+A feed-forward policy has no memory, and in a 3D room that costs it twice: a stochastic
+policy that scans for its goal by turning may dither (left, right, left) instead of sweeping
+the room one way, and after "forward" into an object it cannot tell, from a view that did not
+change, that it pushed rather than stood. Agents with a recurrent core (IMPALA's, R2D2's) are
+commonly given the last action as an input. Whether a push moved the agent is in principle
+visible beside the previous view (:class:`~vlm_rewards.wrappers.stack.FrameStackImage`), but
+0.2 m changes a view little: trained House agents with both still pressed "forward" into an
+object for most of some episodes. ``flags`` appends boolean ``info`` keys of the step to the
+one-hot, e.g. House's bump sensor ``"blocked"``. Measured on House (one room):
+docs/results/agents/README.md, the twelfth session's section.
 
 Example:
-    >>> env = PreviousActionObservation(GoalEmbeddingObservation(house_env, table))  # doctest: +SKIP
-    >>> env.observation_space["prev_action"].shape  # doctest: +SKIP
-    (6,)
+    >>> env = PreviousActionObservation(GoalEmbeddingObservation(house_env, table), flags=("blocked",))  # doctest: +SKIP
+    >>> env.observation_space["prev_action"].shape  # six walk actions, then the flag  # doctest: +SKIP
+    (7,)
 """
 
 from __future__ import annotations
