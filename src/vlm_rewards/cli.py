@@ -662,6 +662,28 @@ def eval_agent(
     typer.echo(json.dumps({"run_dir": str(run_dir), "split": split, "seed": seed, **m, "per_goal": result.per_goal()}))
 
 
+@app.command("collect-visited")
+def collect_visited(
+    run_dir: Path = typer.Argument(..., help="A run directory written by 'vlm-rewards train' (or a shipped agent)."),
+    out_dir: Path = typer.Argument(..., help="Directory to write the labelled dataset to (as 'collect' writes it)."),
+    episodes: int = typer.Option(400, min=1, help="Episodes pursuing training goals (the train split)."),
+    heldout_episodes: Optional[int] = typer.Option(None, min=1, help="Episodes pursuing held-out goals (default: a quarter of --episodes)."),
+    seed: int = typer.Option(70000, min=0, help="Episode i of the train split starts from env seed SEED + i; the held-out split follows on."),
+    deterministic: Optional[bool] = typer.Option(None, "--deterministic/--stochastic", help="Greedy or sampled actions (default: the run's)."),
+) -> None:
+    """Collect the frames a trained agent visits, labelled for every goal, for 'calibrate': β chosen on
+    the frames agents of this kind see rather than on scripted policies' frames."""
+    from vlm_rewards.agents.visited import collect_visited as run
+    from vlm_rewards.data import read_evalset_manifest
+
+    try:
+        out = run(run_dir, out_dir, episodes=episodes, heldout_episodes=heldout_episodes, seed=seed, deterministic=deterministic)
+    except (ValueError, TypeError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    manifest = read_evalset_manifest(out)
+    typer.echo(f"wrote {manifest['num_frames']} labelled frames the agent visited ({', '.join(manifest['section_order'])}) to {out}")
+
+
 @app.command("ship-agent")
 def ship_agent(
     run_dir: Path = typer.Argument(..., help="A finished run directory written by 'vlm-rewards train'."),

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from vlm_rewards.agents.envs import domain_goals, make_env, patch_source, region
 from vlm_rewards.wrappers.core import RewardStep
 from vlm_rewards.wrappers.region import REGION_CROPS_KEY
 
-__all__ = ["EVAL_OVERRIDABLE", "METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "write_gif"]
+__all__ = ["EVAL_OVERRIDABLE", "METRIC_KEYS", "EpisodeRecord", "EvalResult", "evaluate_agent", "load_run", "write_gif"]
 
 # Settings evaluate_run may change for a trained agent: they do not change what it observes.
 EVAL_OVERRIDABLE = ("reward.", "eval.", "env.max_episode_steps")
@@ -154,11 +154,14 @@ def evaluate_agent(
     gif_episodes: int = 0,
     gif_dir: str | Path | None = None,
     gif_prefix: str = "eval",
+    on_frame: Callable[[Any, np.ndarray, EpisodeRecord, int], None] | None = None,
 ) -> EvalResult:
     """Run ``episodes`` evaluation episodes of ``model`` (an SB3 PPO or RecurrentPPO).
 
     Unset arguments come from ``config.eval``. The first ``gif_episodes`` episodes are saved
-    as GIFs in ``gif_dir`` with the goal and reward overlaid.
+    as GIFs in ``gif_dir`` with the goal and reward overlaid. ``on_frame(env, frame, episode,
+    t)``, where given, sees every frame the VLM scores (``t`` = 0: the reset frame) while its
+    env still holds that state (``vlm_rewards.agents.visited`` labels them).
     """
     ev = config.eval
     episodes = ev.episodes if episodes is None else int(episodes)
@@ -205,6 +208,7 @@ def evaluate_agent(
     slot_ep: list[EpisodeRecord | None] = [None] * n_slots
     obs: list[dict[str, np.ndarray] | None] = [None] * n_slots
     frames: list[list[tuple[np.ndarray, str]] | None] = [None] * n_slots
+    slot_t = [0] * n_slots
     starts = np.ones(n_slots, dtype=bool)
     state = None
 
@@ -222,6 +226,9 @@ def evaluate_agent(
         step.start_episode(i, {"goal": rec.goal})
         slot_ep[i], obs[i], starts[i] = rec, o, True
         frames[i] = [(envs[i].render(), "start")] if k < gif_episodes else None
+        slot_t[i] = 0
+        if on_frame is not None:
+            on_frame(envs[i], envs[i].render(), rec, 0)
 
     try:
         for i in range(n_slots):
@@ -245,6 +252,10 @@ def evaluate_agent(
                     # The crops leave the info here: the reward step keeps infos of finished episodes.
                     pending[i] = {"goal": infos[i].get("goal"), REGION_CROPS_KEY: infos[i].pop(REGION_CROPS_KEY)}
             rendered = np.stack([envs[i].render() for i in live])
+            if on_frame is not None:
+                for j, i in enumerate(live):
+                    slot_t[i] += 1
+                    on_frame(envs[i], rendered[j], slot_ep[i], slot_t[i])
             out = step.apply(rendered, env_rewards, terminated, truncated, infos, active=active)
             for j, i in enumerate(live):
                 if frames[i] is not None:
@@ -294,6 +305,43 @@ def write_gif(path: str | Path, frames: list[tuple[np.ndarray, str]], goal: str,
     return atomic_write_bytes(path, buf.getvalue())
 
 
+def load_run(run_dir: str | Path, *, checkpoint: str | Path | None = None, overrides: Sequence[str] = ()):
+    """``(config, model, scorer, goal table, model path)`` of a training run, ready to act.
+
+    ``overrides`` may change only :data:`EVAL_OVERRIDABLE` settings (see :func:`evaluate_run`).
+    """
+    import yaml
+
+    from vlm_rewards.agents.config import apply_overrides, validate_config
+    from vlm_rewards.agents.envs import goal_table, make_scorer
+    from vlm_rewards.agents.algos import load_agent
+
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.is_file():
+        raise ValueError(f"run_dir {str(run_dir)!r} is not a training run (no config.yaml)")
+    config = validate_config(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
+    overrides = list(overrides)
+    for item in overrides:
+        key = item.partition("=")[0].strip()
+        if not key.startswith(EVAL_OVERRIDABLE):
+            raise ValueError(f"overrides: {key!r} cannot change for a trained agent (its inputs would differ); "
+                             f"allowed: {', '.join(EVAL_OVERRIDABLE)}")
+    if overrides:
+        config = apply_overrides(config, overrides)
+    path = Path(checkpoint) if checkpoint is not None else run_dir / "model.zip"
+    if not path.is_file():
+        raise ValueError(f"no agent to evaluate: {path} does not exist (train the run to the end or pass checkpoint=)")
+    import torch
+
+    if config.agent.torch_threads is not None:
+        torch.set_num_threads(config.agent.torch_threads)
+    model = load_agent(path, config)
+    scorer = make_scorer(config.reward, config.env, seed=config.seed)
+    table = goal_table(scorer, config.env)
+    return config, model, scorer, table, path
+
+
 def evaluate_run(
     run_dir: str | Path,
     *,
@@ -320,36 +368,10 @@ def evaluate_run(
     Example:
         >>> evaluate_run("runs/phone_common", episodes=150).metrics()["gt_success"]  # doctest: +SKIP
     """
-    import yaml
-
-    from vlm_rewards.agents.config import apply_overrides, validate_config
-    from vlm_rewards.agents.envs import goal_table, make_scorer
-    from vlm_rewards.agents.algos import load_agent
     from vlm_rewards.io import atomic_write_json
 
     run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise ValueError(f"run_dir {str(run_dir)!r} is not a training run (no config.yaml)")
-    config = validate_config(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
-    overrides = list(overrides)
-    for item in overrides:
-        key = item.partition("=")[0].strip()
-        if not key.startswith(EVAL_OVERRIDABLE):
-            raise ValueError(f"overrides: {key!r} cannot change for a trained agent (its inputs would differ); "
-                             f"allowed: {', '.join(EVAL_OVERRIDABLE)}")
-    if overrides:
-        config = apply_overrides(config, overrides)
-    path = Path(checkpoint) if checkpoint is not None else run_dir / "model.zip"
-    if not path.is_file():
-        raise ValueError(f"no agent to evaluate: {path} does not exist (train the run to the end or pass checkpoint=)")
-    import torch
-
-    if config.agent.torch_threads is not None:
-        torch.set_num_threads(config.agent.torch_threads)
-    model = load_agent(path, config)
-    scorer = make_scorer(config.reward, config.env, seed=config.seed)
-    table = goal_table(scorer, config.env)
+    config, model, scorer, table, path = load_run(run_dir, checkpoint=checkpoint, overrides=overrides)
     result = evaluate_agent(model, config, scorer, table, episodes=episodes, split=split, deterministic=deterministic, seed=seed)
     out = result.to_dict()
     out.update(split=split, model=str(path), deterministic=config.eval.deterministic if deterministic is None else deterministic)

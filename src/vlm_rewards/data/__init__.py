@@ -24,6 +24,7 @@ from vlm_rewards.data.evalset import (
     EvalSetError,
     EvalSplit,
     collect_evalset,
+    write_evalset,
     load_evalset,
     read_evalset_manifest,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "EvalSplit",
     "collect_corpus",
     "collect_evalset",
+    "write_evalset",
     "load_corpus",
     "load_evalset",
     "load_shard",

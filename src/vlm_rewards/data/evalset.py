@@ -69,6 +69,7 @@ __all__ = [
     "EvalSetError",
     "EvalSplit",
     "collect_evalset",
+    "write_evalset",
     "load_evalset",
     "read_evalset_manifest",
     "section_goals",
@@ -217,38 +218,96 @@ def collect_evalset(
                 task = bar.add_task(f"evalset {section} {split}", total=counts[split])
                 rng = np.random.default_rng([seed, zlib.crc32(f"{section}/{split}".encode())])
                 source = source_def.samples(variant, goals, split, rng, image_size)
-                done = index = 0
-                while done < counts[split]:
-                    batch = [next(source) for _ in range(min(shard_size, counts[split] - done))]
-                    for s in batch:
-                        if s.frame.shape != (image_size, image_size, 3):
-                            raise RuntimeError(f"{section} rendered a {s.frame.shape} frame, expected {(image_size, image_size, 3)}")
-                    bar.advance(task, len(batch))
-                    data = _npz_bytes({
-                        "frames": np.stack([s.frame for s in batch]).astype(np.uint8),
-                        "labels": np.stack([s.labels for s in batch]).astype(bool),
-                        "episode": np.array([s.episode for s in batch], dtype=np.int32),
-                        "step": np.array([s.step for s in batch], dtype=np.int32),
-                        "policy": np.array([s.policy for s in batch], dtype=np.uint8),
-                        "pursued": np.array([s.pursued for s in batch], dtype=np.int16),
-                    })
-                    name = _shard_name(section, split, index)
-                    atomic_write_bytes(out / name, data)
-                    shards.append({"file": name, "section": section, "split": split, "frames": len(batch),
-                                   "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-                    done += len(batch)
-                    index += 1
+                batches = ([next(source) for _ in range(min(shard_size, counts[split] - done))]
+                           for done in range(0, counts[split], shard_size))
+                shards += _write_shards(out, section, split, batches, image_size, lambda n, t=task: bar.advance(t, n))
+    _write_manifest(out, seed, image_size, sections, meta, shards)
+    return out
+
+
+def write_evalset(
+    out_dir: str | os.PathLike,
+    section: str,
+    policies: Sequence[str],
+    frames: dict[str, Sequence[Any]],
+    seed: int,
+    image_size: int,
+    shard_size: int = 2048,
+) -> Path:
+    """Write labelled frames that came from elsewhere (e.g. a trained agent's episodes) as a dataset.
+
+    ``frames`` maps each split of :data:`SPLITS` to its
+    :class:`~vlm_rewards.envs._sampling.LabelledFrame` list, labelled for every goal of
+    ``section`` (:func:`section_goals` order); ``policies`` names their ``policy`` indices.
+    The result loads with :func:`load_evalset` like a collected one, so ``evaluate`` and
+    ``calibrate`` read it unchanged.
+    """
+    section = _check_section(section)
+    if set(frames) != set(SPLITS) or any(len(v) == 0 for v in frames.values()):
+        raise ValueError(f"frames must hold frames for each split of {SPLITS}, got {({k: len(v) for k, v in frames.items()})}")
+    policies = [str(p) for p in policies]
+    if not policies:
+        raise ValueError("policies must name at least one policy")
+    goals, goal_splits = section_goals(section)
+    image_size = _check_int(image_size, "image_size", 32, 1024)
+    shard_size = _check_int(shard_size, "shard_size", 1)
+    for split, batch in frames.items():
+        for f in batch:
+            if f.labels.shape != (len(goals),):
+                raise ValueError(f"frames[{split!r}]: labels of shape {f.labels.shape}, expected ({len(goals)},) for {section}")
+            if not 0 <= f.policy < len(policies):
+                raise ValueError(f"frames[{split!r}]: policy index {f.policy} outside policies {policies}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "manifest.json").unlink(missing_ok=True)
+    counts = {split: len(frames[split]) for split in SPLITS}
+    meta = {section: {"domain": section.partition(":")[0], "goals": goals, "goal_splits": goal_splits,
+                      "policies": policies, "frames": counts}}
+    shards: list[dict[str, Any]] = []
+    for split in SPLITS:
+        batch = list(frames[split])
+        batches = (batch[i:i + shard_size] for i in range(0, len(batch), shard_size))
+        shards += _write_shards(out, section, split, batches, image_size, lambda n: None)
+    _write_manifest(out, _check_int(seed, "seed", 0), image_size, [section], meta, shards)
+    return out
+
+
+def _write_shards(out: Path, section: str, split: str, batches, image_size: int, advance) -> list[dict[str, Any]]:
+    """Write each batch of labelled frames as one shard; the manifest entries of the shards."""
+    entries = []
+    for index, batch in enumerate(batches):
+        for s in batch:
+            if s.frame.shape != (image_size, image_size, 3):
+                raise RuntimeError(f"{section} rendered a {s.frame.shape} frame, expected {(image_size, image_size, 3)}")
+        advance(len(batch))
+        data = _npz_bytes({
+            "frames": np.stack([s.frame for s in batch]).astype(np.uint8),
+            "labels": np.stack([s.labels for s in batch]).astype(bool),
+            "episode": np.array([s.episode for s in batch], dtype=np.int32),
+            "step": np.array([s.step for s in batch], dtype=np.int32),
+            "policy": np.array([s.policy for s in batch], dtype=np.uint8),
+            "pursued": np.array([s.pursued for s in batch], dtype=np.int16),
+        })
+        name = _shard_name(section, split, index)
+        atomic_write_bytes(out / name, data)
+        entries.append({"file": name, "section": section, "split": split, "frames": len(batch),
+                        "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    return entries
+
+
+def _write_manifest(out: Path, seed: int, image_size: int, sections: Sequence[str], meta: dict[str, Any],
+                    shards: list[dict[str, Any]]) -> None:
+    """The manifest, written last: a dataset without one is incomplete."""
     atomic_write_json(out / "manifest.json", {
         "format": FORMAT,
         "version": VERSION,
         "seed": seed,
         "image_size": image_size,
-        "section_order": sections,  # the JSON writer sorts keys
+        "section_order": list(sections),  # the JSON writer sorts keys
         "sections": meta,
-        "num_frames": sum(counts.values()) * len(sections),
+        "num_frames": sum(sum(m["frames"].values()) for m in meta.values()),
         "shards": shards,
     })
-    return out
 
 
 # --- Reading ---------------------------------------------------------------------------------

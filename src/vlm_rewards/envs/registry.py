@@ -49,10 +49,16 @@ class EvalSource:
     (:class:`vlm_rewards.envs._sampling.LabelledFrame`) forever: ``goals`` are all the
     section's goals (each frame is labelled for each), ``split`` the goal split the episodes
     pursue. ``policies`` names the behaviour policies, indexed by the frames' ``policy``.
+
+    ``labeller(variant, goals)``, where given, returns ``labels(env) -> bool array``: the
+    success of each of ``goals`` in the state of an unwrapped env of the domain. It labels
+    frames that other policies visit (a trained agent's, for calibrating β on the frames
+    the agent will see: ``vlm_rewards.agents.visited``).
     """
 
     policies: tuple[str, ...]
     samples: Callable[..., Iterator[Any]]
+    labeller: Callable[[str, list[str]], Callable[[Any], Any]] | None = None
 
 
 @dataclass(frozen=True)

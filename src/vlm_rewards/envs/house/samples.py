@@ -7,7 +7,7 @@ Referenced by the house's :class:`~vlm_rewards.envs.registry.Domain` record; the
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,8 @@ import numpy as np
 from vlm_rewards.envs._sampling import NOISE, CorpusFrame, LabelledFrame, a, join, pick, styled
 from vlm_rewards.envs.registry import EvalSource
 
-__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "house_caption", "house_captions", "house_labels"]
+__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "house_caption", "house_captions", "house_labeller",
+           "house_labels"]
 
 # House frames are correlated step to step: evaluation frames where no goal holds are kept
 # with this probability, frames where one holds always.
@@ -308,4 +309,15 @@ def evalset_samples(
         episode += 1
 
 
-EVALSET = EvalSource(policies=POLICIES, samples=evalset_samples)
+def house_labeller(variant: str, all_goals: list[str]) -> Callable[[Any], np.ndarray]:
+    """``labels(env)`` of ``all_goals`` for an unwrapped HouseEnv; see :class:`EvalSource`."""
+    from vlm_rewards.envs import house
+
+    parsed = [house.parse_goal(g) for g in all_goals]
+    bad = [g for g, p in zip(all_goals, parsed) if p.family != variant]
+    if bad:
+        raise ValueError(f"goals of the {variant!r} family expected, got {bad[:3]}")
+    return lambda env: house_labels(env, parsed)
+
+
+EVALSET = EvalSource(policies=POLICIES, samples=evalset_samples, labeller=house_labeller)

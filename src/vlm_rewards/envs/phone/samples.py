@@ -6,7 +6,7 @@ Referenced by the phone's :class:`~vlm_rewards.envs.registry.Domain` record; the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import numpy as np
 from vlm_rewards.envs._sampling import NOISE, CorpusFrame, LabelledFrame, pick, styled
 from vlm_rewards.envs.registry import EvalSource
 
-__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "phone_caption", "phone_captions"]
+__all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "phone_caption", "phone_captions", "phone_labeller"]
 
 
 _APP_CAPTIONS = (
@@ -207,4 +207,19 @@ def evalset_samples(
         episode += 1
 
 
-EVALSET = EvalSource(policies=POLICIES, samples=evalset_samples)
+def phone_labeller(variant: str, all_goals: list[str]) -> Callable[[Any], np.ndarray]:
+    """``labels(env)`` of ``all_goals`` for an unwrapped PhoneEnv: which goal's app is open."""
+    from vlm_rewards.envs import phone
+
+    column = {phone.parse_goal(g, variant)[1]: i for i, g in enumerate(all_goals)}
+
+    def labels(env: Any) -> np.ndarray:
+        out = np.zeros(len(all_goals), dtype=bool)
+        if env.foreground in column:
+            out[column[env.foreground]] = True
+        return out
+
+    return labels
+
+
+EVALSET = EvalSource(policies=POLICIES, samples=evalset_samples, labeller=phone_labeller)
