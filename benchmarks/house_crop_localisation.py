@@ -44,7 +44,7 @@ def cases(episodes: int, seed: int) -> list[tuple[np.ndarray, float, str, float]
                 continue
             agent = env.agent
             tan_y = math.tan(math.radians(agent.cam_fov_y) / 2)
-            view = env._view()
+            view = env.render()
             for name, ent in env.objects.items():
                 if not env.in_view(ent):
                     continue

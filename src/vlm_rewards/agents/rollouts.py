@@ -225,10 +225,11 @@ def evaluate_agent(
             pending[i] = info
         step.start_episode(i, {"goal": rec.goal})
         slot_ep[i], obs[i], starts[i] = rec, o, True
-        frames[i] = [(envs[i].render(), "start")] if k < gif_episodes else None
+        first = envs[i].render() if k < gif_episodes or on_frame is not None else None
+        frames[i] = [(first, "start")] if k < gif_episodes else None
         slot_t[i] = 0
         if on_frame is not None:
-            on_frame(envs[i], envs[i].render(), rec, 0)
+            on_frame(envs[i], first, rec, 0)
 
     try:
         for i in range(n_slots):

@@ -175,8 +175,7 @@ def evalset_samples(
     from vlm_rewards.envs import phone
 
     app_set = variant
-    apps = [phone.parse_goal(g, app_set)[1] for g in all_goals]
-    column = {app: i for i, app in enumerate(apps)}
+    labels_of = phone_labeller(app_set, all_goals)
     pursue = phone.goals(split, app_set)
     env = phone.PhoneEnv(apps=app_set, goal_split=split, render_mode="rgb_array", render_size=image_size,
                          terminate_on_success=False)
@@ -196,10 +195,7 @@ def evalset_samples(
                 else:
                     action = _phone_plan(env, target)
                 env.step(action)
-            labels = np.zeros(len(apps), dtype=bool)
-            if env.foreground in column:
-                labels[column[env.foreground]] = True
-            yield LabelledFrame(env.render(), labels, episode, t, policy, pursued)
+            yield LabelledFrame(env.render(), labels_of(env), episode, t, policy, pursued)
             if name != "random" and env.foreground == target:
                 hold -= 1
                 if hold < 0:
