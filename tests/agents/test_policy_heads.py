@@ -15,7 +15,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 
 from vlm_rewards.agents.algos import build_agent, load_agent
 from vlm_rewards.agents.config import TrainConfig
-from vlm_rewards.agents.policy import GoalImageExtractor, PointerActionNet, PointerExtractor, box_masks
+from vlm_rewards.agents.policy import GoalImageExtractor, PointerActionNet, PointerExtractor, box_masks, random_shift
 
 COLOURS = {"red": (220, 40, 40), "green": (40, 200, 60), "blue": (40, 70, 230), "yellow": (230, 210, 40)}
 SIDE = 32
@@ -318,3 +318,52 @@ def test_built_and_loaded_agents_log_nowhere_without_tensorboard(tmp_path, monke
     agent.save(tmp_path / "agent.zip")
     load_agent(tmp_path / "agent.zip", config, env=venv).learn(32, reset_num_timesteps=False)
     assert not list(logs.glob("SB3-*"))
+
+
+def test_random_shift_moves_each_image_whole_within_the_pad():
+    gen = torch.Generator().manual_seed(0)
+    images = torch.arange(2 * 2 * 8 * 8, dtype=torch.float32).reshape(2, 2, 8, 8)
+    shifted = random_shift(images, 2, generator=gen)
+    assert shifted.shape == images.shape
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2), mode="replicate")
+    for i in range(2):
+        # the crop is one of the 25 windows of the padded image, the same for both channels
+        windows = [(dy, dx) for dy in range(5) for dx in range(5)
+                   if torch.equal(padded[i, :, dy:dy + 8, dx:dx + 8], shifted[i])]
+        assert len(windows) == 1
+    # over many draws both extreme offsets occur and a batch gets different offsets
+    many = random_shift(images[:1].expand(200, -1, -1, -1), 2, generator=gen)
+    corners = {int(many[k, 0, 0, 0]) for k in range(200)}
+    assert {int(images[0, 0, 0, 0]), int(images[0, 0, 2, 2])} <= corners
+    assert torch.equal(random_shift(images, 0), images)
+    with pytest.raises(ValueError, match="pad"):
+        random_shift(images, -1)
+
+
+def test_augment_shift_acts_in_training_mode_only_and_needs_the_mlp_head():
+    space = spaces.Dict({"image": spaces.Box(0, 255, (3, SIDE, SIDE), np.uint8), "goal": spaces.Box(-1, 1, (8,), np.float32)})
+    torch.manual_seed(0)
+    extractor = GoalImageExtractor(space, cnn_channels=[4, 8, 8], features_dim=16, goal_hidden=8, augment_shift=3)
+    obs = {"image": torch.rand(4, 3, SIDE, SIDE) * 255, "goal": torch.rand(4, 8)}
+    extractor.eval()
+    torch.testing.assert_close(extractor(obs), extractor(obs))  # rollouts and evaluation: no augmentation
+    extractor.train()
+    assert not torch.allclose(extractor(obs), extractor(obs))
+    with pytest.raises(ValueError, match="augment_shift"):
+        GoalImageExtractor(space, augment_shift=-1)
+    with pytest.raises(ValueError, match="augment_shift"):
+        TrainConfig.model_validate({"agent": {"head": "pointer", "augment_shift": 4}})
+
+
+def test_mlp_head_learns_with_random_shift():
+    torch.manual_seed(0)
+    venv = DummyVecEnv([TapColourEnv] * 8)
+    venv.seed(0)
+    config = TrainConfig.model_validate(
+        {"seed": 0, "agent": {"n_steps": 32, "batch_size": 64, "n_epochs": 4, "learning_rate": 1e-3, "gamma": 0.9,
+                              "cnn_channels": [16, 32, 32], "features_dim": 64, "augment_shift": 2}}
+    )
+    model = build_agent(config, venv)
+    assert model.policy.features_extractor.augment_shift == 2
+    model.learn(6144)
+    assert _success_rate(model) >= 0.9

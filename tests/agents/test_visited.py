@@ -93,3 +93,18 @@ def test_cli_collect_visited_writes_a_calibration_set_and_names_bad_runs(tmp_pat
     manifest = read_evalset_manifest(tmp_path / "set")
     assert manifest["section_order"] == ["phone:common"] and manifest["sections"]["phone:common"]["policies"] == ["agent"]
     assert str(manifest["num_frames"]) in ok.output
+
+
+def test_run_section_reads_the_envs_default_goal_set():
+    from vlm_rewards.agents.config import TrainConfig
+    from vlm_rewards.agents.visited import run_section
+
+    def config(env_id, **kwargs):
+        return TrainConfig.model_validate({"env": {"id": env_id, "kwargs": kwargs}})
+
+    assert run_section(config("vlm_rewards/Phone-v0")) == "phone:common"  # PhoneEnv(apps="common")
+    assert run_section(config("vlm_rewards/Phone-v0", apps="diverse")) == "phone:diverse"
+    assert run_section(config("vlm_rewards/House-v0", family="lift")) == "house:lift"
+    # House-v0 without a family mixes find and lift goals: no one section labels them
+    with pytest.raises(ValueError, match="env.kwargs.family"):
+        run_section(config("vlm_rewards/House-v0"))

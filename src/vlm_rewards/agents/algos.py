@@ -57,6 +57,7 @@ def _policy_kwargs(config: TrainConfig, venv=None) -> dict[str, Any]:
             "spatial_grid": list(a.spatial_grid) if a.spatial_grid else None,
             "region_score": a.region_score,
             "region_weight": a.region_weight,
+            "augment_shift": a.augment_shift,
         },
         "net_arch": {"pi": list(a.net_arch), "vf": list(a.net_arch)},
     }

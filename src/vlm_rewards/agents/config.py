@@ -298,6 +298,13 @@ class AgentConfig(_Strict):
     cnn_channels: list[int] = Field(default_factory=lambda: [16, 32, 32], min_length=1, max_length=5)
     features_dim: int = Field(128, ge=8)
     goal_hidden: int = Field(64, ge=4, description="Width of the goal-embedding MLP.")
+    augment_shift: int = Field(
+        0,
+        ge=0,
+        description="Random-shift augmentation of the policy's image in PPO updates (head=mlp; DrQ/RAD): each "
+        "image is padded by this many pixels (edge replicated) and cropped back at a random offset; rollouts and "
+        "evaluation see the image as it is. 0: off.",
+    )
     spatial_grid: tuple[int, int] | None = Field(
         None, description="[rows, cols]: add goal-modulated feature maps max-pooled to this grid (where-to-tap features)."
     )
@@ -387,6 +394,8 @@ class TrainConfig(_Strict):
             raise ValueError("agent.region_weight needs agent.region_features=true")
         if self.env.prev_action and self.agent.head != "mlp":
             raise ValueError(f"env.prev_action works with agent.head='mlp', got {self.agent.head!r}")
+        if self.agent.augment_shift and self.agent.head != "mlp":
+            raise ValueError(f"agent.augment_shift works with agent.head='mlp', got {self.agent.head!r}")
         if self.agent.vlm_patches and self.agent.head != "mlp":
             raise ValueError(f"agent.vlm_patches works with agent.head='mlp', got {self.agent.head!r}")
         rollout = self.agent.n_steps * self.env.n_envs

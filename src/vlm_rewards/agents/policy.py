@@ -27,10 +27,33 @@ from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-__all__ = ["GoalImageExtractor", "PointerActionNet", "PointerExtractor", "PointerPolicy", "box_masks"]
+__all__ = ["GoalImageExtractor", "PointerActionNet", "PointerExtractor", "PointerPolicy", "box_masks", "random_shift"]
 
 # (kernel, stride, padding) per conv layer: the first downsamples 4x, the second 2x, the rest keep size.
 _CONV_SHAPES = ((8, 4, 2), (4, 2, 1), (3, 1, 1), (3, 1, 1), (3, 1, 1))
+
+
+def random_shift(images: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Each ``(C, H, W)`` image of the batch moved by its own random offset of up to ``pad`` pixels.
+
+    The image is padded by ``pad`` pixels (edge pixels repeated, so no black border appears that
+    the policy could key on) and cropped back to ``H x W`` at an offset drawn per image. Every
+    channel of an image moves together, so stacked views stay aligned. The random-shift
+    augmentation of DrQ (Kostrikov et al. 2020) and RAD (Laskin et al. 2020).
+    """
+    if pad < 0:
+        raise ValueError(f"pad must be >= 0, got {pad}")
+    if pad == 0 or images.shape[0] == 0:
+        return images
+    n, _, h, w = images.shape
+    padded = nn.functional.pad(images, (pad, pad, pad, pad), mode="replicate")
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=images.device)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator, device=images.device)
+    rows = (dy[:, None] + torch.arange(h, device=images.device))[:, :, None]  # (n, h, 1)
+    cols = (dx[:, None] + torch.arange(w, device=images.device))[:, None, :]  # (n, 1, w)
+    batch = torch.arange(n, device=images.device)[:, None, None]
+    # Advanced indexing on dims 0, 2, 3 puts the channel last: (n, h, w, C).
+    return padded.permute(0, 2, 3, 1)[batch, rows, cols].permute(0, 3, 1, 2)
 
 
 class GoalImageExtractor(BaseFeaturesExtractor):
@@ -52,6 +75,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         region_score: what ``obs["region"]`` holds (``agent.region_score``): "cosine"
             (scaled by a learned factor from 20) or "log_prob" (from 1).
         region_weight: that factor's starting value instead.
+        augment_shift: in training mode (SB3's PPO updates; rollouts and evaluation run in eval
+            mode) each image is moved by up to this many pixels (``random_shift``); 0: off.
     """
 
     def __init__(
@@ -65,6 +90,7 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         spatial_channels: int = 4,
         region_score: str = "cosine",
         region_weight: float | None = None,
+        augment_shift: int = 0,
     ):
         if not isinstance(observation_space, spaces.Dict) or {"image", "goal"} - set(observation_space.spaces):
             raise ValueError("observation_space must be a Dict with 'image' and 'goal' keys")
@@ -89,6 +115,9 @@ class GoalImageExtractor(BaseFeaturesExtractor):
         super().__init__(observation_space, features_dim + goal_hidden + n_spatial + (16 if n_region else 0)
                          + (features_dim if patch_shape else 0) + n_prev)
         self.has_prev_action = n_prev > 0
+        if augment_shift < 0:
+            raise ValueError(f"augment_shift must be >= 0, got {augment_shift}")
+        self.augment_shift = int(augment_shift)
         image_shape = observation_space["image"].shape
         goal_dim = observation_space["goal"].shape[0]
         convs: list[nn.Module] = []
@@ -149,6 +178,8 @@ class GoalImageExtractor(BaseFeaturesExtractor):
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         h = observations["image"].float()
+        if self.training and self.augment_shift:
+            h = random_shift(h, self.augment_shift)
         g = self.goal_mlp(observations["goal"].float())
         films = [*self.early_films, self.film] if len(self.early_films) else [None] * (len(self.convs) - 1) + [self.film]
         for conv, film in zip(self.convs, films):

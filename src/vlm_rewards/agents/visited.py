@@ -33,19 +33,38 @@ __all__ = ["VISITED_POLICY", "collect_visited", "run_section"]
 VISITED_POLICY = "agent"
 
 
+def _env_default(env_id: str, keyword: str) -> Any:
+    """The value ``keyword`` takes in ``env_id`` when a config leaves it out: the registration's
+    kwargs, else the env constructor's default (``None`` when it has none)."""
+    import inspect
+
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    import vlm_rewards.envs  # noqa: F401  (registers the envs)
+
+    spec = gym.spec(env_id)
+    if keyword in spec.kwargs:
+        return spec.kwargs[keyword]
+    creator = load_env_creator(spec.entry_point) if isinstance(spec.entry_point, str) else spec.entry_point
+    param = inspect.signature(creator).parameters.get(keyword)
+    return None if param is None or param.default is inspect.Parameter.empty else param.default
+
+
 def run_section(config: Any) -> str:
     """The evaluation-set section of a run's env ("house:find", "phone:common")."""
     from vlm_rewards.data.evalset import eval_sections
 
     env = config.env
     key = env.record.goal_keyword
-    variant = env.kwargs.get(key) if key is not None else None
-    if variant is None and key is not None:
-        # The env's default goal set: the domain's first section names it.
-        candidates = [s for s in eval_sections() if s.partition(":")[0] == env.domain]
-        section = candidates[0] if candidates else env.domain
+    if key is None:
+        section = env.domain
     else:
-        section = f"{env.domain}:{variant}" if variant is not None else env.domain
+        variant = env.kwargs[key] if key in env.kwargs else _env_default(env.id, key)
+        if variant is None:
+            raise ValueError(f"the run's env {env.id} mixes every goal set of {env.domain!r} (env.kwargs.{key} is unset); "
+                             f"visited frames need one: sections {eval_sections()}")
+        section = f"{env.domain}:{variant}"
     if section not in eval_sections():
         raise ValueError(f"the run's env {env.id} ({section}) has no evaluation-set section; sections: {eval_sections()}")
     return section
