@@ -11,7 +11,7 @@ import pytest
 SHIPPED = Path(__file__).resolve().parents[2] / "trained_agents"
 # Least GT success on 14 training-goal episodes, where the default (0.5) is too close to the
 # agent's measured success.
-GT_FLOOR = {"house_find_room": 0.4}
+GT_FLOOR = {"house_find_room": 0.4, "house_find_room_visited": 0.4}
 AGENTS = sorted(p for p in SHIPPED.iterdir() if (p / "model.zip").is_file()) if SHIPPED.is_dir() else []
 
 
@@ -29,7 +29,7 @@ def test_shipped_agent_loads_and_evaluates_on_fresh_episodes(agent_dir, tmp_path
     result = evaluate_run(run, episodes=14, split="train", seed=987_000)
     metrics = result.metrics()
     # Measured at 100+ fresh episodes the Phone agents reach 80-100% on training goals, the
-    # House one-room agent 71% (one standard error in 14 episodes: 12 points); in 14 episodes,
+    # House one-room agents 71-76% (one standard error in 14 episodes: 12 points); in 14 episodes,
     # direct success well above its chance level (1 / number of goals: 1/7 on the common
     # apps, 1/45 on the diverse ones, 1/20 House objects) shows the agent still goes to its goal.
     floor = GT_FLOOR.get(agent_dir.name, 0.5)
