@@ -461,6 +461,44 @@ def test_house_agent_with_the_previous_action_trains_and_evaluates(tiny_clip_dir
     assert out.exit_code == 0, out.output
 
 
+def test_house_agent_with_the_search_map_starts_as_the_agent_it_is_initialised_from(tiny_clip_dir, tmp_path):
+    """env.search_map: the map reaches the policy in training and evaluation; a map-less agent is a valid
+    agent.init_from (the map branch starts at zero), and the new policy acts exactly as it did."""
+    import numpy as np
+    import torch
+    from stable_baselines3 import PPO
+
+    house = {"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [2, 2], actions: walk}",
+             "env.frame_stack": 2, "total_steps": 64, "eval.gif_episodes": 0}
+    train(tiny_config(tiny_clip_dir, **house), tmp_path / "plain")
+    frozen = {**house, "env.search_map": "true", "agent.learning_rate": 1e-12, "agent.init_from": str(tmp_path / "plain")}
+    train(tiny_config(tiny_clip_dir, **frozen), tmp_path / "map")
+    plain, mapped = PPO.load(tmp_path / "plain" / "model.zip"), PPO.load(tmp_path / "map" / "model.zip")
+    assert mapped.observation_space["map"].shape == (3, 16, 16)
+    obs = {k: torch.as_tensor(np.stack([v.sample() for _ in range(4)])) for k, v in mapped.observation_space.spaces.items()}
+    obs["map"] = (obs["map"] > 0.5).float()
+    without = {k: v for k, v in obs.items() if k != "map"}
+    with torch.no_grad():
+        want = plain.policy.get_distribution(without).distribution.probs
+        got = mapped.policy.get_distribution(obs).distribution.probs
+        torch.testing.assert_close(got, want)
+        # Once its gate opens, the map changes what the policy does.
+        torch.nn.init.normal_(mapped.policy.features_extractor.map_gate)
+        moved = mapped.policy.get_distribution(obs).distribution.probs
+        blank = mapped.policy.get_distribution({**obs, "map": torch.zeros_like(obs["map"])}).distribution.probs
+    assert not torch.allclose(moved, blank)
+    out = CliRunner().invoke(app, ["eval-agent", str(tmp_path / "map"), "--episodes", "2", "--seed", "7"])
+    assert out.exit_code == 0, out.output
+
+
+def test_search_map_needs_house_and_the_mlp_head(tiny_clip_dir):
+    with pytest.raises(ConfigError, match="env.search_map needs a House env"):
+        tiny_config(tiny_clip_dir, **{"env.search_map": "true"})
+    with pytest.raises(ConfigError, match="env.search_map works with agent.head='mlp'"):
+        tiny_config(tiny_clip_dir, **{"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find}",
+                                      "env.search_map": "true", "agent.head": "pointer"})
+
+
 def test_prev_action_needs_the_mlp_head(tiny_clip_dir):
     with pytest.raises(ConfigError, match="env.prev_action works with agent.head='mlp'"):
         tiny_config(tiny_clip_dir, **{"env.prev_action": "true", "agent.head": "pointer"})

@@ -161,9 +161,13 @@ def init_source(path: str | Path) -> Path:
 
 def init_policy_from(model, path: str | Path) -> None:
     """Copy the policy weights of the agent saved at ``path`` (see :func:`init_source`) into
-    ``model``; a parameter missing, extra or of another shape is a ConfigError naming it."""
+    ``model``; a parameter missing, extra or of another shape is a ConfigError naming it.
+    Branches that start at zero (:data:`~vlm_rewards.agents.policy.ZERO_START_BRANCHES`,
+    e.g. the search map's) may be missing: they keep their fresh weights."""
     import torch
     from stable_baselines3.common.save_util import load_from_zip_file
+
+    from vlm_rewards.agents.policy import ZERO_START_BRANCHES
 
     zip_path = init_source(path)
     try:
@@ -175,6 +179,9 @@ def init_policy_from(model, path: str | Path) -> None:
         raise ConfigError(f"agent.init_from: {zip_path} holds no policy weights")
     target = model.policy.state_dict()
     missing, extra = sorted(set(target) - set(source)), sorted(set(source) - set(target))
+    fresh = [k for k in missing if k.split(".")[0].endswith("features_extractor") and k.split(".")[1:2] != []
+             and k.split(".")[1] in ZERO_START_BRANCHES]
+    missing = [k for k in missing if k not in fresh]
     shapes = [k for k in target if k in source and tuple(source[k].shape) != tuple(target[k].shape)]
     if missing or extra or shapes:
         what = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else
@@ -182,7 +189,7 @@ def init_policy_from(model, path: str | Path) -> None:
         raise ConfigError(f"agent.init_from: the agent in {zip_path} does not fit this config's policy ({what}): "
                           "train with the same observation, action space and agent settings")
     with torch.no_grad():
-        model.policy.load_state_dict({k: v.to(target[k].dtype) for k, v in source.items()})
+        model.policy.load_state_dict({**{k: target[k] for k in fresh}, **{k: v.to(target[k].dtype) for k, v in source.items()}})
 
 
 def load_agent(path: str | Path, config: TrainConfig, env=None):

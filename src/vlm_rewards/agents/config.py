@@ -78,6 +78,11 @@ class EnvConfig(_Strict):
         description="Add the previous action, one-hot, and the domain's step flags (House: 'blocked', a move that "
         "left the agent where it stood) to the observation (PreviousActionObservation; agent.head=mlp).",
     )
+    search_map: bool = Field(
+        False,
+        description="House: add an egocentric map of the floor the agent has looked at, the walls among it and "
+        "where it has stood (obs['map'], SearchMapObservation): the memory a search across rooms needs.",
+    )
     vec_env: Literal["dummy", "subproc", "ray"] = Field(
         "dummy", description="SB3 vector env class; 'ray': env workers and reward-model actors on Ray (see the ray section)."
     )
@@ -394,6 +399,10 @@ class TrainConfig(_Strict):
             raise ValueError("agent.region_weight needs agent.region_features=true")
         if self.env.prev_action and self.agent.head != "mlp":
             raise ValueError(f"env.prev_action works with agent.head='mlp', got {self.agent.head!r}")
+        if self.env.search_map and self.env.domain != "house":
+            raise ValueError(f"env.search_map needs a House env, got {self.env.id}")
+        if self.env.search_map and self.agent.head != "mlp":
+            raise ValueError(f"env.search_map works with agent.head='mlp', got {self.agent.head!r}")
         if self.agent.augment_shift and self.agent.head != "mlp":
             raise ValueError(f"agent.augment_shift works with agent.head='mlp', got {self.agent.head!r}")
         if self.agent.vlm_patches and self.agent.head != "mlp":

@@ -111,6 +111,10 @@ def make_env(
         from vlm_rewards.wrappers import PreviousActionObservation
 
         wrapped = PreviousActionObservation(wrapped, env.record.step_flags)
+    if env.search_map:
+        from vlm_rewards.envs.house.memory import SearchMapObservation
+
+        wrapped = SearchMapObservation(wrapped)
     if regions is not None and batch_regions:
         from vlm_rewards.wrappers.region import region_encoder
 

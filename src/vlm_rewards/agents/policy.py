@@ -27,7 +27,11 @@ from stable_baselines3.common.policies import MultiInputActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-__all__ = ["GoalImageExtractor", "PointerActionNet", "PointerExtractor", "PointerPolicy", "box_masks", "random_shift"]
+# Branches whose contribution to the features starts at zero: an agent saved without one
+# loads into a policy with it (``agent.init_from``) and acts exactly as before.
+ZERO_START_BRANCHES = ("map_head", "map_gate")
+
+__all__ = ["ZERO_START_BRANCHES", "GoalImageExtractor", "PointerActionNet", "PointerExtractor", "PointerPolicy", "box_masks", "random_shift"]
 
 # (kernel, stride, padding) per conv layer: the first downsamples 4x, the second 2x, the rest keep size.
 _CONV_SHAPES = ((8, 4, 2), (4, 2, 1), (3, 1, 1), (3, 1, 1), (3, 1, 1))
@@ -62,7 +66,9 @@ class GoalImageExtractor(BaseFeaturesExtractor):
     ``C`` may hold several stacked views (``env.frame_stack``). Optional keys add branches:
     ``"region"`` (the VLM's similarity of each region with the goal's region prompt) and
     ``"patches"`` (the VLM's ``(D, h, w)`` patch embeddings, ``agent.vlm_patches``) and
-    ``"prev_action"`` (the last action, one-hot, ``env.prev_action``; appended as it is).
+    ``"prev_action"`` (the last action, one-hot, ``env.prev_action``; appended as it is) and
+    ``"map"`` (House's :class:`~vlm_rewards.envs.house.memory.SearchMap`, ``env.search_map``;
+    a small CNN whose output is added to the image features, starting at zero).
 
     Args:
         observation_space: the Dict space (images channel-first, as SB3 passes them).
@@ -134,7 +140,9 @@ class GoalImageExtractor(BaseFeaturesExtractor):
             flat = x.numel()
         self.fusion = fusion
         self.goal_mlp = nn.Sequential(nn.Linear(goal_dim, goal_hidden), nn.ReLU())
-        # FiLM of the last conv layer, starting as the identity (scale 1, shift 0). Measured on
+        # FiLM of the last conv layer, zeroed here so that on its own the extractor starts with
+        # FiLM as the identity (scale 1, shift 0); inside SB3's PPO (ortho_init) every Linear is
+        # redrawn orthogonally, so the agents trained so far started with a random FiLM. Measured on
         # Phone: FiLM of every layer with goal inputs rescaled to unit variance learned slower
         # (training success 0.24 vs 0.39 after 40k steps).
         # (``film`` keeps its name so agents saved before ``film_all`` existed still load.)
@@ -146,6 +154,22 @@ class GoalImageExtractor(BaseFeaturesExtractor):
                 nn.init.zeros_(film.weight)
                 nn.init.zeros_(film.bias)
         self.image_head = nn.Sequential(nn.Flatten(), nn.Linear(flat, features_dim), nn.ReLU())
+        # The search map joins the image features additively, through a per-feature gate that
+        # starts at zero (ReZero-style; a zeroed last layer would not stay zero: SB3 draws every
+        # Linear and Conv2d of the extractor afresh, orthogonally, when it builds the policy).
+        # The policy's input width does not change, so a map-less agent (the one-room level's)
+        # is a valid start for a run with the map, and it starts out acting as that agent did.
+        self.map_head = self.map_gate = None
+        if "map" in observation_space.spaces:
+            map_shape = observation_space["map"].shape
+            if len(map_shape) != 3 or map_shape[1] < 2 or map_shape[2] < 2:
+                raise ValueError(f"observation 'map' must be (C, H, W) with H, W >= 2, got shape {map_shape}")
+            c, mh, mw = map_shape
+            self.map_head = nn.Sequential(
+                nn.Conv2d(c, 16, 3, 1, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(), nn.Flatten(),
+                nn.Linear(32 * ((mh + 1) // 2) * ((mw + 1) // 2), features_dim),
+            )
+            self.map_gate = nn.Parameter(torch.zeros(features_dim))
         # Spatial features: goal-modulated detector maps max-pooled to a coarse grid, so a
         # detector learned at one place (an icon) is read out at every place (where to tap).
         self.spatial = (
@@ -188,7 +212,10 @@ class GoalImageExtractor(BaseFeaturesExtractor):
                 scale, shift = film(g).chunk(2, dim=1)
                 h = h * (1.0 + scale[:, :, None, None]) + shift[:, :, None, None]
             h = torch.relu(h)
-        parts = [self.image_head(h), g]
+        image = self.image_head(h)
+        if self.map_head is not None:
+            image = image + self.map_gate * self.map_head(observations["map"].float())
+        parts = [image, g]
         if self.spatial is not None:
             parts.append(self.spatial(h))
         if self.region is not None:

@@ -1,0 +1,160 @@
+"""A map of where a House agent has looked: the memory a search across rooms needs.
+
+A feed-forward agent in the 2-4-room house spends its episode turning in its first room
+when the goal is in another (docs/results/agents/README.md, "House find goals in 2-4
+rooms"): nothing it sees tells it that it has already looked everywhere here. A scripted
+policy that sees perfectly but remembers nothing tops out near 60% there
+(``benchmarks/bench_house_policies.py --level rooms``). :class:`SearchMap` keeps what
+an agent with odometry and a depth sense would build for itself, as ObjectNav agents
+do (Chaplot et al. 2020, "Object Goal Navigation using Goal-Oriented Semantic
+Exploration"): the floor it has had in view within ``sight`` metres, which of that floor
+lies along a wall (so unseen floor past a seen edge that is *not* a wall is a way on, a
+doorway or a part of the room not yet looked at), and where it has stood. It reads the
+env's pose and floor plan, never where the objects are.
+
+The policy gets an egocentric crop: ``(3, size, size)`` with the agent at the centre
+facing up (row 0 is ahead), ``cell`` metres per map cell.
+
+Example:
+    >>> from vlm_rewards.envs.house.env import HouseEnv
+    >>> env = HouseEnv(family="find", num_rooms=(2, 2))  # doctest: +SKIP
+    >>> _ = env.reset(seed=0)  # doctest: +SKIP
+    >>> memory = SearchMap()  # doctest: +SKIP
+    >>> memory.reset(env); memory.update(env)  # doctest: +SKIP
+    >>> memory.egocentric(env).shape  # doctest: +SKIP
+    (3, 16, 16)
+"""
+
+from __future__ import annotations
+
+import math
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from vlm_rewards.envs.house.nav import FloorGrid, segments_cross_walls
+
+__all__ = ["SearchMap", "SearchMapObservation"]
+
+#: Map channels, in order.
+CHANNELS = ("seen floor", "seen wall", "visited")
+# Floor within this distance (m) of a wall counts as "along a wall" (grid cells are 0.2 m).
+_WALL_BAND = 0.45
+
+
+class SearchMap:
+    """The per-episode memory; call :meth:`reset` after each env reset, :meth:`update` after
+    each reset and step.
+
+    Args:
+        sight: metres within which floor in the camera's horizontal field of view counts as
+            looked at (4 m: about what a 64-pixel view lets an agent recognise an object at).
+        size: side of the egocentric crop, in map cells (even: the agent sits at the corner
+            of the four centre cells).
+        cell: metres per map cell.
+    """
+
+    def __init__(self, sight: float = 4.0, size: int = 16, cell: float = 0.75):
+        if not (isinstance(sight, (int, float)) and sight > 0):
+            raise ValueError(f"sight must be a positive number of metres, got {sight!r}")
+        if not (isinstance(size, int) and size >= 2 and size % 2 == 0):
+            raise ValueError(f"size must be an even int >= 2, got {size!r}")
+        if not (isinstance(cell, (int, float)) and cell > 0):
+            raise ValueError(f"cell must be a positive number of metres, got {cell!r}")
+        self.sight, self.size, self.cell = float(sight), size, float(cell)
+        self._grid: FloorGrid | None = None
+
+    def reset(self, env) -> None:
+        house = env.unwrapped
+        self._grid = FloorGrid(house.rooms, house.wall_segs)
+        self._points = self._grid.points[self._grid.inside]  # (M, 2) indoor cell centres
+        self._wall = self._grid.wall_distance[self._grid.inside] <= _WALL_BAND
+        self.seen = np.zeros(len(self._points), dtype=bool)
+        self.visited = np.zeros(len(self._points), dtype=bool)
+
+    def _check(self) -> None:
+        if self._grid is None:
+            raise RuntimeError("SearchMap.reset(env) must be called after the env's reset")
+
+    def update(self, env) -> None:
+        """Mark the floor now in view within ``sight`` (walls hide; objects do not), and the
+        agent's own cell."""
+        self._check()
+        house = env.unwrapped
+        agent = house.agent
+        cam = agent.cam_pos[[0, 2]]
+        fwd = agent.dir_vec[[0, 2]]
+        right = agent.right_vec[[0, 2]]
+        rel = self._points - cam
+        depth = rel @ fwd
+        tan_x = math.tan(math.radians(agent.cam_fov_y) / 2) * house.obs_fb.width / house.obs_fb.height
+        ahead = (depth > 0.05) & (np.abs(rel @ right) <= depth * tan_x) & (np.einsum("ij,ij->i", rel, rel) <= self.sight**2)
+        ahead &= ~self.seen  # what is seen stays seen: test only the rest
+        if ahead.any():
+            idx = np.flatnonzero(ahead)
+            visible = ~segments_cross_walls(self._points[idx], cam, house.wall_segs)
+            self.seen[idx[visible]] = True
+        here = np.einsum("ij,ij->i", self._points - agent.pos[[0, 2]], self._points - agent.pos[[0, 2]])
+        self.visited[int(np.argmin(here))] = True
+
+    def egocentric(self, env) -> np.ndarray:
+        """``(3, size, size)`` float32 of :data:`CHANNELS` around the agent, ahead up."""
+        self._check()
+        agent = env.unwrapped.agent
+        out = np.zeros((len(CHANNELS), self.size, self.size), dtype=np.float32)
+        marks = self.seen | self.visited
+        if not marks.any():
+            return out
+        rel = self._points[marks] - agent.pos[[0, 2]]
+        ahead = rel @ agent.dir_vec[[0, 2]]
+        side = rel @ agent.right_vec[[0, 2]]
+        half = self.size // 2
+        rows = half - 1 - np.floor(ahead / self.cell).astype(int)
+        cols = half + np.floor(side / self.cell).astype(int)
+        keep = (rows >= 0) & (rows < self.size) & (cols >= 0) & (cols < self.size)
+        rows, cols = rows[keep], cols[keep]
+        seen, wall, visited = self.seen[marks][keep], self._wall[marks][keep], self.visited[marks][keep]
+        out[0, rows[seen], cols[seen]] = 1.0
+        out[1, rows[seen & wall], cols[seen & wall]] = 1.0
+        out[2, rows[visited], cols[visited]] = 1.0
+        return out
+
+    @property
+    def seen_fraction(self) -> float:
+        """Share of the house's floor looked at so far."""
+        self._check()
+        return float(self.seen.mean())
+
+
+class SearchMapObservation(gym.Wrapper):
+    """Add ``obs["map"]``: the :class:`SearchMap` of a House env (or a wrapper of one, with a
+    Dict observation), updated after every reset and step. ``info["seen_fraction"]`` says how
+    much of the house's floor the agent has looked at."""
+
+    def __init__(self, env: gym.Env, sight: float = 4.0, size: int = 16, cell: float = 0.75):
+        super().__init__(env)
+        from vlm_rewards.envs.house.env import HouseEnv
+
+        if not isinstance(env.unwrapped, HouseEnv):
+            raise TypeError(f"SearchMapObservation needs a House env, got {type(env.unwrapped).__name__}")
+        space = env.observation_space
+        if not isinstance(space, spaces.Dict):
+            raise TypeError("env must have a Dict observation (wrap it in GoalEmbeddingObservation first)")
+        if "map" in space.spaces:
+            raise ValueError("env's observation already has a 'map' key")
+        self.memory = SearchMap(sight, size, cell)
+        box = spaces.Box(0.0, 1.0, (len(CHANNELS), size, size), np.float32)
+        self.observation_space = spaces.Dict({**space.spaces, "map": box})
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        self.memory.reset(self.env)
+        self.memory.update(self.env)
+        return {**obs, "map": self.memory.egocentric(self.env)}, {**info, "seen_fraction": self.memory.seen_fraction}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self.memory.update(self.env)
+        info = {**info, "seen_fraction": self.memory.seen_fraction}
+        return {**obs, "map": self.memory.egocentric(self.env)}, reward, terminated, truncated, info
