@@ -24,6 +24,10 @@ Policies:
   (the eval set's explorer: mostly forward, turning for a few steps after bumping into
   something; random, so it needs no memory beyond the last step). A memoryless policy that
   searches by walking instead of turning on the spot: what leaving the first room takes.
+- ``search-map``: the memory of ``env.search_map`` (:class:`~vlm_rewards.envs.house.memory.SearchMap`,
+  the floor looked at within ``--sight``). The two-frame policy while the target is in view;
+  otherwise it walks towards the nearest floor not yet looked at (a frontier search on the
+  floor grid, going round walls and objects). What a policy with that map can reach.
 - ``seen-once``: one bit of memory. Turn left until the target has been seen once, then the
   scripted solver (a planner that goes round obstacles and may lose sight of the target).
 - ``solver``: the scripted solver throughout (knows where everything is).
@@ -45,6 +49,8 @@ import math
 import numpy as np
 
 from vlm_rewards.envs.house.env import HouseEnv
+from vlm_rewards.envs.house.memory import SearchMap
+from vlm_rewards.envs.house.nav import CELL, NEIGHBOURS, FloorGrid, cost_to_go
 from vlm_rewards.envs.house.solver import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, Explorer, make_solver
 
 # Side-step ids in actions="walk" (after the four move ids).
@@ -56,7 +62,7 @@ LEVELS = {
     "room": ({"family": "find", "num_rooms": (1, 1), "num_objects": (3, 5), "room_size": (5.0, 6.5)}, 60),
     "rooms": ({"family": "find", "num_rooms": (2, 4)}, 150),
 }
-POLICIES = ("reactive", "reactive+side-steps", "reactive+two-frames", "reactive+explore", "seen-once", "solver")
+POLICIES = ("reactive", "reactive+side-steps", "reactive+two-frames", "reactive+explore", "search-map", "seen-once", "solver")
 
 
 def _target_bearing(env: HouseEnv, sight: float) -> float | None:
@@ -91,15 +97,57 @@ def two_frames(env: HouseEnv, sight: float, last: int | None, moved: bool) -> in
     return reactive(env, sight, side_steps=False)
 
 
+class FrontierSearch:
+    """Walk towards the nearest floor the :class:`SearchMap` has not marked as looked at."""
+
+    def __init__(self, env: HouseEnv, sight: float):
+        self.env = env
+        self.memory = SearchMap(sight=min(sight, 50.0))
+        self.memory.reset(env)
+        self.grid = FloorGrid(env.rooms, env.wall_segs)
+        clearance = self.grid.clearance(env.agent.radius, [(e.pos, e.radius) for e in env.objects.values()])
+        # The solver's costs: keep off walls and objects, never through them.
+        cost = 1.0 + 4.0 * np.clip(0.9 - clearance, 0, None) / 0.9
+        self.cost = np.where(clearance >= 0.1, cost, np.inf)
+
+    def act(self) -> int:
+        env, grid = self.env, self.grid
+        unseen = np.zeros(grid.shape, dtype=bool)
+        unseen[grid.inside] = ~self.memory.seen
+        field = cost_to_go(unseen & np.isfinite(self.cost), self.cost)
+        i, j = grid.cell(*env.agent.pos[[0, 2]])
+        if not np.isfinite(field[i, j]):  # standing too close to something: the nearest open cell
+            open_cells = np.argwhere(np.isfinite(field))
+            if not len(open_cells):
+                return TURN_LEFT  # everything reachable has been looked at
+            i, j = open_cells[np.argmin(np.linalg.norm(grid.points[tuple(open_cells.T)] - env.agent.pos[[0, 2]], axis=1))]
+        path = [(i, j)]
+        while field[i, j] > 0 and len(path) < 5:  # about 0.8 m ahead along the descent
+            best = min((field[i + di, j + dj], i + di, j + dj) for di, dj in NEIGHBOURS
+                       if 0 <= i + di < field.shape[0] and 0 <= j + dj < field.shape[1])
+            if not best[0] < field[i, j]:
+                break
+            _, i, j = best
+            path.append((i, j))
+        offset = grid.points[path[-1]] - env.agent.pos[[0, 2]]
+        if np.linalg.norm(offset) < CELL / 2:
+            return TURN_LEFT  # at the frontier: look round
+        bearing = math.degrees(math.atan2(offset @ env.agent.right_vec[[0, 2]], offset @ env.agent.dir_vec[[0, 2]]))
+        if abs(bearing) >= AIM_TOLERANCE * 2:
+            return TURN_RIGHT if bearing > 0 else TURN_LEFT
+        return MOVE_FORWARD
+
+
 def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, level: str = "room") -> tuple[float, float, float]:
     """(success rate, its standard error, mean episode length) over ``episodes`` episodes."""
-    walk = policy in ("reactive+side-steps", "reactive+two-frames", "reactive+explore")
+    walk = policy in ("reactive+side-steps", "reactive+two-frames", "reactive+explore", "search-map")
     env = HouseEnv(**LEVELS[level][0], actions="walk" if walk else "move", max_episode_steps=max_steps)
     successes, lengths = [], []
     for i in range(episodes):
         env.reset(seed=seed + i)
         solver, seen = make_solver(env), False
         explorer = Explorer(np.random.default_rng(seed + i))
+        frontier = FrontierSearch(env, sight) if policy == "search-map" else None
         last, moved = None, True
         for t in range(1, max_steps + 1):
             if policy == "reactive+two-frames":
@@ -107,6 +155,14 @@ def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, lev
             elif policy == "reactive+explore":
                 wander = _target_bearing(env, sight) is None
                 action = explorer.act() if wander else two_frames(env, sight, last, moved)
+            elif policy == "search-map":
+                frontier.memory.update(env)
+                if _target_bearing(env, sight) is None:
+                    action = frontier.act()
+                    if last == MOVE_FORWARD and not moved and action == MOVE_FORWARD:
+                        action = STRAFE_LEFT  # pushed into something the grid did not show
+                else:
+                    action = two_frames(env, sight, last, moved)
             elif policy == "solver":
                 action = solver(None)
             elif policy == "seen-once":
