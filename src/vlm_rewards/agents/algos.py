@@ -179,8 +179,10 @@ def init_policy_from(model, path: str | Path) -> None:
         raise ConfigError(f"agent.init_from: {zip_path} holds no policy weights")
     target = model.policy.state_dict()
     missing, extra = sorted(set(target) - set(source)), sorted(set(source) - set(target))
-    fresh = [k for k in missing if k.split(".")[0].endswith("features_extractor") and k.split(".")[1:2] != []
-             and k.split(".")[1] in ZERO_START_BRANCHES]
+    # e.g. "features_extractor.map_gate", "vf_features_extractor.map_head.0.weight"
+    owner_and_branch = [k.split(".")[:2] for k in missing]
+    fresh = [k for k, p in zip(missing, owner_and_branch)
+             if len(p) == 2 and p[0].endswith("features_extractor") and p[1] in ZERO_START_BRANCHES]
     missing = [k for k in missing if k not in fresh]
     shapes = [k for k in target if k in source and tuple(source[k].shape) != tuple(target[k].shape)]
     if missing or extra or shapes:
