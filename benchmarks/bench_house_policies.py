@@ -26,8 +26,10 @@ Policies:
   searches by walking instead of turning on the spot: what leaving the first room takes.
 - ``search-map``: the memory of ``env.search_map`` (:class:`~vlm_rewards.envs.house.memory.SearchMap`,
   the floor looked at within ``--sight``). The two-frame policy while the target is in view;
-  otherwise it walks towards the nearest floor not yet looked at (a frontier search on the
-  floor grid, going round walls and objects). What a policy with that map can reach.
+  otherwise the explore step of ``env.explore_action``
+  (:class:`~vlm_rewards.envs.house.memory.FrontierExplorer`: towards the nearest floor not yet
+  looked at, round walls, side-stepping objects it bumps into). What a policy with that map
+  and that skill can reach.
 - ``seen-once``: one bit of memory. Turn left until the target has been seen once, then the
   scripted solver (a planner that goes round obstacles and may lose sight of the target).
 - ``solver``: the scripted solver throughout (knows where everything is).
@@ -49,8 +51,7 @@ import math
 import numpy as np
 
 from vlm_rewards.envs.house.env import HouseEnv
-from vlm_rewards.envs.house.memory import SearchMap
-from vlm_rewards.envs.house.nav import CELL, NEIGHBOURS, FloorGrid, cost_to_go
+from vlm_rewards.envs.house.memory import FrontierExplorer, SearchMap
 from vlm_rewards.envs.house.solver import MOVE_FORWARD, TURN_LEFT, TURN_RIGHT, Explorer, make_solver
 
 # Side-step ids in actions="walk" (after the four move ids).
@@ -97,47 +98,6 @@ def two_frames(env: HouseEnv, sight: float, last: int | None, moved: bool) -> in
     return reactive(env, sight, side_steps=False)
 
 
-class FrontierSearch:
-    """Walk towards the nearest floor the :class:`SearchMap` has not marked as looked at."""
-
-    def __init__(self, env: HouseEnv, sight: float):
-        self.env = env
-        self.memory = SearchMap(sight=min(sight, 50.0))
-        self.memory.reset(env)
-        self.grid = FloorGrid(env.rooms, env.wall_segs)
-        clearance = self.grid.clearance(env.agent.radius, [(e.pos, e.radius) for e in env.objects.values()])
-        # The solver's costs: keep off walls and objects, never through them.
-        cost = 1.0 + 4.0 * np.clip(0.9 - clearance, 0, None) / 0.9
-        self.cost = np.where(clearance >= 0.1, cost, np.inf)
-
-    def act(self) -> int:
-        env, grid = self.env, self.grid
-        unseen = np.zeros(grid.shape, dtype=bool)
-        unseen[grid.inside] = ~self.memory.seen
-        field = cost_to_go(unseen & np.isfinite(self.cost), self.cost)
-        i, j = grid.cell(*env.agent.pos[[0, 2]])
-        if not np.isfinite(field[i, j]):  # standing too close to something: the nearest open cell
-            open_cells = np.argwhere(np.isfinite(field))
-            if not len(open_cells):
-                return TURN_LEFT  # everything reachable has been looked at
-            i, j = open_cells[np.argmin(np.linalg.norm(grid.points[tuple(open_cells.T)] - env.agent.pos[[0, 2]], axis=1))]
-        path = [(i, j)]
-        while field[i, j] > 0 and len(path) < 5:  # about 0.8 m ahead along the descent
-            best = min((field[i + di, j + dj], i + di, j + dj) for di, dj in NEIGHBOURS
-                       if 0 <= i + di < field.shape[0] and 0 <= j + dj < field.shape[1])
-            if not best[0] < field[i, j]:
-                break
-            _, i, j = best
-            path.append((i, j))
-        offset = grid.points[path[-1]] - env.agent.pos[[0, 2]]
-        if np.linalg.norm(offset) < CELL / 2:
-            return TURN_LEFT  # at the frontier: look round
-        bearing = math.degrees(math.atan2(offset @ env.agent.right_vec[[0, 2]], offset @ env.agent.dir_vec[[0, 2]]))
-        if abs(bearing) >= AIM_TOLERANCE * 2:
-            return TURN_RIGHT if bearing > 0 else TURN_LEFT
-        return MOVE_FORWARD
-
-
 def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, level: str = "room") -> tuple[float, float, float]:
     """(success rate, its standard error, mean episode length) over ``episodes`` episodes."""
     walk = policy in ("reactive+side-steps", "reactive+two-frames", "reactive+explore", "search-map")
@@ -147,7 +107,11 @@ def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, lev
         env.reset(seed=seed + i)
         solver, seen = make_solver(env), False
         explorer = Explorer(np.random.default_rng(seed + i))
-        frontier = FrontierSearch(env, sight) if policy == "search-map" else None
+        memory = SearchMap(sight=min(sight, 50.0))
+        memory.reset(env)
+        frontier = FrontierExplorer(memory)
+        frontier.reset(env)
+        blocked = False
         last, moved = None, True
         for t in range(1, max_steps + 1):
             if policy == "reactive+two-frames":
@@ -156,11 +120,9 @@ def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, lev
                 wander = _target_bearing(env, sight) is None
                 action = explorer.act() if wander else two_frames(env, sight, last, moved)
             elif policy == "search-map":
-                frontier.memory.update(env)
+                memory.update(env)
                 if _target_bearing(env, sight) is None:
-                    action = frontier.act()
-                    if last == MOVE_FORWARD and not moved and action == MOVE_FORWARD:
-                        action = STRAFE_LEFT  # pushed into something the grid did not show
+                    action = frontier.act(env, last, blocked)
                 else:
                     action = two_frames(env, sight, last, moved)
             elif policy == "solver":
@@ -173,6 +135,7 @@ def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, lev
             before = (env.agent.pos.copy(), float(env.agent.dir))
             _, _, terminated, truncated, info = env.step(action)
             last, moved = action, not (np.allclose(before[0], env.agent.pos) and before[1] == float(env.agent.dir))
+            blocked = bool(info["blocked"])
             if policy == "reactive+explore" and wander:
                 explorer.observe(action, moved)
             elif policy == "reactive+explore":

@@ -491,6 +491,43 @@ def test_house_agent_with_the_search_map_starts_as_the_agent_it_is_initialised_f
     assert out.exit_code == 0, out.output
 
 
+def test_house_agent_with_the_explore_action_keeps_the_saved_agents_choices(tiny_clip_dir, tmp_path):
+    """env.explore_action: one more action; an agent saved without it is a valid agent.init_from, whose
+    actions keep their odds among themselves, and the new action starts as likely as an average one."""
+    import numpy as np
+    import torch
+    from stable_baselines3 import PPO
+
+    house = {"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, num_rooms: [2, 2], actions: walk}",
+             "env.frame_stack": 2, "total_steps": 64, "eval.gif_episodes": 0}
+    train(tiny_config(tiny_clip_dir, **house), tmp_path / "plain")
+    frozen = {**house, "env.search_map": "true", "env.explore_action": "true", "agent.learning_rate": 1e-12,
+              "agent.init_from": str(tmp_path / "plain")}
+    train(tiny_config(tiny_clip_dir, **frozen), tmp_path / "explore")
+    plain, explore = PPO.load(tmp_path / "plain" / "model.zip"), PPO.load(tmp_path / "explore" / "model.zip")
+    assert (plain.action_space.n, explore.action_space.n) == (6, 7)
+    obs = {k: torch.as_tensor(np.stack([v.sample() for _ in range(4)])) for k, v in explore.observation_space.spaces.items()}
+    without = {k: v for k, v in obs.items() if k != "map"}
+    with torch.no_grad():
+        want = plain.policy.get_distribution(without).distribution.probs
+        got = explore.policy.get_distribution(obs).distribution.probs
+    torch.testing.assert_close(got[:, :6] / got[:, :6].sum(1, keepdim=True), want)
+    saved_bias = plain.policy.action_net.bias.detach()
+    assert float(explore.policy.action_net.bias[6].detach()) == pytest.approx(float(saved_bias.mean()), abs=1e-5)
+    assert torch.all(got[:, 6] > 0.2 * got[:, :6].min(1).values)
+    out = CliRunner().invoke(app, ["eval-agent", str(tmp_path / "explore"), "--episodes", "2", "--seed", "7"])
+    assert out.exit_code == 0, out.output
+
+
+def test_explore_action_needs_the_search_map_and_walk_actions(tiny_clip_dir):
+    house = {"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, actions: walk}"}
+    with pytest.raises(ConfigError, match="env.explore_action needs env.search_map"):
+        tiny_config(tiny_clip_dir, **house, **{"env.explore_action": "true"})
+    with pytest.raises(ConfigError, match="env.explore_action needs env.kwargs.actions='walk'"):
+        tiny_config(tiny_clip_dir, **{**house, "env.kwargs": "{family: find, actions: move}"},
+                    **{"env.search_map": "true", "env.explore_action": "true"})
+
+
 def test_search_map_needs_house_and_the_mlp_head(tiny_clip_dir):
     with pytest.raises(ConfigError, match="env.search_map needs a House env"):
         tiny_config(tiny_clip_dir, **{"env.search_map": "true"})

@@ -3,6 +3,7 @@ egocentric crop, and the wrapper's contract."""
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -28,7 +29,9 @@ def test_seen_floor_is_in_view_within_sight_and_not_behind_walls(house):
     assert 0 < memory.seen_fraction < 0.5
     rel = points - agent.cam_pos[[0, 2]]
     assert np.all(np.linalg.norm(rel, axis=1) <= 3.0 + 1e-9)
-    assert np.all(rel @ agent.dir_vec[[0, 2]] > 0)  # in front of the camera
+    feet = np.linalg.norm(points - agent.pos[[0, 2]], axis=1) <= 0.5  # the floor at its feet counts too
+    assert feet.any() and not feet.all()
+    assert np.all(rel[~feet] @ agent.dir_vec[[0, 2]] > 0)  # the rest is in front of the camera
     assert not segments_cross_walls(points, agent.cam_pos[[0, 2]], house.wall_segs).any()
     # Floor in front and in range but behind a wall stays unseen: with 3 rooms some exists
     # in any full turn, and no turn ever marks it.
@@ -61,7 +64,8 @@ def test_egocentric_crop_puts_what_is_ahead_above_the_agent(house):
     crop = memory.egocentric(house)
     assert crop.shape == (len(CHANNELS), 16, 16) and crop.dtype == np.float32
     rows, _ = np.nonzero(crop[0])
-    assert rows.size and np.all(rows <= 7)  # the first view: only floor ahead, rows 0-7 of 16
+    # The first view: floor ahead, rows 0-7 of 16, and the floor at its feet (within 0.5 m: row 8 at most).
+    assert rows.size and np.all(rows <= 8) and (rows <= 6).sum() > 2 * (rows >= 7).sum()
     assert crop[2].sum() == 1 and crop[2, 7:9, 7:9].sum() == 1  # the agent's own cell, at the centre
     assert set(np.unique(crop)) <= {0.0, 1.0}
     # Seen wall marks are seen floor too.
@@ -70,7 +74,7 @@ def test_egocentric_crop_puts_what_is_ahead_above_the_agent(house):
     for _ in range(int(round(180 / house.params.sample(None, "turn_step")))):
         house.step(Actions.turn_left)
     behind = memory.egocentric(house)  # no update: the same floor, seen from the new heading
-    assert np.nonzero(behind[0])[0].min() >= 7
+    assert np.nonzero(behind[0])[0].min() >= 6
 
 
 def test_wrapper_adds_the_map_and_the_seen_fraction(house):
@@ -116,3 +120,82 @@ def test_bad_arguments_name_the_argument(kwargs, match):
 def test_the_map_is_read_only_after_a_reset(house):
     with pytest.raises(RuntimeError, match="reset"):
         SearchMap().egocentric(house)
+
+
+class _DictObs(gym.ObservationWrapper):
+    """The House image as a Dict observation, as GoalEmbeddingObservation gives it."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.observation_space = gym.spaces.Dict({"image": env.observation_space})
+
+    def observation(self, obs):
+        return {"image": obs}
+
+
+def _seen_after(env: HouseEnv, steps: int, explore: bool) -> float:
+    """Share of the floor looked at after ``steps`` explore steps (or left turns)."""
+    wrapped = SearchMapObservation(_DictObs(env), explore_action=True)
+    wrapped.reset(seed=11)
+    for _ in range(steps):
+        _, _, terminated, truncated, info = wrapped.step(wrapped.explore_id if explore else int(Actions.turn_left))
+        assert info["explored"] is explore
+        if terminated or truncated:
+            break
+    return info["seen_fraction"]
+
+
+def test_explore_action_walks_to_floor_not_yet_looked_at():
+    """The explore step leaves the first room: it looks at most of a 3-room house, where turning on
+    the spot sees one room at most."""
+    env = HouseEnv(family="find", num_rooms=(3, 3), actions="walk", obs_size=32, render_size=32, max_episode_steps=200)
+    try:
+        explored = _seen_after(env, 150, explore=True)
+        turned = _seen_after(env, 150, explore=False)
+    finally:
+        env.close()
+    assert turned < 0.5
+    assert explored > 0.8 and explored > turned + 0.3
+
+
+def test_explore_action_extends_the_action_space_and_checks_actions(house):
+    wrapped = SearchMapObservation(_DictObs(house), explore_action=True)
+    assert wrapped.action_space.n == house.action_space.n + 1 == wrapped.explore_id + 1
+    wrapped.reset(seed=3)
+    _, _, _, _, info = wrapped.step(int(Actions.turn_left))
+    assert info["explored"] is False
+    with pytest.raises(ValueError, match="action must be an int in"):
+        wrapped.step(wrapped.explore_id + 1)
+    moved = HouseEnv(family="find", num_rooms=(2, 2), actions="move", obs_size=32, render_size=32)
+    try:
+        with pytest.raises(ValueError, match="explore_action needs House actions='walk'"):
+            SearchMapObservation(_DictObs(moved), explore_action=True)
+    finally:
+        moved.close()
+
+
+def test_the_explorer_side_steps_after_a_bump_and_turns_once_all_is_seen(house):
+    from vlm_rewards.envs.house.memory import FrontierExplorer
+
+    house.reset(seed=8)
+    memory = SearchMap()
+    memory.reset(house)
+    memory.update(house)
+    explorer = FrontierExplorer(memory)
+    with pytest.raises(RuntimeError, match="reset"):
+        explorer.act(house)
+    explorer.reset(house)
+    for _ in range(40):  # turn towards the frontier until it says walk
+        action = explorer.act(house)
+        assert action in (0, 1, 2)
+        if action == 2:
+            break
+        house.step(action)
+        memory.update(house)
+    assert action == 2
+    assert explorer.act(house, last_action=2, blocked=True) == 4  # bumped: a side step, left first
+    assert explorer.act(house, last_action=4, blocked=True) == 5  # left is shut too: right
+    assert explorer.act(house, last_action=2, blocked=False) == 2
+    memory.seen[:] = True
+    explorer.reset(house)
+    assert explorer.act(house) == 0  # nothing left to look at: look round

@@ -163,7 +163,10 @@ def init_policy_from(model, path: str | Path) -> None:
     """Copy the policy weights of the agent saved at ``path`` (see :func:`init_source`) into
     ``model``; a parameter missing, extra or of another shape is a ConfigError naming it.
     Branches that start at zero (:data:`~vlm_rewards.agents.policy.ZERO_START_BRANCHES`,
-    e.g. the search map's) may be missing: they keep their fresh weights."""
+    e.g. the search map's) may be missing: they keep their fresh weights. The action head may
+    have grown (e.g. ``env.explore_action``'s extra action): the saved agent's actions keep
+    their rows, and a new action starts with its fresh (near-zero) weights and the mean of the
+    saved biases, so at first it is about as likely as an average action."""
     import torch
     from stable_baselines3.common.save_util import load_from_zip_file
 
@@ -185,13 +188,23 @@ def init_policy_from(model, path: str | Path) -> None:
              if len(p) == 2 and p[0].endswith("features_extractor") and p[1] in ZERO_START_BRANCHES]
     missing = [k for k in missing if k not in fresh]
     shapes = [k for k in target if k in source and tuple(source[k].shape) != tuple(target[k].shape)]
+    grown = [k for k in shapes if k in ("action_net.weight", "action_net.bias")
+             and source[k].shape[0] < target[k].shape[0] and source[k].shape[1:] == target[k].shape[1:]]
+    shapes = [k for k in shapes if k not in grown]
     if missing or extra or shapes:
         what = (f"missing {missing[:3]}" if missing else f"unexpected {extra[:3]}" if extra else
                 f"{shapes[0]} has shape {tuple(source[shapes[0]].shape)}, this config's {tuple(target[shapes[0]].shape)}")
         raise ConfigError(f"agent.init_from: the agent in {zip_path} does not fit this config's policy ({what}): "
                           "train with the same observation, action space and agent settings")
+    loaded = {k: v.to(target[k].dtype) for k, v in source.items()}
+    for key in grown:
+        rows, saved = target[key].clone(), loaded[key]
+        rows[: len(saved)] = saved
+        if key.endswith("bias"):
+            rows[len(saved):] = saved.mean()
+        loaded[key] = rows
     with torch.no_grad():
-        model.policy.load_state_dict({**{k: target[k] for k in fresh}, **{k: v.to(target[k].dtype) for k, v in source.items()}})
+        model.policy.load_state_dict({**{k: target[k] for k in fresh}, **loaded})
 
 
 def load_agent(path: str | Path, config: TrainConfig, env=None):

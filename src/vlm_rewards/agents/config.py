@@ -83,6 +83,12 @@ class EnvConfig(_Strict):
         description="House: add an egocentric map of the floor the agent has looked at, the walls among it and "
         "where it has stood (obs['map'], SearchMapObservation): the memory a search across rooms needs.",
     )
+    explore_action: bool = Field(
+        False,
+        description="House (actions='walk', env.search_map): one more action, 'explore': a step towards the "
+        "nearest floor not yet looked at, round walls (FrontierExplorer). The agent still learns when to stop "
+        "exploring and where to go from its reward alone.",
+    )
     vec_env: Literal["dummy", "subproc", "ray"] = Field(
         "dummy", description="SB3 vector env class; 'ray': env workers and reward-model actors on Ray (see the ray section)."
     )
@@ -403,6 +409,10 @@ class TrainConfig(_Strict):
             raise ValueError(f"env.search_map needs a House env, got {self.env.id}")
         if self.env.search_map and self.agent.head != "mlp":
             raise ValueError(f"env.search_map works with agent.head='mlp', got {self.agent.head!r}")
+        if self.env.explore_action and not self.env.search_map:
+            raise ValueError("env.explore_action needs env.search_map: the explorer walks on that map")
+        if self.env.explore_action and self.env.kwargs.get("actions") != "walk":
+            raise ValueError(f"env.explore_action needs env.kwargs.actions='walk', got {self.env.kwargs.get('actions')!r}")
         if self.agent.augment_shift and self.agent.head != "mlp":
             raise ValueError(f"agent.augment_shift works with agent.head='mlp', got {self.agent.head!r}")
         if self.agent.vlm_patches and self.agent.head != "mlp":

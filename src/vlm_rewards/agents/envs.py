@@ -114,7 +114,7 @@ def make_env(
     if env.search_map:
         from vlm_rewards.envs.house.memory import SearchMapObservation
 
-        wrapped = SearchMapObservation(wrapped)
+        wrapped = SearchMapObservation(wrapped, explore_action=env.explore_action)
     if regions is not None and batch_regions:
         from vlm_rewards.wrappers.region import region_encoder
 

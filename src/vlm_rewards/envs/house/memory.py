@@ -15,6 +15,14 @@ env's pose and floor plan, never where the objects are.
 The policy gets an egocentric crop: ``(3, size, size)`` with the agent at the centre
 facing up (row 0 is ahead), ``cell`` metres per map cell.
 
+:class:`FrontierExplorer` is a navigation skill on the same map, as the frontier-based
+exploration of Yamauchi (1997) that ObjectNav agents call as a long-term goal: one step
+towards the nearest floor not yet looked at, round walls (it knows the floor plan, not
+where the objects are; a bump makes it side-step). With ``explore_action=True``,
+:class:`SearchMapObservation` gives the policy that step as one more action: the agent
+still has to learn, from its reward alone, when to stop exploring and which object to
+walk to.
+
 Example:
     >>> from vlm_rewards.envs.house.env import HouseEnv
     >>> env = HouseEnv(family="find", num_rooms=(2, 2))  # doctest: +SKIP
@@ -33,14 +41,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from vlm_rewards.envs.house.nav import FloorGrid, segments_cross_walls
+from vlm_rewards.envs.house.nav import CELL, FloorGrid, clearance_cost, cost_to_go, descend, segments_cross_walls
 
-__all__ = ["SearchMap", "SearchMapObservation"]
+__all__ = ["FrontierExplorer", "SearchMap", "SearchMapObservation"]
 
 #: Map channels, in order.
 CHANNELS = ("seen floor", "seen wall", "visited")
 # Floor within this distance (m) of a wall counts as "along a wall" (grid cells are 0.2 m).
 _WALL_BAND = 0.45
+# Floor within this distance (m) of the agent counts as seen (see SearchMap.update).
+_FEET = 0.5
 
 
 class SearchMap:
@@ -68,6 +78,7 @@ class SearchMap:
     def reset(self, env) -> None:
         house = env.unwrapped
         self._grid = FloorGrid(house.rooms, house.wall_segs)
+        self.grid = self._grid
         self._points = self._grid.points[self._grid.inside]  # (M, 2) indoor cell centres
         self._wall = self._grid.wall_distance[self._grid.inside] <= _WALL_BAND
         self.seen = np.zeros(len(self._points), dtype=bool)
@@ -78,8 +89,8 @@ class SearchMap:
             raise RuntimeError("SearchMap.reset(env) must be called after the env's reset")
 
     def update(self, env) -> None:
-        """Mark the floor now in view within ``sight`` (walls hide; objects do not), and the
-        agent's own cell."""
+        """Mark the floor now in view within ``sight`` (walls hide; objects do not) or within
+        0.5 m of the agent, and the agent's own cell."""
         self._check()
         house = env.unwrapped
         agent = house.agent
@@ -97,6 +108,11 @@ class SearchMap:
             self.seen[idx[visible]] = True
         here = np.einsum("ij,ij->i", self._points - agent.pos[[0, 2]], self._points - agent.pos[[0, 2]])
         self.visited[int(np.argmin(here))] = True
+        # The floor at its feet, which the camera never has ahead of it, counts as looked at:
+        # otherwise a search for unseen floor would turn on the spot for ever.
+        feet = np.flatnonzero((here <= _FEET**2) & ~self.seen)
+        if len(feet):
+            self.seen[feet[~segments_cross_walls(self._points[feet], agent.pos[[0, 2]], house.wall_segs)]] = True
 
     def egocentric(self, env) -> np.ndarray:
         """``(3, size, size)`` float32 of :data:`CHANNELS` around the agent, ahead up."""
@@ -127,12 +143,89 @@ class SearchMap:
         return float(self.seen.mean())
 
 
+# House's walk action ids (HouseEnv actions="walk"), repeated to keep this module free of OpenGL imports.
+_TURN_LEFT, _TURN_RIGHT, _FORWARD, _STRAFE_LEFT, _STRAFE_RIGHT = 0, 1, 2, 4, 5
+# Heading error (degrees) within which the explorer walks rather than turns: twice the
+# scripted policies' aim, since a frontier is a region, not a point.
+_EXPLORE_AIM = 24.0
+# How far (grid cells, 0.2 m each) down the cost-to-go field the explorer aims: 0.8 m.
+_EXPLORE_LOOKAHEAD = 5
+
+
+class FrontierExplorer:
+    """One step at a time towards the nearest floor a :class:`SearchMap` has not marked as
+    looked at, on the floor plan's cost-to-go field (keeping off walls, as the scripted solver
+    does). It does not know where the objects are: after a blocked move forward it side-steps.
+    With nothing left to look at it turns on the spot.
+
+    Call :meth:`act` after the map's :meth:`SearchMap.update` for the current step; the field
+    is recomputed only when the seen floor has grown.
+    """
+
+    def __init__(self, memory: SearchMap):
+        self.memory = memory
+        self._cost: np.ndarray | None = None
+
+    def reset(self, env) -> None:
+        """After the map's reset: the floor plan's travel costs (walls only)."""
+        house = env.unwrapped
+        grid = self.memory.grid
+        self._cost = clearance_cost(grid.wall_distance - house.agent.radius, wanted=0.9)
+        self._cost[~grid.inside] = np.inf
+        self._field, self._seen_count = None, -1
+        self._side = _STRAFE_LEFT
+
+    def _frontier_field(self) -> np.ndarray:
+        seen_count = int(self.memory.seen.sum())
+        if seen_count != self._seen_count:
+            grid = self.memory.grid
+            unseen = np.zeros(grid.shape, dtype=bool)
+            unseen[grid.inside] = ~self.memory.seen
+            self._field, self._seen_count = cost_to_go(unseen, self._cost), seen_count
+        return self._field
+
+    def act(self, env, last_action: int | None = None, blocked: bool = False) -> int:
+        """The walk action id of the next exploring step, given the walk action id of the env's
+        last step and whether it was blocked (HouseEnv's ``info["blocked"]``)."""
+        if self._cost is None:
+            raise RuntimeError("FrontierExplorer.reset(env) must be called after the map's reset")
+        house = env.unwrapped
+        agent, grid = house.agent, self.memory.grid
+        field = self._frontier_field()
+        here = agent.pos[[0, 2]]
+        i, j = grid.cell(*here)
+        if not np.isfinite(field[i, j]):  # too close to a wall for the grid: from the nearest open cell
+            open_cells = np.argwhere(np.isfinite(field))
+            if not len(open_cells):
+                return _TURN_LEFT  # everything reachable has been looked at
+            i, j = open_cells[np.argmin(np.linalg.norm(grid.points[tuple(open_cells.T)] - here, axis=1))]
+        path = descend(field, int(i), int(j), max_cells=_EXPLORE_LOOKAHEAD)
+        offset = grid.points[path[-1]] - here
+        if np.linalg.norm(offset) < CELL / 2:
+            return _TURN_LEFT  # at the frontier: look round
+        bearing = math.degrees(math.atan2(offset @ agent.right_vec[[0, 2]], offset @ agent.dir_vec[[0, 2]]))
+        if abs(bearing) >= _EXPLORE_AIM:
+            return _TURN_RIGHT if bearing > 0 else _TURN_LEFT
+        if blocked and last_action in (_STRAFE_LEFT, _STRAFE_RIGHT):
+            self._side = _STRAFE_RIGHT if last_action == _STRAFE_LEFT else _STRAFE_LEFT  # that side is shut too
+        if blocked and last_action in (_FORWARD, _STRAFE_LEFT, _STRAFE_RIGHT):
+            return self._side  # an object the floor plan does not show: step round it
+        return _FORWARD
+
+
+
 class SearchMapObservation(gym.Wrapper):
     """Add ``obs["map"]``: the :class:`SearchMap` of a House env (or a wrapper of one, with a
     Dict observation), updated after every reset and step. ``info["seen_fraction"]`` says how
-    much of the house's floor the agent has looked at."""
+    much of the house's floor the agent has looked at.
 
-    def __init__(self, env: gym.Env, sight: float = 4.0, size: int = 16, cell: float = 0.75):
+    With ``explore_action`` (House ``actions="walk"`` only) the action space gains one id,
+    after the env's own: "explore", one step of the :class:`FrontierExplorer`.
+    ``info["explored"]`` says whether the step was one.
+    """
+
+    def __init__(self, env: gym.Env, sight: float = 4.0, size: int = 16, cell: float = 0.75,
+                 explore_action: bool = False):
         super().__init__(env)
         from vlm_rewards.envs.house.env import HouseEnv
 
@@ -146,15 +239,35 @@ class SearchMapObservation(gym.Wrapper):
         self.memory = SearchMap(sight, size, cell)
         box = spaces.Box(0.0, 1.0, (len(CHANNELS), size, size), np.float32)
         self.observation_space = spaces.Dict({**space.spaces, "map": box})
+        self.explorer: FrontierExplorer | None = None
+        if explore_action:
+            if env.unwrapped.action_set != "walk":
+                raise ValueError(f"explore_action needs House actions='walk', got {env.unwrapped.action_set!r}")
+            self.explorer = FrontierExplorer(self.memory)
+            self.explore_id = int(env.action_space.n)
+            self.action_space = spaces.Discrete(self.explore_id + 1)
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
         self.memory.reset(self.env)
         self.memory.update(self.env)
+        if self.explorer is not None:
+            self.explorer.reset(self.env)
+            self._last, self._blocked = None, False
         return {**obs, "map": self.memory.egocentric(self.env)}, {**info, "seen_fraction": self.memory.seen_fraction}
 
     def step(self, action):
+        explored = False
+        if self.explorer is not None:
+            if not self.action_space.contains(action):
+                raise ValueError(f"action must be an int in [0, {self.explore_id}], got {action!r}")
+            explored = int(action) == self.explore_id
+            if explored:
+                action = self.explorer.act(self.env, self._last, self._blocked)
         obs, reward, terminated, truncated, info = self.env.step(action)
         self.memory.update(self.env)
         info = {**info, "seen_fraction": self.memory.seen_fraction}
+        if self.explorer is not None:
+            self._last, self._blocked = int(action), bool(info.get("blocked", False))
+            info["explored"] = explored
         return {**obs, "map": self.memory.egocentric(self.env)}, reward, terminated, truncated, info

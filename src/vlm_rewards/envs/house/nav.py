@@ -18,7 +18,7 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["CELL", "NEIGHBOURS", "FloorGrid", "cost_to_go", "segments_cross_walls", "wall_distances"]
+__all__ = ["CELL", "NEIGHBOURS", "FloorGrid", "clearance_cost", "cost_to_go", "descend", "segments_cross_walls", "wall_distances"]
 
 #: Grid cell side in metres.
 CELL = 0.2
@@ -125,3 +125,27 @@ def cost_to_go(goal: np.ndarray, cost: np.ndarray) -> np.ndarray:
             break
         dist = best
     return dist
+
+
+def clearance_cost(clearance: np.ndarray, wanted: float, floor: float = 0.1) -> np.ndarray:
+    """Per-cell travel cost from :meth:`FloorGrid.clearance`: 1 with ``wanted`` m to spare,
+    up to 5 at no gap, so routes keep to the middle of rooms and doorways; ``inf`` (never
+    through) below ``floor`` m."""
+    cost = 1.0 + 4.0 * np.clip(wanted - clearance, 0, None) / wanted
+    return np.where(clearance >= floor, cost, np.inf)
+
+
+def descend(field: np.ndarray, i: int, j: int, max_cells: int) -> list[tuple[int, int]]:
+    """Cells from (i, j) down the cost-to-go ``field`` (8-connected, steepest first), at most
+    ``max_cells`` of them, stopping at a goal cell or a local minimum."""
+    nx, nz = field.shape
+    path = [(i, j)]
+    while field[i, j] > 0 and len(path) < max_cells:
+        best, bi, bj = min(
+            (field[i + di, j + dj], i + di, j + dj) for di, dj in NEIGHBOURS if 0 <= i + di < nx and 0 <= j + dj < nz
+        )
+        if not best < field[i, j]:
+            break
+        i, j = bi, bj
+        path.append((i, j))
+    return path

@@ -30,13 +30,14 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Callable
 
 import numpy as np
 
 from vlm_rewards.envs.house.vocabulary import FIND_MARGIN, PLACE_MARGIN
-from vlm_rewards.envs.house.nav import CELL, NEIGHBOURS, FloorGrid, cost_to_go, wall_distances
+from vlm_rewards.envs.house.nav import CELL, FloorGrid, clearance_cost, cost_to_go, descend, wall_distances
 
 __all__ = ["Explorer", "HouseSolver", "make_solver"]
 
@@ -352,20 +353,8 @@ class HouseSolver:
 
     def _descend(self, i: int, j: int, length: float = 3.5) -> list[tuple[int, int]]:
         """Cells from (i, j) down the cost-to-go field, about ``length`` m of them."""
-        field = self._field
-        nx, nz = field.shape
-        path = [(i, j)]
-        while field[i, j] > 0 and len(path) * CELL < length:
-            best, bi, bj = min(
-                (field[i + di, j + dj], i + di, j + dj)
-                for di, dj in NEIGHBOURS
-                if 0 <= i + di < nx and 0 <= j + dj < nz
-            )
-            if not best < field[i, j]:
-                break
-            i, j = bi, bj
-            path.append((i, j))
-        return path
+        cells = next(n for n in itertools.count(1) if n * CELL >= length)  # as len(path) * CELL < length
+        return descend(self._field, i, j, max_cells=cells)
 
     def _door_ahead(self, path: list[tuple[int, int]]):
         """The first doorway on ``path`` as (door, axis index of its normal, far side sign), or None."""
@@ -490,11 +479,10 @@ class HouseSolver:
             if e is not agent and e is not agent.carrying
         ]
         clearance = grid.clearance(agent.radius, obstacles)
-        cost = 1.0 + 4.0 * np.clip(wanted - clearance, 0, None) / wanted
+        cost = clearance_cost(clearance, wanted)
         cost = np.where(clearance < 0.3, cost + 10.0, cost)  # scraping past is a last resort
         if agent.carrying is not None:
             cost = cost + self._door_alignment_cost()
-        cost = np.where(clearance >= 0.1, cost, np.inf)
         # Near the target through a wall or a doorway does not count.
         goal = (grid.distance_to(ent.pos) <= stop) & np.isfinite(cost) & self._same_room(grid.points, ent.pos[[0, 2]])
         if mode == "pickup" and env.goal.family == "place" and goal.any():
