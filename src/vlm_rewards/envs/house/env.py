@@ -363,7 +363,8 @@ class HouseEnv(MiniWorldEnv):
         others = [name for name in OBJECTS if name not in self.goal.objects]
         picks = rng.choice(len(others), size=count - len(self.goal.objects), replace=False)
         distractors = [others[i] for i in picks]
-        grid = FloorGrid(self.rooms, self.wall_segs)
+        # The episode's floor plan as a grid, shared with the solver and the search map (read only).
+        self.floor_grid = grid = FloorGrid(self.rooms, self.wall_segs)
         for attempt in range(_LAYOUT_TRIES):
             self.entities = []
             self.objects = {}

@@ -77,8 +77,7 @@ class SearchMap:
 
     def reset(self, env) -> None:
         house = env.unwrapped
-        self._grid = FloorGrid(house.rooms, house.wall_segs)
-        self.grid = self._grid
+        self._grid = self.grid = house.floor_grid
         self._points = self._grid.points[self._grid.inside]  # (M, 2) indoor cell centres
         self._wall = self._grid.wall_distance[self._grid.inside] <= _WALL_BAND
         self.seen = np.zeros(len(self._points), dtype=bool)

@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vlm_rewards.envs.house.vocabulary import FIND_MARGIN, PLACE_MARGIN
-from vlm_rewards.envs.house.nav import CELL, FloorGrid, clearance_cost, cost_to_go, descend, wall_distances
+from vlm_rewards.envs.house.nav import CELL, clearance_cost, cost_to_go, descend, wall_distances
 
 __all__ = ["Explorer", "HouseSolver", "make_solver"]
 
@@ -68,7 +68,7 @@ class HouseSolver:
 
     def _new_episode(self) -> None:
         self._agent = self.env.agent
-        self._grid = FloorGrid(self.env.rooms, self.env.wall_segs)
+        self._grid = self.env.floor_grid
         self._field: np.ndarray | None = None
         self._clearance: np.ndarray | None = None
         self._field_key: Any = None
