@@ -212,7 +212,6 @@ class FrontierExplorer:
         return _FORWARD
 
 
-
 class SearchMapObservation(gym.Wrapper):
     """Add ``obs["map"]``: the :class:`SearchMap` of a House env (or a wrapper of one, with a
     Dict observation), updated after every reset and step. ``info["seen_fraction"]`` says how
