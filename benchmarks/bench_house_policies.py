@@ -107,10 +107,11 @@ def run(policy: str, sight: float, episodes: int, seed: int, max_steps: int, lev
         env.reset(seed=seed + i)
         solver, seen = make_solver(env), False
         explorer = Explorer(np.random.default_rng(seed + i))
-        memory = SearchMap(sight=min(sight, 50.0))
-        memory.reset(env)
-        frontier = FrontierExplorer(memory)
-        frontier.reset(env)
+        if policy == "search-map":
+            memory = SearchMap(sight=min(sight, 50.0))
+            memory.reset(env)
+            frontier = FrontierExplorer(memory)
+            frontier.reset(env)
         blocked = False
         last, moved = None, True
         for t in range(1, max_steps + 1):

@@ -73,18 +73,18 @@ class SearchMap:
         if not (isinstance(cell, (int, float)) and cell > 0):
             raise ValueError(f"cell must be a positive number of metres, got {cell!r}")
         self.sight, self.size, self.cell = float(sight), size, float(cell)
-        self._grid: FloorGrid | None = None
+        self.grid: FloorGrid | None = None
 
     def reset(self, env) -> None:
         house = env.unwrapped
-        self._grid = self.grid = house.floor_grid
-        self._points = self._grid.points[self._grid.inside]  # (M, 2) indoor cell centres
-        self._wall = self._grid.wall_distance[self._grid.inside] <= _WALL_BAND
+        self.grid = house.floor_grid
+        self._points = self.grid.points[self.grid.inside]  # (M, 2) indoor cell centres
+        self._wall = self.grid.wall_distance[self.grid.inside] <= _WALL_BAND
         self.seen = np.zeros(len(self._points), dtype=bool)
         self.visited = np.zeros(len(self._points), dtype=bool)
 
     def _check(self) -> None:
-        if self._grid is None:
+        if self.grid is None:
             raise RuntimeError("SearchMap.reset(env) must be called after the env's reset")
 
     def update(self, env) -> None:
@@ -168,9 +168,8 @@ class FrontierExplorer:
     def reset(self, env) -> None:
         """After the map's reset: the floor plan's travel costs (walls only)."""
         house = env.unwrapped
-        grid = self.memory.grid
-        self._cost = clearance_cost(grid.wall_distance - house.agent.radius, wanted=0.9)
-        self._cost[~grid.inside] = np.inf
+        # No obstacles: the explorer knows the walls, not the objects (-inf clearance outside).
+        self._cost = clearance_cost(self.memory.grid.clearance(house.agent.radius, ()), wanted=0.9)
         self._field, self._seen_count = None, -1
         self._side = _STRAFE_LEFT
 
