@@ -41,7 +41,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from vlm_rewards.envs.house.nav import CELL, FloorGrid, clearance_cost, cost_to_go, descend, segments_cross_walls
+from vlm_rewards.envs.house.nav import CELL, WANTED_CLEARANCE, FloorGrid, clearance_cost, cost_to_go, descend, segments_cross_walls
 
 __all__ = ["FrontierExplorer", "SearchMap", "SearchMapObservation"]
 
@@ -169,7 +169,7 @@ class FrontierExplorer:
         """After the map's reset: the floor plan's travel costs (walls only)."""
         house = env.unwrapped
         # No obstacles: the explorer knows the walls, not the objects (-inf clearance outside).
-        self._cost = clearance_cost(self.memory.grid.clearance(house.agent.radius, ()), wanted=0.9)
+        self._cost = clearance_cost(self.memory.grid.clearance(house.agent.radius, ()), wanted=WANTED_CLEARANCE)
         self._field, self._seen_count = None, -1
         self._side = _STRAFE_LEFT
 

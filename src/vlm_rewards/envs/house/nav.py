@@ -18,7 +18,17 @@ from typing import Iterable
 
 import numpy as np
 
-__all__ = ["CELL", "NEIGHBOURS", "FloorGrid", "clearance_cost", "cost_to_go", "descend", "segments_cross_walls", "wall_distances"]
+__all__ = [
+    "CELL",
+    "NEIGHBOURS",
+    "WANTED_CLEARANCE",
+    "FloorGrid",
+    "clearance_cost",
+    "cost_to_go",
+    "descend",
+    "segments_cross_walls",
+    "wall_distances",
+]
 
 #: Grid cell side in metres.
 CELL = 0.2
@@ -125,6 +135,11 @@ def cost_to_go(goal: np.ndarray, cost: np.ndarray) -> np.ndarray:
             break
         dist = best
     return dist
+
+
+# Clearance (m, beyond the agent's radius) with which a route costs nothing extra: the solver and
+# the explorer both keep this far off walls where the house lets them.
+WANTED_CLEARANCE = 0.9
 
 
 def clearance_cost(clearance: np.ndarray, wanted: float, floor: float = 0.1) -> np.ndarray:

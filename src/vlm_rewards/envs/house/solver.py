@@ -37,7 +37,7 @@ from typing import Any, Callable
 import numpy as np
 
 from vlm_rewards.envs.house.vocabulary import FIND_MARGIN, PLACE_MARGIN
-from vlm_rewards.envs.house.nav import CELL, clearance_cost, cost_to_go, descend, wall_distances
+from vlm_rewards.envs.house.nav import CELL, WANTED_CLEARANCE, clearance_cost, cost_to_go, descend, wall_distances
 
 __all__ = ["Explorer", "HouseSolver", "make_solver"]
 
@@ -45,9 +45,8 @@ __all__ = ["Explorer", "HouseSolver", "make_solver"]
 TURN_LEFT, TURN_RIGHT, MOVE_FORWARD, MOVE_BACK, PICKUP, DROP = range(6)
 
 _LOOKAHEAD = 0.8
-# Clearance (m, beyond the agent's radius) below which a cell costs extra; larger when
-# carrying, since the carried object sweeps a wide circle when the agent turns.
-_WANTED_CLEARANCE = 0.9
+# Larger than nav.WANTED_CLEARANCE when carrying: the carried object sweeps a wide circle when
+# the agent turns.
 _WANTED_CLEARANCE_CARRYING = 1.3
 
 
@@ -471,7 +470,7 @@ class HouseSolver:
     def _plan(self, ent, mode: str, stop: float) -> tuple[np.ndarray, np.ndarray]:
         env, grid = self.env, self._grid
         agent = env.agent
-        wanted = _WANTED_CLEARANCE_CARRYING if agent.carrying is not None else _WANTED_CLEARANCE
+        wanted = _WANTED_CLEARANCE_CARRYING if agent.carrying is not None else WANTED_CLEARANCE
         # The target is an obstacle too: the goal cells ring it at the stopping distance.
         obstacles = [
             (e.pos, e.radius + (0.0 if e is ent else self._inflation.get(id(e), 0.0)))
