@@ -494,6 +494,8 @@ def test_house_agent_with_the_search_map_starts_as_the_agent_it_is_initialised_f
 def test_house_agent_with_the_explore_action_keeps_the_saved_agents_choices(tiny_clip_dir, tmp_path):
     """env.explore_action: one more action; an agent saved without it is a valid agent.init_from, whose
     actions keep their odds among themselves, and the new action starts as likely as an average one."""
+    import math
+
     import numpy as np
     import torch
     from stable_baselines3 import PPO
@@ -517,10 +519,22 @@ def test_house_agent_with_the_explore_action_keeps_the_saved_agents_choices(tiny
     assert torch.all(got[:, 6] > 0.2 * got[:, :6].min(1).values)
     out = CliRunner().invoke(app, ["eval-agent", str(tmp_path / "explore"), "--episodes", "2", "--seed", "7"])
     assert out.exit_code == 0, out.output
+    # agent.new_action_bias: the new action's logit starts that much above the saved mean; the
+    # saved actions still keep their odds among themselves.
+    train(tiny_config(tiny_clip_dir, **frozen, **{"agent.new_action_bias": 4.0}), tmp_path / "biased")
+    biased = PPO.load(tmp_path / "biased" / "model.zip")
+    assert float(biased.policy.action_net.bias[6].detach()) == pytest.approx(float(saved_bias.mean()) + 4.0, abs=1e-5)
+    with torch.no_grad():
+        leaning = biased.policy.get_distribution(obs).distribution.probs
+    torch.testing.assert_close(leaning[:, :6] / leaning[:, :6].sum(1, keepdim=True), want)
+    odds = (leaning[:, 6] / (1 - leaning[:, 6])) / (got[:, 6] / (1 - got[:, 6]))
+    torch.testing.assert_close(odds, torch.full_like(odds, math.exp(4.0)), rtol=1e-3, atol=0)
 
 
 def test_explore_action_needs_the_search_map_and_walk_actions(tiny_clip_dir):
     house = {"env.id": "vlm_rewards/House-v0", "env.kwargs": "{family: find, actions: walk}"}
+    with pytest.raises(ConfigError, match="agent.new_action_bias needs agent.init_from"):
+        tiny_config(tiny_clip_dir, **house, **{"agent.new_action_bias": 4.0})
     with pytest.raises(ConfigError, match="env.explore_action needs env.search_map"):
         tiny_config(tiny_clip_dir, **house, **{"env.explore_action": "true"})
     with pytest.raises(ConfigError, match="env.explore_action needs env.kwargs.actions='walk'"):

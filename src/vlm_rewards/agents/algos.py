@@ -159,14 +159,14 @@ def init_source(path: str | Path) -> Path:
     return zip_path
 
 
-def init_policy_from(model, path: str | Path) -> None:
+def init_policy_from(model, path: str | Path, new_action_bias: float = 0.0) -> None:
     """Copy the policy weights of the agent saved at ``path`` (see :func:`init_source`) into
     ``model``; a parameter missing, extra or of another shape is a ConfigError naming it.
     Branches that start at zero (:data:`~vlm_rewards.agents.policy.ZERO_START_BRANCHES`,
     e.g. the search map's) may be missing: they keep their fresh weights. The action head may
     have grown (e.g. ``env.explore_action``'s extra action): the saved agent's actions keep
     their rows, and a new action starts with its fresh (near-zero) weights and the mean of the
-    saved biases, so at first it is about as likely as an average action."""
+    saved biases plus ``new_action_bias`` (0: at first about as likely as an average action)."""
     import torch
     from stable_baselines3.common.save_util import load_from_zip_file
 
@@ -201,7 +201,7 @@ def init_policy_from(model, path: str | Path) -> None:
         rows, saved = target[key].clone(), loaded[key]
         rows[: len(saved)] = saved
         if key.endswith("bias"):
-            rows[len(saved):] = saved.mean()
+            rows[len(saved):] = saved.mean() + new_action_bias
         loaded[key] = rows
     with torch.no_grad():
         model.policy.load_state_dict({**{k: target[k] for k in fresh}, **loaded})

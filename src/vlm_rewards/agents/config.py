@@ -295,6 +295,13 @@ class AgentConfig(_Strict):
         "rooms. Its architecture must match this config's (same observation, action space and agent settings); "
         "the optimizer starts afresh. A resumed run continues from its own checkpoint.",
     )
+    new_action_bias: float = Field(
+        0.0,
+        description="With agent.init_from: the starting logit bias of actions the saved agent lacks (e.g. "
+        "env.explore_action's), relative to the mean of its saved biases. 0: about as likely as an average action; "
+        "4: the new action is taken most of the time at first, so the policy has to learn when not to take it "
+        "(a few steps' credit) rather than when to take it (credit many steps later).",
+    )
     vlm_patches: bool = Field(
         False,
         description="Add the reward VLM's frozen patch embeddings of the view (obs['patches'], (D, h, w), in the "
@@ -413,6 +420,8 @@ class TrainConfig(_Strict):
             raise ValueError("env.explore_action needs env.search_map: the explorer walks on that map")
         if self.env.explore_action and self.env.kwargs.get("actions") != "walk":
             raise ValueError(f"env.explore_action needs env.kwargs.actions='walk', got {self.env.kwargs.get('actions')!r}")
+        if self.agent.new_action_bias and self.agent.init_from is None:
+            raise ValueError("agent.new_action_bias needs agent.init_from (the agent whose action head grows)")
         if self.agent.augment_shift and self.agent.head != "mlp":
             raise ValueError(f"agent.augment_shift works with agent.head='mlp', got {self.agent.head!r}")
         if self.agent.vlm_patches and self.agent.head != "mlp":

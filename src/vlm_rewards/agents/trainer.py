@@ -170,7 +170,7 @@ def train(
         else:
             model = build_agent(config, venv)
             if config.agent.init_from is not None:
-                init_policy_from(model, config.agent.init_from)
+                init_policy_from(model, config.agent.init_from, new_action_bias=config.agent.new_action_bias)
                 say(f"policy weights from {config.agent.init_from}")
     except BaseException:
         venv.close()
