@@ -7,9 +7,15 @@ the agent's pose unchanged ("stuck": walking into an object or a wall, which a p
 sees one frame cannot notice). Failures are then split into *stuck* (at least 5 stuck steps),
 and, of the others, *never saw the goal* and *saw it* (then passed it by: perception or choice).
 
+With the search map's explore action (``env.explore_action``) it also counts the explore steps
+and the floor looked at, and can change the agent: ``--explore-bias B`` adds B to the explore
+action's logit; ``--explore-unless-in-view`` takes the explore action whenever the goal is not
+in view within 4 m (privileged: an upper bound on what learning *when* to explore can give).
+
 Usage::
 
     python benchmarks/house_failures.py RUN_DIR [--episodes 100] [--split train] [--seed 60000]
+        [--explore-bias B | --explore-unless-in-view]
 
 Prints one summary row and, with ``--list``, one row per failed episode.
 """
@@ -25,7 +31,11 @@ import numpy as np
 STUCK_STEPS = 5  # stuck steps that make a failure a "stuck" one
 
 
-def run_episodes(run_dir: Path, episodes: int, split: str, seed: int) -> list[dict]:
+SIGHT = 4.0  # metres: the search map's sight, within which a goal in view counts as seen
+
+
+def run_episodes(run_dir: Path, episodes: int, split: str, seed: int, explore_bias: float = 0.0,
+                 explore_unless_in_view: bool = False) -> list[dict]:
     import torch
 
     from vlm_rewards.agents.algos import load_agent
@@ -40,20 +50,33 @@ def run_episodes(run_dir: Path, episodes: int, split: str, seed: int) -> list[di
     env = make_env(config.env, goal_table(scorer, config.env), split=split, terminate_on_success=True, render=True,
                    frame_info=False, regions=region_source(config, scorer), patches=patch_source(config, scorer))
     model = load_agent(run_dir / "model.zip", config)
+    explore_id = env.action_space.n - 1 if config.env.explore_action else None
+    if (explore_bias or explore_unless_in_view) and explore_id is None:
+        raise SystemExit(f"--explore-bias / --explore-unless-in-view need a run with env.explore_action; {run_dir} has none")
+    if explore_bias:
+        with torch.no_grad():
+            model.policy.action_net.bias[explore_id] += explore_bias
     records = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
         house = env.unwrapped
         target = house.objects[house.goal.target]
         rec = {"seed": seed + i, "goal": house.goal.text, "in_view": 0, "stuck": 0, "min_dist": np.inf, "success": False,
-               "first_wrong": None}
+               "first_wrong": None, "explore": 0, "steps": 0, "saw": False, "seen_floor": 0.0}
         done = False
         while not done:
             rec["in_view"] += int(house.in_view(target))
             rec["min_dist"] = min(rec["min_dist"], float(np.linalg.norm((target.pos - house.agent.pos)[[0, 2]])))
             pose = (house.agent.pos.copy(), float(house.agent.dir))
+            sees = house.in_view(target) and np.linalg.norm((target.pos - house.agent.pos)[[0, 2]]) <= SIGHT
+            rec["saw"] = rec["saw"] or bool(sees)
             action, _ = model.predict(obs, deterministic=config.eval.deterministic)
+            if explore_unless_in_view and not sees:
+                action = np.int64(explore_id)
+            rec["explore"] += int(explore_id is not None and int(action) == explore_id)
+            rec["steps"] += 1
             obs, _, terminated, truncated, info = env.step(action)
+            rec["seen_floor"] = float(info.get("seen_fraction", np.nan))
             rec["stuck"] += int(np.allclose(pose[0], house.agent.pos) and pose[1] == float(house.agent.dir))
             rec["success"] = rec["success"] or bool(info.get("ground_truth_success", False))
             if rec["first_wrong"] is None and not rec["success"]:
@@ -72,12 +95,17 @@ def main() -> None:
     parser.add_argument("--split", choices=["train", "heldout", "all"], default="train")
     parser.add_argument("--seed", type=int, default=60_000, help="episode i starts from env seed SEED + i")
     parser.add_argument("--list", action="store_true", help="one row per failed episode")
+    parser.add_argument("--explore-bias", type=float, default=0.0, help="add this to the explore action's logit")
+    parser.add_argument("--explore-unless-in-view", action="store_true",
+                        help=f"explore whenever the goal is not in view within {SIGHT:g} m (privileged upper bound)")
     args = parser.parse_args()
     if args.episodes < 1:
         parser.error("--episodes must be positive")
+    if args.explore_bias and args.explore_unless_in_view:
+        parser.error("--explore-bias and --explore-unless-in-view exclude each other")
     if not (args.run_dir / "model.zip").is_file():
         parser.error(f"run_dir: {args.run_dir / 'model.zip'} does not exist")
-    recs = run_episodes(args.run_dir, args.episodes, args.split, args.seed)
+    recs = run_episodes(args.run_dir, args.episodes, args.split, args.seed, args.explore_bias, args.explore_unless_in_view)
     fails = [r for r in recs if not r["success"]]
     stuck = sum(r["stuck"] >= STUCK_STEPS for r in fails)
     never = sum(r["stuck"] < STUCK_STEPS and r["in_view"] == 0 for r in fails)
@@ -86,6 +114,10 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|")
     print(f"| {100 * (1 - len(fails) / len(recs)):.0f}% | {len(fails)} | {stuck} | {never} | {len(fails) - never - stuck} "
           f"| {np.mean([r['stuck'] for r in recs]):.1f} |")
+    if any(r["explore"] for r in recs) or not np.isnan(recs[0]["seen_floor"]):
+        print(f"\nExplore steps: {sum(r['explore'] for r in recs) / sum(r['steps'] for r in recs):.0%} of all steps. "
+              f"Failures that never had the goal in view within {SIGHT:g} m: {sum(not r['saw'] for r in fails)} of "
+              f"{len(fails)}; floor looked at by their end: {np.mean([r['seen_floor'] for r in fails] or [np.nan]):.0%}.")
     # Before reaching the goal, the first other object the agent stood near: does it share the
     # goal's colour or its kind ("grey key" for "grey ball")? Goal confusion shows as "shares".
     wrong = [(r["first_wrong"], r["goal"].removeprefix("go near the ")) for r in recs if r["first_wrong"]]

@@ -1,6 +1,7 @@
 """A tiny training run on Phone: checkpoints, CSV, evaluation, GIFs, resume, report, CLI."""
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -529,6 +530,17 @@ def test_house_agent_with_the_explore_action_keeps_the_saved_agents_choices(tiny
     torch.testing.assert_close(leaning[:, :6] / leaning[:, :6].sum(1, keepdim=True), want)
     odds = (leaning[:, 6] / (1 - leaning[:, 6])) / (got[:, 6] / (1 - got[:, 6]))
     torch.testing.assert_close(odds, torch.full_like(odds, math.exp(4.0)), rtol=1e-3, atol=0)
+    # benchmarks/house_failures.py counts explore steps; --explore-unless-in-view explores whenever the
+    # goal is out of sight, so every such step is one.
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("house_failures", Path(__file__).parents[2] / "benchmarks" / "house_failures.py")
+    failures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(failures)
+    (forced,) = failures.run_episodes(tmp_path / "explore", 1, "train", 3, explore_unless_in_view=True)
+    assert forced["steps"] > 0 and forced["explore"] >= forced["steps"] - forced["in_view"]
+    with pytest.raises(SystemExit, match="need a run with env.explore_action"):
+        failures.run_episodes(tmp_path / "plain", 1, "train", 3, explore_bias=1.0)
 
 
 def test_explore_action_needs_the_search_map_and_walk_actions(tiny_clip_dir):
