@@ -494,7 +494,8 @@ def test_house_agent_with_the_search_map_starts_as_the_agent_it_is_initialised_f
 
 def test_house_agent_with_the_explore_action_keeps_the_saved_agents_choices(tiny_clip_dir, tmp_path):
     """env.explore_action: one more action; an agent saved without it is a valid agent.init_from, whose
-    actions keep their odds among themselves, and the new action starts as likely as an average one."""
+    actions keep their odds among themselves, and the new action starts as likely as an average one, or
+    agent.new_action_bias logits above that."""
     import math
 
     import numpy as np
