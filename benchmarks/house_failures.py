@@ -10,7 +10,7 @@ and, of the others, *never saw the goal* and *saw it* (then passed it by: percep
 With the search map's explore action (``env.explore_action``) it also counts the explore steps
 and the floor looked at, and can change the agent: ``--explore-bias B`` adds B to the explore
 action's logit; ``--explore-unless-in-view`` takes the explore action whenever the goal is not
-in view within 4 m (privileged: an upper bound on what learning *when* to explore can give).
+in view within the search map's sight (privileged: an upper bound on what learning *when* to explore can give).
 
 Usage::
 
@@ -31,7 +31,18 @@ import numpy as np
 STUCK_STEPS = 5  # stuck steps that make a failure a "stuck" one
 
 
-SIGHT = 4.0  # metres: the search map's sight, within which a goal in view counts as seen
+def _sight(env) -> float:
+    """Metres within which a goal in view counts as seen: the run's search map's sight, or the
+    map's default when the run has none."""
+    import inspect
+
+    from vlm_rewards.envs.house.memory import SearchMap
+
+    while env is not None:
+        if isinstance(getattr(env, "memory", None), SearchMap):
+            return env.memory.sight
+        env = getattr(env, "env", None)
+    return float(inspect.signature(SearchMap).parameters["sight"].default)
 
 
 def run_episodes(run_dir: Path, episodes: int, split: str, seed: int, explore_bias: float = 0.0,
@@ -56,19 +67,22 @@ def run_episodes(run_dir: Path, episodes: int, split: str, seed: int, explore_bi
     if explore_bias:
         with torch.no_grad():
             model.policy.action_net.bias[explore_id] += explore_bias
+    sight = _sight(env)
     records = []
     for i in range(episodes):
         obs, _ = env.reset(seed=seed + i)
         house = env.unwrapped
         target = house.objects[house.goal.target]
         rec = {"seed": seed + i, "goal": house.goal.text, "in_view": 0, "stuck": 0, "min_dist": np.inf, "success": False,
-               "first_wrong": None, "explore": 0, "steps": 0, "saw": False, "seen_floor": 0.0}
+               "first_wrong": None, "explore": 0, "steps": 0, "saw": False, "seen_floor": 0.0, "sight": sight}
         done = False
         while not done:
-            rec["in_view"] += int(house.in_view(target))
-            rec["min_dist"] = min(rec["min_dist"], float(np.linalg.norm((target.pos - house.agent.pos)[[0, 2]])))
+            in_view = bool(house.in_view(target))
+            dist = float(np.linalg.norm((target.pos - house.agent.pos)[[0, 2]]))
+            rec["in_view"] += int(in_view)
+            rec["min_dist"] = min(rec["min_dist"], dist)
             pose = (house.agent.pos.copy(), float(house.agent.dir))
-            sees = house.in_view(target) and np.linalg.norm((target.pos - house.agent.pos)[[0, 2]]) <= SIGHT
+            sees = in_view and dist <= sight
             rec["saw"] = rec["saw"] or bool(sees)
             action, _ = model.predict(obs, deterministic=config.eval.deterministic)
             if explore_unless_in_view and not sees:
@@ -97,7 +111,7 @@ def main() -> None:
     parser.add_argument("--list", action="store_true", help="one row per failed episode")
     parser.add_argument("--explore-bias", type=float, default=0.0, help="add this to the explore action's logit")
     parser.add_argument("--explore-unless-in-view", action="store_true",
-                        help=f"explore whenever the goal is not in view within {SIGHT:g} m (privileged upper bound)")
+                        help="explore whenever the goal is not in view within the search map's sight (privileged upper bound)")
     args = parser.parse_args()
     if args.episodes < 1:
         parser.error("--episodes must be positive")
@@ -116,7 +130,7 @@ def main() -> None:
           f"| {np.mean([r['stuck'] for r in recs]):.1f} |")
     if any(r["explore"] for r in recs) or not np.isnan(recs[0]["seen_floor"]):
         print(f"\nExplore steps: {sum(r['explore'] for r in recs) / sum(r['steps'] for r in recs):.0%} of all steps. "
-              f"Failures that never had the goal in view within {SIGHT:g} m: {sum(not r['saw'] for r in fails)} of "
+              f"Failures that never had the goal in view within {recs[0]['sight']:g} m: {sum(not r['saw'] for r in fails)} of "
               f"{len(fails)}; floor looked at by their end: {np.mean([r['seen_floor'] for r in fails] or [np.nan]):.0%}.")
     # Before reaching the goal, the first other object the agent stood near: does it share the
     # goal's colour or its kind ("grey key" for "grey ball")? Goal confusion shows as "shares".

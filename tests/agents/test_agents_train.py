@@ -540,6 +540,7 @@ def test_house_agent_with_the_explore_action_keeps_the_saved_agents_choices(tiny
     spec.loader.exec_module(failures)
     (forced,) = failures.run_episodes(tmp_path / "explore", 1, "train", 3, explore_unless_in_view=True)
     assert forced["steps"] > 0 and forced["explore"] >= forced["steps"] - forced["in_view"]
+    assert forced["sight"] == 4.0  # "seen" means within the run's search map's sight
     with pytest.raises(SystemExit, match="need a run with env.explore_action"):
         failures.run_episodes(tmp_path / "plain", 1, "train", 3, explore_bias=1.0)
 

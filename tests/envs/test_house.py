@@ -192,6 +192,7 @@ def test_numpy_integer_actions_are_accepted(env):
         ({"actions": ["move"]}, "actions"),
         ({"actions": "move", "family": "lift"}, "family"),
         ({"actions": "move"}, "family"),
+        ({"slide": "yes"}, "slide"),
     ],
 )
 def test_bad_constructor_arguments_name_the_argument(kwargs, match):
@@ -323,6 +324,45 @@ def _face(env: HouseEnv, ent, distance: float) -> None:
             agent.dir = math.atan2(-(ent.pos - pos)[2], (ent.pos - pos)[0])
             return
     raise AssertionError("no free spot around the object")
+
+
+def test_slide_turns_a_forward_step_into_an_object_into_a_side_step_away_from_it():
+    envs = {slide: HouseEnv(family="find", actions="walk", num_rooms=(1, 1), num_objects=(3, 3), room_size=(6.0, 6.0),
+                            max_episode_steps=100, terminate_on_success=False, slide=slide) for slide in (False, True)}
+    checked = 0
+    for seed in range(6):
+        for slide, env in envs.items():
+            env.reset(seed=seed)
+            agent = env.agent
+            for ent in env.objects.values():
+                _face(env, ent, agent.radius + ent.radius + 0.1)
+                agent.dir += 0.25  # the object a little off the heading, so one side is "away"
+                off = float(np.dot(ent.pos - agent.pos, agent.right_vec))
+                sides = [env.intersect(agent, agent.pos + s * 0.2 * agent.right_vec, agent.radius) for s in (-1, 1)]
+                ahead = env.intersect(agent, agent.pos + 0.2 * agent.dir_vec, agent.radius)
+                if ahead is not ent or any(sides):
+                    continue  # only the object blocks: both sides free
+                start, heading = agent.pos.copy(), agent.dir
+                *_, info = env.step(int(Actions.move_forward))
+                moved = agent.pos - start
+                assert agent.dir == heading
+                if slide:
+                    assert info["blocked"] is False and np.isclose(moved @ agent.dir_vec, 0, atol=1e-9)
+                    assert np.isclose(abs(moved @ agent.right_vec), 0.2) and np.sign(moved @ agent.right_vec) == -np.sign(off)
+                else:
+                    assert info["blocked"] is True and np.allclose(moved, 0)
+                checked += 1
+                break
+    assert checked >= 4
+    env = envs[True]  # a wall still stops a sliding agent
+    env.reset(seed=0)
+    for _ in range(60):
+        *_, info = env.step(int(Actions.move_forward))
+        if info["blocked"]:
+            break
+    assert info["blocked"] is True
+    for env in envs.values():
+        env.close()
 
 
 def test_find_needs_the_object_near_and_in_view(env):

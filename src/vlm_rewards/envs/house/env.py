@@ -235,6 +235,12 @@ class HouseEnv(MiniWorldEnv):
             sees perfectly but remembers nothing (turn until the goal is in view, then head
             for it) succeeds in 76% of one-room episodes with "move" and 96% with "walk"
             (``python benchmarks/bench_house_policies.py``).
+        slide: a step forward that an object blocks becomes a side step away from that object
+            (to the other side if that one is shut too), as characters in games slide round
+            obstacles: the agent keeps its heading, so a goal seen behind another object stays
+            in view while it gets round. It is a rule of the body, like the bump sensor: it
+            uses where the blocking object touches the agent, not where the goal is. Walls
+            still stop the agent.
         terminate_on_success: end the episode on success. Turn it off when another signal
             (the VLM reward) decides when episodes end, so that ground truth does not leak
             into training through termination.
@@ -260,6 +266,7 @@ class HouseEnv(MiniWorldEnv):
         max_episode_steps: int = 250,
         actions: str = "all",
         terminate_on_success: bool = True,
+        slide: bool = False,
     ) -> None:
         if family is not None and family not in FAMILIES:
             raise ValueError(f"family must be None or one of {FAMILIES}, got {family!r}")
@@ -278,6 +285,9 @@ class HouseEnv(MiniWorldEnv):
         self.family = family
         self.goal_split = goal_split
         self.terminate_on_success = bool(terminate_on_success)
+        if not isinstance(slide, bool):
+            raise ValueError(f"slide must be True or False, got {slide!r}")
+        self.slide = slide
         self._fixed_goal = parse_goal(goal) if goal is not None else None
         self.num_rooms = _check_int_range("num_rooms", num_rooms, 1, 4)
         self.num_objects = _check_int_range("num_objects", num_objects, 2, 12)
@@ -443,6 +453,10 @@ class HouseEnv(MiniWorldEnv):
             step = self.params.sample(self.np_random if self.domain_rand else None, "forward_step")
             self.move_agent(0.0, step if action == Actions.strafe_right else -step)
             action = _NO_OP
+        elif action == Actions.move_forward and self.slide:
+            rand = self.np_random if self.domain_rand else None
+            self._forward_or_slide(self.params.sample(rand, "forward_step"), self.params.sample(rand, "forward_drift"))
+            action = _NO_OP
         obs, _, _, truncated, _ = super().step(action)
         # A bump sensor: a move that left the agent where it was hit a wall or an object.
         self._blocked = bool(moves and np.array_equal(pose, self.agent.pos))
@@ -450,6 +464,21 @@ class HouseEnv(MiniWorldEnv):
         reward = 1.0 if self._success else 0.0
         terminated = self._success and self.terminate_on_success
         return obs, reward, terminated, bool(truncated), self._info()
+
+    def _forward_or_slide(self, step: float, drift: float) -> None:
+        """Step forward (as MiniWorld does); if an object, not a wall, is in the way, side-step
+        away from it."""
+        ahead = self.agent.pos + self.agent.dir_vec * step + self.agent.right_vec * drift
+        blocker = self.intersect(self.agent, ahead, self.agent.radius)
+        if blocker is None or blocker is False:
+            self.move_agent(step, drift)
+            return
+        if blocker is True:  # a wall (MiniWorld's intersect returns True for walls)
+            return
+        # The blocker's centre right of the heading: slide left (negative drift), and back.
+        away = -step if float(np.dot(blocker.pos - self.agent.pos, self.agent.right_vec)) > 0 else step
+        if not self.move_agent(0.0, away):
+            self.move_agent(0.0, -away)
 
     def intersect(self, ent, pos, radius):
         """MiniWorld's collision test, except that a carried object, held ``pos[1]`` m above
