@@ -208,6 +208,33 @@ def test_report_averages_reevaluations_over_seeds(tmp_path):
     assert "| 2 | 70% ± 14 (60, 80) | 35% ± 7 (30, 40) | 80% ± 14 (70, 90) |" in row and "100% ± 0 (100, 100)" in row
 
 
+def test_report_pools_reevaluations_over_seeds_of_episodes(tmp_path):
+    from vlm_rewards.agents.report import RunData, reevaluations
+
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+
+    def write(name, seed, p, episodes, precision, fired):
+        metrics = {"gt_success": p, "direct_success": p / 2, "precision": precision, "vlm_success": fired,
+                   "episodes": episodes}
+        (run_dir / name).write_text(json.dumps({"seed": seed, "metrics": metrics}))
+
+    write("eval_train_100_seed50000.json", 50000, 0.8, 100, 0.9, 0.5)
+    write("eval_train_100_seed80000.json", 80000, 0.6, 100, 0.6, 0.25)
+    # The first 40 episodes of seed 50000 again (overlap: not counted twice), and other settings (left out).
+    write("eval_train_40_seed50000.json", 50000, 0.0, 40, 0.0, 0.5)
+    write("eval_train_100_seed90000_set1234abcd.json", 90000, 0.0, 100, 0.0, 0.5)
+    write("eval_train_100_seed90000_deterministic.json", 90000, 0.0, 100, 0.0, 0.5)
+    write("eval_heldout_100_seed50000.json", 50000, 0.9, 100, None, 0.0)
+    evals = reevaluations(RunData(run_dir, {"name": "r", "reward": {"kind": "vlm"}}, [], None))
+    train = evals["train"]["metrics"]
+    assert evals["train"]["seeds"] == [50000, 80000] and train["episodes"] == 200
+    assert train["gt_success"] == pytest.approx(0.7) and train["direct_success"] == pytest.approx(0.35)
+    # Precision is a fraction of the VLM-ended episodes: 45 of 50 and 15 of 25 are 60 of 75.
+    assert train["precision"] == pytest.approx(0.8)
+    assert evals["heldout"]["metrics"]["gt_success"] == 0.9 and evals["heldout"]["metrics"]["precision"] is None
+
+
 _KILLED_RUN = """
 import os, signal, sys
 import yaml

@@ -167,16 +167,49 @@ def _plot(groups: list[RunGroup], path: Path) -> None:
 
 
 def reevaluations(run: RunData) -> dict[str, dict[str, Any]]:
-    """The largest ``eval_<split>_<n>.json`` of each split (written by ``vlm-rewards eval-agent``)."""
+    """Each split's re-evaluations (``eval_<split>_<n>[_seed<S>].json``, written by ``vlm-rewards
+    eval-agent`` with the run's own settings), pooled over their seeds of episodes.
+
+    One estimate from one seed of episodes can be the easy draw; pooling every seed a run was
+    judged on gives the figure with the smallest error. Evaluations of one seed overlap (episode
+    i starts from env seed S + i), so only the largest of them counts. Files written under other
+    settings (``_set...``, ``_deterministic``, ``_stochastic``) are other experiments and are left out.
+    Returns ``{split: {"metrics": pooled, "seeds": [...]}}``.
+    """
     import re
 
-    found: dict[str, tuple[int, dict[str, Any]]] = {}
-    for path in run.run_dir.glob("eval_*_*.json"):
-        # eval_<split>_<episodes>.json, or eval_<split>_<episodes>_seed<S>.json (fresh episodes)
-        match = re.fullmatch(r"eval_(heldout|train|all)_(\d+)(?:_seed\d+)?", path.stem)
-        if match and (match[1] not in found or int(match[2]) > found[match[1]][0]):
-            found[match[1]] = (int(match[2]), json.loads(path.read_text()))
-    return {split: data for split, (_, data) in found.items()}
+    largest: dict[tuple[str, Any], tuple[int, dict[str, Any]]] = {}
+    for path in sorted(run.run_dir.glob("eval_*_*.json")):
+        match = re.fullmatch(r"eval_(heldout|train|all)_(\d+)(?:_seed(\d+))?", path.stem)
+        if not match:
+            continue
+        data = json.loads(path.read_text())
+        key = (match[1], data.get("seed", match[3]))
+        if key not in largest or int(match[2]) > largest[key][0]:
+            largest[key] = (int(match[2]), data)
+    by_split: dict[str, list[dict[str, Any]]] = {}
+    for (split, _), (_, data) in sorted(largest.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        by_split.setdefault(split, []).append(data)
+    return {split: {"metrics": _pool([d["metrics"] for d in found]), "seeds": [d.get("seed") for d in found]}
+            for split, found in by_split.items()}
+
+
+def _pool(metrics: list[dict[str, Any]]) -> dict[str, Any]:
+    """Episode-weighted means of evaluations of disjoint episodes; precision weighted by the
+    episodes the VLM ended as successes, the episodes it is a fraction of."""
+    if len(metrics) == 1:
+        return dict(metrics[0])
+    counts = [float(m["episodes"]) for m in metrics]
+    pooled: dict[str, Any] = {"episodes": sum(counts)}
+    for key in ("gt_success", "direct_success", "direct_chance", "gt_return", "vlm_return", "vlm_success", "length"):
+        pairs = [(m[key], n) for m, n in zip(metrics, counts) if m.get(key) is not None]
+        if pairs:
+            pooled[key] = sum(v * n for v, n in pairs) / sum(n for _, n in pairs)
+    fired = [(m["precision"], n * m.get("vlm_success", 1.0)) for m, n in zip(metrics, counts)
+             if m.get("precision") is not None and not math.isnan(m["precision"])]
+    weight = sum(w for _, w in fired)
+    pooled["precision"] = sum(p * w for p, w in fired) / weight if weight > 0 else None
+    return pooled
 
 
 def _reevaluation_table(runs: list[RunData]) -> list[str]:
@@ -199,7 +232,7 @@ def _reevaluation_table(runs: list[RunData]) -> list[str]:
     lines = [
         "",
         "The final agents evaluated again with more episodes (`vlm-rewards eval-agent RUN_DIR --episodes N "
-        "--split heldout|train [--seed S]`; ± one standard error):",
+        "--split heldout|train [--seed S]`, pooled over every seed of episodes; ± one standard error):",
         "",
         "| run | reward | GT success, held-out goals | GT success, training goals | precision (held-out) | vs oracle (held-out) |",
         "|---|---|---:|---:|---:|---:|",
@@ -269,7 +302,8 @@ def _seed_reevaluation_table(groups: list[RunGroup]) -> list[str]:
     lines = [
         "",
         "The final agents evaluated again, over seeds (`vlm-rewards eval-agent RUN_DIR --episodes N --split "
-        "heldout|train [--seed S]`; mean ± standard deviation over seeds, then each seed):",
+        "heldout|train [--seed S]`, pooled over every seed of episodes; mean ± standard deviation over training "
+        "seeds, then each seed):",
         "",
         "| group | reward | seeds | GT success, training goals | direct, training | GT success, held-out goals "
         "| direct, held-out | precision, training / held-out |",
