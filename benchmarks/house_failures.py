@@ -34,15 +34,13 @@ STUCK_STEPS = 5  # stuck steps that make a failure a "stuck" one
 def _sight(env) -> float:
     """Metres within which a goal in view counts as seen: the run's search map's sight, or the
     map's default when the run has none."""
-    import inspect
-
     from vlm_rewards.envs.house.memory import SearchMap
 
     while env is not None:
         if isinstance(getattr(env, "memory", None), SearchMap):
             return env.memory.sight
         env = getattr(env, "env", None)
-    return float(inspect.signature(SearchMap).parameters["sight"].default)
+    return SearchMap().sight
 
 
 def run_episodes(run_dir: Path, episodes: int, split: str, seed: int, explore_bias: float = 0.0,

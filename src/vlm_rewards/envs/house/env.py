@@ -468,12 +468,12 @@ class HouseEnv(MiniWorldEnv):
     def _forward_or_slide(self, step: float, drift: float) -> None:
         """Step forward (as MiniWorld does); if an object, not a wall, is in the way, side-step
         away from it."""
+        if self.move_agent(step, drift):
+            return
         ahead = self.agent.pos + self.agent.dir_vec * step + self.agent.right_vec * drift
         blocker = self.intersect(self.agent, ahead, self.agent.radius)
-        if blocker is None or blocker is False:
-            self.move_agent(step, drift)
-            return
-        if blocker is True:  # a wall (MiniWorld's intersect returns True for walls)
+        # True is a wall (MiniWorld's intersect); None: only a carried object was in the way.
+        if blocker is None or isinstance(blocker, bool):
             return
         # The blocker's centre right of the heading: slide left (negative drift), and back.
         away = -step if float(np.dot(blocker.pos - self.agent.pos, self.agent.right_vec)) > 0 else step
