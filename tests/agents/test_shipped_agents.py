@@ -19,6 +19,7 @@ CHECKS = {
     "house_find_room": (14, 0.4, 2.5),
     "house_find_room_visited": (14, 0.4, 2.5),
     "house_find_room_slide": (14, 0.4, 2.5),
+    "house_find_room_default": (14, 0.4, 2.5),
     "house_find_rooms": (30, 0.5, 1.0),
 }
 AGENTS = sorted(p for p in SHIPPED.iterdir() if (p / "model.zip").is_file()) if SHIPPED.is_dir() else []
