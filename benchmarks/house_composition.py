@@ -30,7 +30,7 @@ from sklearn.metrics import average_precision_score
 from vlm_rewards.data import COMPOSITIONAL_HOLDOUT, load_evalset
 from vlm_rewards.envs._sampling import COLOURED_KINDS
 from vlm_rewards.envs.house.vocabulary import COLOURS
-from vlm_rewards.evaluation.scores import Encoder
+from vlm_rewards.evaluation.scores import Encoder, contrastive_scores
 from vlm_rewards.models import load_model
 
 PREFIX = "go near the "
@@ -79,13 +79,12 @@ def compare(model: str, dataset: str) -> list[dict]:
             row = {"pair": name, "split": split, "frames": int(y.sum()), "cos": float(own[j] @ a)}
             near = max(taught, key=lambda t: float(own[goals.index(t)] @ own[j]))
             row["nearest"] = f"{near.removeprefix(PREFIX)} ({float(own[goals.index(near)] @ own[j]):.2f})"
+            others = np.array([[k for k in range(len(goals)) if k != j]])
             for label, text in (("own", own[j]), ("analogy", a)):
                 texts = own.copy()
                 texts[j] = text
-                logits = img @ texts.T / tau
-                p = np.exp(logits - logits.max(1, keepdims=True))
-                p /= p.sum(1, keepdims=True)
-                row[f"ap_{label}"] = float(average_precision_score(y, p[:, j]))
+                p = contrastive_scores(img @ texts.T, [j], others, tau)[:, 0]
+                row[f"ap_{label}"] = float(average_precision_score(y, p))
             rows.append(row)
     return rows
 
