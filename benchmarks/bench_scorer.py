@@ -200,6 +200,8 @@ def main() -> None:
     ap.add_argument("--default-frames", type=int, default=1024, help="frames for the builtin:default section")
     ap.add_argument("--stream-frames", type=int, default=512)
     ap.add_argument("--n-envs", type=int, default=8)
+    ap.add_argument("--stream-domains", default="phone,house",
+                    help="comma-separated domains of the rollout-stream rows (house needs MiniWorld), or none")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-compile", action="store_true")
     ap.add_argument("--no-default", action="store_true", help="skip the built-in model section")
@@ -210,19 +212,20 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    streams = [d for d in args.stream_domains.split(",") if d and d != "none"]
     with tempfile.TemporaryDirectory() as tmp:
         for arch in [a for a in args.arch.split(",") if a and a != "none"]:
             path = build_vit(Path(tmp) / arch, arch)
             name = {"b32": "ViT-B/32", "l14": "ViT-L/14"}[arch]
             section(f"{name}-shaped CLIP, 224x224", path, 224, args, args.device,
-                    ["phone", "house"] if arch == "b32" else [])
+                    streams if arch == "b32" else [])
     if not args.no_default:
         from vlm_rewards.models.loading import resolve_spec
 
         path, _ = resolve_spec(args.model)
         args.frames = args.default_frames
         args.naive_frames = max(args.naive_frames, 64)
-        section(f"{args.model}, 64x64", path, 64, args, args.device, ["phone", "house"])
+        section(f"{args.model}, 64x64", path, 64, args, args.device, streams)
 
 
 if __name__ == "__main__":

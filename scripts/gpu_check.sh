@@ -49,7 +49,7 @@ timeout 120 $PY benchmarks/bench_pretrain.py --device "$DEVICE" --sizes "$SIZES"
 
 if [ "$ARCH" != none ]; then
     timeout 120 $PY benchmarks/bench_scorer.py --device "$DEVICE" --arch "$ARCH" --batch 256 --threads 0 --no-default \
-        --frames "$FRAMES" --rounds 2 | tee "$OUT/scorer.txt"
+        --frames "$FRAMES" --rounds 2 --stream-domains phone | tee "$OUT/scorer.txt"
 fi
 
 if [ "${TRAIN_FAMILY:-1}" = 1 ]; then

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import gymnasium
 import numpy as np
 import pytest
@@ -208,3 +211,20 @@ def test_terminate_on_success_off_keeps_episode_running():
         if info["ground_truth_success"]:
             break
     assert info["ground_truth_success"] and reward == 1.0 and not terminated
+
+
+def test_prompt_fields_load_without_minigrid():
+    # Evaluation renders BabyAI prompts on machines without the simulator (the GPU check's);
+    # the package must not import MiniGrid until the env itself is asked for.
+    code = (
+        "import sys; sys.modules['minigrid'] = None\n"
+        "from vlm_rewards.evaluation.prompts import render_template\n"
+        "from vlm_rewards.envs import babyai\n"
+        "print(render_template('a photo of the {name}', 'babyai', 'go to the red ball'), babyai.COLOURS[0])\n"
+        "try:\n"
+        "    babyai.BabyAIEnv\n"
+        "except ImportError:\n"
+        "    print('env needs minigrid')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[:2] == ["a photo of the red ball red", "env needs minigrid"]
