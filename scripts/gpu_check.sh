@@ -9,8 +9,10 @@
 #   family.json  the family (xxs, xs, s, ms) trained there with its compute-matched schedules
 #   scaling.md   held-out AP of each trained size on the carried evaluation set
 # Skip the family with TRAIN_FAMILY=0. Nothing is fetched: the GPU machine needs PyTorch,
-# transformers, tokenizers, safetensors, typer, rich, scikit-learn and matplotlib (its image has
-# them) and no simulator: corpus and evaluation set are built here first and carried:
+# transformers, tokenizers, safetensors, gymnasium, typer (recent typer imports pydantic), rich,
+# scikit-learn and matplotlib, and no simulator: corpus and evaluation set are built here first
+# and carried (the first H200 run carried gymnasium, typer and pydantic as wheels; see
+# docs/results/gpu_check_h200):
 #   scripts/gpu_check.sh --prepare     # here, once: writes .gpu/corpus and .gpu/eval (~25 MB)
 #   then on the GPU machine, carrying .gpu:  OUT=$OUT bash scripts/gpu_check.sh
 # A CPU dry run of the whole script (tiny sizes, seconds per part): DEVICE=cpu QUICK=1 bash scripts/gpu_check.sh
