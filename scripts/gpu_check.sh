@@ -13,7 +13,7 @@
 # scikit-learn and matplotlib, and no simulator: corpus and evaluation set are built here first
 # and carried (the first H200 run carried gymnasium, typer and pydantic as wheels; see
 # docs/results/gpu_check_h200):
-#   scripts/gpu_check.sh --prepare     # here, once: writes .gpu/corpus and .gpu/eval (~25 MB)
+#   scripts/gpu_check.sh --prepare     # here, once: writes .gpu/corpus and .gpu/eval (~35 MB)
 #   then on the GPU machine, carrying .gpu:  OUT=$OUT bash scripts/gpu_check.sh
 # A CPU dry run of the whole script (tiny sizes, seconds per part): DEVICE=cpu QUICK=1 bash scripts/gpu_check.sh
 set -euo pipefail
