@@ -503,26 +503,3 @@ def test_the_view_is_drawn_once_per_scene_and_again_when_anything_drawn_changes(
     env.render()
     assert len(draws) == m + 1
     env.close()
-
-
-def test_tinted_entities_keep_the_shape_and_change_the_colour():
-    from vlm_rewards.envs.house.env import make_tinted_entity
-    from vlm_rewards.envs.house.samples import _render_with
-
-    env = HouseEnv(family="find", num_rooms=[1, 1], num_objects=[3, 3], room_size=[5.0, 6.5], obs_size=32,
-                   render_size=32, render_mode="rgb_array")
-    env.reset(seed=5)
-    name = next(n for n in env.objects if env.objects[n].__class__.__name__ in ("MeshEnt", "Box") and " " in n
-                and n.split()[0] in ("blue", "green", "grey", "purple", "red", "yellow"))
-    ent = env.objects[name]
-    ent.pos = env.agent.pos + 1.2 * env.agent.dir_vec
-    before = env.render()
-    tinted = make_tinted_entity(name, (1.0, 0.45, 0.75))
-    assert abs(tinted.radius - ent.radius) < 1e-6 and tinted.height == ent.height
-    pink = _render_with(env, name, tinted)
-    assert not np.array_equal(pink, before) and np.array_equal(env.render(), before)
-    with pytest.raises(ValueError, match="name"):
-        make_tinted_entity("barrel", (1, 0, 0))
-    with pytest.raises(ValueError, match="rgb"):
-        make_tinted_entity(name, (2, 0, 0))
-    env.close()

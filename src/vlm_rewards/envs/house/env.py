@@ -202,56 +202,6 @@ def _make_entity(name: str) -> Entity:
     return MeshEnt(mesh_name=mesh, height=spec.height, static=not spec.liftable)
 
 
-class _TintedBox(Box):
-    """A box in any RGB colour (MiniWorld's boxes take one of its six colour names)."""
-
-    def __init__(self, rgb: np.ndarray, size: float):
-        super().__init__(color="red", size=size)
-        self._rgb = np.asarray(rgb, dtype=np.float64)
-
-    def randomize(self, params, rng):
-        self.color_vec = self._rgb.copy()
-
-
-_TINTED_MESHES: dict[tuple[str, tuple[float, ...]], Any] = {}
-
-
-def _tinted_mesh(shape: str, rgb: tuple[float, ...]) -> Any:
-    # MiniWorld bakes a mesh's colour from the .mtl beside its .obj at load time, so a new
-    # colour is a copy of the red mesh with its own .mtl (cached per shape and colour; loading
-    # needs the GL context an env holds).
-    key = (shape, tuple(round(float(c), 4) for c in rgb))
-    if key not in _TINTED_MESHES:
-        import tempfile
-
-        from miniworld.objmesh import ObjMesh
-
-        folder = tempfile.mkdtemp(prefix="vlm_rewards_tint_")
-        stem = os.path.join(folder, f"{shape}_tinted")
-        with open(get_file_path("meshes", f"{shape}_red", "obj")) as src, open(stem + ".obj", "w") as dst:
-            dst.write(src.read())
-        with open(stem + ".mtl", "w") as mtl:
-            mtl.write("newmtl TheMaterial\nKd {:.6f} {:.6f} {:.6f}\n".format(*key[1]))
-        _TINTED_MESHES[key] = ObjMesh(stem + ".obj")
-    return _TINTED_MESHES[key]
-
-
-def make_tinted_entity(name: str, rgb: Iterable[float]) -> Entity:
-    """The coloured object ``name`` (a box, ball or key) in the colour ``rgb`` (3 floats in
-    [0, 1]) instead of its own: the corpus uses it to show each kind in colours no goal names."""
-    spec = OBJECTS.get(name)
-    if spec is None or spec.colour is None:
-        raise ValueError(f"name must be a coloured house object such as 'red ball', got {name!r}")
-    rgb = tuple(float(c) for c in rgb)
-    if len(rgb) != 3 or not all(0.0 <= c <= 1.0 for c in rgb):
-        raise ValueError(f"rgb must be 3 floats in [0, 1], got {rgb!r}")
-    if spec.shape == "box":
-        return _TintedBox(np.array(rgb), size=spec.height)
-    ent = MeshEnt(mesh_name=f"{spec.shape}_{spec.colour}", height=spec.height, static=False)
-    ent.mesh = _tinted_mesh(spec.shape, rgb)  # same geometry, so the scale and radius still hold
-    return ent
-
-
 class HouseEnv(MiniWorldEnv):
     """Egocentric 3D house with language goals (see the module docstring).
 

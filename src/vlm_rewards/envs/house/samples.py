@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from vlm_rewards.envs._sampling import NOISE, CorpusFrame, LabelledFrame, a, join, pick, styled
-from vlm_rewards.envs.house.vocabulary import OBJECTS
 from vlm_rewards.envs.registry import EvalSource
 
 __all__ = ["EVALSET", "POLICIES", "corpus_samples", "evalset_samples", "house_caption", "house_captions", "house_labeller",
@@ -134,36 +133,18 @@ def _twin_object(env: Any, name: str, holdout: frozenset[str], rng: np.random.Ge
     """Another object for ``name``'s place: one attribute changed (colour or kind), liftable
     like it (static objects are baked into the scene's display list), not held out, not in the house."""
     from vlm_rewards.envs.house.text import object_variants
+    from vlm_rewards.envs.house.vocabulary import OBJECTS
 
     options = [n for n in object_variants(name) if OBJECTS[n].liftable and n not in holdout and n not in env.objects]
     return pick(rng, options) if options and OBJECTS[name].liftable else None
 
 
-# Colours no goal, caption of a goal object or evaluation set names. With "yellow ball" held
-# out, the six named colours each miss a kind or two, so colour can stand in for kind; these
-# show every kind in five more colours, which teaches the image tower kind features that hold
-# across colours. They are chromatic and kept away from the held-out pairs' yellow, green and
-# grey (an orange nearer yellow, white or black would come close to showing a held-out pair).
-NOVEL_COLOURS: dict[str, tuple[float, float, float]] = {
-    "orange": (0.95, 0.35, 0.0),
-    "pink": (1.0, 0.45, 0.75),
-    "magenta": (0.8, 0.0, 0.5),
-    "cyan": (0.0, 0.85, 0.85),
-    "brown": (0.45, 0.25, 0.08),
-}
-# Fraction of near and carry frames of a coloured object followed by frames of one novel
-# colour: that object's kind, then _NOVEL_KINDS - 1 other kinds (hard negatives for kind).
-_NOVEL_RATE = 0.25
-_NOVEL_KINDS = 2
-
-
-def _render_with(env: Any, name: str, other: Any) -> np.ndarray:
-    """``env``'s frame with the object ``name`` replaced by ``other`` (an object name, or a
-    MiniWorld entity) in its place; state restored."""
+def _render_with(env: Any, name: str, other: str) -> np.ndarray:
+    """``env``'s frame with the object ``name`` replaced by ``other`` in its place; state restored."""
     from vlm_rewards.envs.house.env import _make_entity
 
     ent = env.objects[name]
-    swap = _make_entity(other) if isinstance(other, str) else other
+    swap = _make_entity(other)
     swap.pos, swap.dir = ent.pos.copy(), ent.dir
     swap.randomize(env.params, None)  # MiniWorld's default look (the house does no domain randomisation)
     i = next(k for k, e in enumerate(env.entities) if e is ent)
@@ -177,26 +158,6 @@ def _render_with(env: Any, name: str, other: Any) -> np.ndarray:
         env.entities[i] = ent
         if carrying:
             env.agent.carrying = ent
-
-
-def _novel_frames(env: Any, kind: str, name: str, rng: np.random.Generator, state: dict) -> list[CorpusFrame]:
-    """``name``'s frame with it in a novel colour, then with another kind in that colour, each
-    captioned like the original (same templates) with the novel colour named."""
-    from vlm_rewards.envs.house.env import make_tinted_entity
-
-    colour = pick(rng, sorted(NOVEL_COLOURS))
-    obj_kind = OBJECTS[name].kind
-    others = [str(k) for k in rng.permutation(sorted({s.kind for s in OBJECTS.values() if s.colour is not None} - {obj_kind}))]
-    frames = []
-    for k in [obj_kind, *others[: _NOVEL_KINDS - 1]]:
-        shown = next(n for n, s in OBJECTS.items() if s.kind == k and s.colour is not None)
-        after = rng.bit_generator.state
-        rng.bit_generator.state = state
-        captions, label = _captions(kind, [f"{colour} {k}"], rng)
-        rng.bit_generator.state = after
-        frame = _render_with(env, name, make_tinted_entity(shown, NOVEL_COLOURS[colour]))
-        frames.append(CorpusFrame(frame, captions, label, twin=True))
-    return frames
 
 
 # Frames with no object in view are mostly walls and floors: keep this fraction of them,
@@ -234,8 +195,6 @@ def corpus_samples(rng: np.random.Generator, image_size: int, holdout: frozenset
                 twin_captions, twin_label = _captions(kind, [other], rng)
                 rng.bit_generator.state = after
                 out.append(CorpusFrame(_render_with(env, names[0], other), twin_captions, twin_label, twin=True))
-        if kind in ("near", "carry") and OBJECTS[names[0]].colour is not None and rng.random() < _NOVEL_RATE:
-            out.extend(_novel_frames(env, kind, names[0], rng, state))
         return out
 
     while True:
