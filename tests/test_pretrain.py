@@ -250,3 +250,30 @@ def test_bf16_defaults_to_what_the_device_runs_natively(corpus, tmp_path, monkey
     assert json.loads((out / "training_log.json").read_text())["args"]["bf16"] is False
     with pytest.raises(ValueError, match="bf16"):
         pretrain(corpus, tmp_path / "bad", size="xxs", steps=2, batch_size=16, bf16="yes")
+
+
+def test_conv_stem_trains_saves_and_loads_with_its_weights(corpus, tmp_path):
+    from vlm_rewards.models.stem import ConvStem, conv_stem
+
+    out = pretrain(corpus, tmp_path / "stem", size="xxs", steps=8, batch_size=16, seed=0, lr=3e-3, warmup_steps=2,
+                   stem="conv")
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["args"]["stem"] == "conv"
+    assert json.loads((out / "config.json").read_text())["vision_config"]["vlm_rewards_stem"] == "conv"
+    weights = _weights(out)
+    assert "vision_model.embeddings.patch_embedding.0.weight" in weights
+    model = load_model(out)
+    assert isinstance(model.model.vision_model.embeddings.patch_embedding, ConvStem)
+    for name, value in model.model.state_dict().items():
+        if name in weights:
+            assert torch.equal(value, weights[name]), name
+    frames = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
+    assert torch.allclose(load_model(out).encode_images(frames), model.encode_images(frames))  # loads the same
+    # A patch-projection model built in the same process is untouched by the stem.
+    plain = build_model("xxs", model.tokenizer, seed=0)
+    assert isinstance(plain.vision_model.embeddings.patch_embedding, torch.nn.Conv2d)
+    assert conv_stem(32, 4)(torch.zeros(1, 3, 16, 16)).shape == (1, 32, 4, 4)
+    with pytest.raises(ValueError, match="stem"):
+        pretrain(corpus, tmp_path / "bad", size="xxs", steps=2, batch_size=8, stem="resnet")
+    with pytest.raises(ValueError, match="patch_size"):
+        build_model("xxs", model.tokenizer, image_size=48, patch_size=6, stem="conv")

@@ -133,6 +133,11 @@ class PretrainLoss(str, Enum):
     siglip = "siglip"
 
 
+class PretrainStem(str, Enum):
+    patch = "patch"
+    conv = "conv"
+
+
 def _parse_names(value: str, allowed: Sequence[str], option: str) -> list[str]:
     """Distinct comma-separated names, each one of ``allowed``."""
     names = [d.strip() for d in value.split(",") if d.strip()]
@@ -219,6 +224,7 @@ def pretrain(
     lr: float = typer.Option(1e-3, callback=_positive, help="Peak learning rate (AdamW, warm-up then cosine decay)."),
     checkpoint_every: int = typer.Option(200, min=1, help="Steps between resumable checkpoints."),
     loss: PretrainLoss = typer.Option(PretrainLoss.infonce, help="CLIP's softmax loss (infonce) or SigLIP's pairwise sigmoid loss."),
+    stem: PretrainStem = typer.Option(PretrainStem.patch, help="Image tower's input layer: CLIP's patch projection, or a convolutional stem (better shape features; load the model with vlm_rewards.load_model)."),
     heldout_fraction: float = typer.Option(0.02, min=0.0, max=0.49, help="Fraction of the corpus kept out of training; its loss is logged."),
     eval_every: Optional[int] = typer.Option(None, min=1, help="Steps between held-out evaluations (default: --checkpoint-every)."),
     bf16: Optional[bool] = typer.Option(None, "--bf16/--fp32", help="bf16 autocast or plain fp32 (default: bf16 where the device has native bf16 units, AMX/AVX-512 BF16 CPUs and Ampere+ GPUs; emulated it is several times slower than fp32)."),
@@ -233,7 +239,7 @@ def pretrain(
     try:
         out = run_pretrain(corpus_dir, out_dir, size=size.value, steps=steps, batch_size=batch_size, seed=seed,
                            resume=not no_resume, lr=lr, checkpoint_every=checkpoint_every, loss=loss.value,
-                           heldout_fraction=heldout_fraction, eval_every=eval_every, bf16=bf16,
+                           stem=stem.value, heldout_fraction=heldout_fraction, eval_every=eval_every, bf16=bf16,
                            threads=threads, device=device, progress=True)
     except CorpusError as exc:
         raise _fail(f"CORPUS_DIR: {exc}") from None

@@ -87,15 +87,23 @@ def _check_int(value: Any, name: str, lo: int) -> int:
     return int(value)
 
 
-def build_model(size: str, tokenizer, image_size: int = 64, patch_size: int = 8, seed: int = 0):
-    """A freshly initialised ``CLIPModel`` of preset ``size`` (a key of :data:`SIZES`)."""
+def build_model(size: str, tokenizer, image_size: int = 64, patch_size: int = 8, seed: int = 0, stem: str = "patch"):
+    """A freshly initialised ``CLIPModel`` of preset ``size`` (a key of :data:`SIZES`), with
+    CLIP's patch projection (``stem="patch"``) or a convolutional stem (``"conv"``,
+    :mod:`vlm_rewards.models.stem`)."""
     import torch
     from transformers import CLIPConfig, CLIPModel
+
+    from vlm_rewards.models.stem import STEM_KEY, STEMS, conv_stem, stem_models
 
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
     if image_size % patch_size:
         raise ValueError(f"image_size must be a multiple of patch_size={patch_size}, got {image_size}")
+    if stem not in STEMS:
+        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
+    if stem == "conv":
+        conv_stem(8, patch_size)  # checks patch_size before anything is built
     preset = SIZES[size]
     config = CLIPConfig(
         text_config=dict(
@@ -106,11 +114,13 @@ def build_model(size: str, tokenizer, image_size: int = 64, patch_size: int = 8,
             bos_token_id=tokenizer.bos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         ),
-        vision_config=dict(**preset["vision"], image_size=image_size, patch_size=patch_size),
+        vision_config=dict(**preset["vision"], image_size=image_size, patch_size=patch_size,
+                           **({STEM_KEY: stem} if stem != "patch" else {})),
         projection_dim=preset["projection_dim"],
     )
     torch.manual_seed(seed)
-    return CLIPModel(config)
+    with stem_models():
+        return CLIPModel(config)
 
 
 def preprocessor_config(image_size: int) -> dict[str, Any]:
@@ -294,6 +304,7 @@ def pretrain(
     vocab_size: int = 1000,
     max_text_length: int = 32,
     patch_size: int = 8,
+    stem: str = "patch",
     checkpoint_every: int = 200,
     loss: str = "infonce",
     batches: str = "mixed",
@@ -323,7 +334,9 @@ def pretrain(
     ``heldout_fraction`` of the corpus's groups is never trained on: every ``eval_every``
     steps (default ``checkpoint_every``) and at the end, the loss on it (first caption, no
     augmentation) is logged as ``heldout_loss`` in ``training_log.json``, to tell convergence
-    from overfitting.
+    from overfitting. ``stem`` is "patch" (CLIP's patch projection) or "conv" (a convolutional
+    stem, :mod:`vlm_rewards.models.stem`: better shape features, loaded by
+    :func:`vlm_rewards.load_model` but not by plain ``CLIPModel.from_pretrained``).
 
     Example:
         >>> pretrain("corpus", "clip-xs", size="xs", steps=50, batch_size=64)  # doctest: +SKIP
@@ -357,7 +370,10 @@ def pretrain(
     if threads is not None:
         torch.set_num_threads(_check_int(threads, "threads", 1))
     from vlm_rewards._validation import check_device
+    from vlm_rewards.models.stem import STEMS
 
+    if stem not in STEMS:
+        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
     dev = torch.device(check_device(device, "device") or ("cuda" if torch.cuda.is_available() else "cpu"))
     if bf16 is None:
         # bf16 autocast without native bf16 units is emulated: on an AVX2-only CPU a 30-step
@@ -383,7 +399,7 @@ def pretrain(
     out.mkdir(parents=True, exist_ok=True)
     run_args = dict(corpus=str(corpus_dir), size=size, steps=steps, batch_size=batch_size, seed=seed, lr=lr,
                     weight_decay=weight_decay, warmup_steps=warmup, vocab_size=vocab_size,
-                    max_text_length=max_text_length, patch_size=patch_size, bf16=bf16,
+                    max_text_length=max_text_length, patch_size=patch_size, stem=stem, bf16=bf16,
                     corpus_frames=len(corpus.frames), heldout_frames=len(heldout_rows), loss=loss,
                     heldout_fraction=heldout_fraction, batches=batches, corpus_seed=manifest["seed"], image_size=image_size)
 
@@ -397,7 +413,7 @@ def pretrain(
         tokenizer.save_pretrained(out)
     atomic_write_json(out / "preprocessor_config.json", preprocessor_config(image_size))
 
-    model = build_model(size, tokenizer, image_size=image_size, patch_size=patch_size, seed=seed).to(dev)
+    model = build_model(size, tokenizer, image_size=image_size, patch_size=patch_size, seed=seed, stem=stem).to(dev)
     # SigLIP's bias lives beside the CLIPModel (which has no slot for it); it only shapes the
     # training loss: rewards use the embeddings and the temperature.
     logit_bias = torch.nn.Parameter(torch.tensor(-10.0 if loss == "siglip" else 0.0, device=dev))

@@ -116,6 +116,8 @@ class HFVisionLanguageModel:
     def from_pretrained(cls, path: str | Path, name: str | None = None, device=None, dtype=None) -> HFVisionLanguageModel:
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+        from vlm_rewards.models.stem import stem_models, stem_of
+
         path = Path(path)
         check_model_dir(path)
         from transformers.utils import logging as hf_logging
@@ -124,7 +126,11 @@ class HFVisionLanguageModel:
         hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise in RL logs
         try:
             config = AutoConfig.from_pretrained(path, local_files_only=True)
-            model = AutoModel.from_pretrained(path, local_files_only=True)
+            if stem_of(config) == "conv":
+                with stem_models():
+                    model = AutoModel.from_pretrained(path, local_files_only=True)
+            else:
+                model = AutoModel.from_pretrained(path, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:
             raise ModelLoadError(f"could not load the model in {path}: {exc}") from exc
