@@ -19,7 +19,7 @@ __all__ = ["DEMO_CONFIG", "demo_config", "run_demo"]
 
 #: The demo run: the Phone recipe with the pointer head and the VLM's region features
 #: (configs/phone_common_region.yaml), shortened, with cosine region scores. β per training goal as calibrated for
-#: builtin:default (configs/calibrated/phone_common.yaml); held-out goals use the pooled β.
+#: builtin:default (configs/calibrated/phone_common.yaml, the conv-stem model of 2026-12-04); held-out goals use the pooled β.
 #: 12k steps: the three minutes of wall time are the demo's budget on a 2-core CPU. With the
 #: 4,000-step default (2026-12-02) 15k steps took 3 min 2 s on an AVX2-only machine, 12k 2 min
 #: 22 s, both ending at 93% held-out success (n=30); 90% already at 10k.
