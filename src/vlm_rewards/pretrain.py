@@ -11,7 +11,8 @@ atomic checkpoints from which an interrupted run resumes to the same weights (ev
 draw is a function of the seed and the step).
 
 The output directory is a standard Hugging Face model directory: ``load_model(path)`` and
-``transformers.CLIPModel.from_pretrained(path)`` both load it.
+``transformers.CLIPModel.from_pretrained(path)`` both load it, except that a model with the
+convolutional stem (``stem="conv"``) needs ``load_model``, which builds the stem first.
 
 Example:
     >>> from vlm_rewards.data import collect_corpus
