@@ -95,7 +95,7 @@ def build_model(size: str, tokenizer, image_size: int = 64, patch_size: int = 8,
     import torch
     from transformers import CLIPConfig, CLIPModel
 
-    from vlm_rewards.models.stem import STEM_KEY, STEMS, conv_stem, stem_models
+    from vlm_rewards.models.stem import STEM_KEY, STEMS, check_patch_size, stem_models
 
     if size not in SIZES:
         raise ValueError(f"size must be one of {sorted(SIZES)}, got {size!r}")
@@ -104,7 +104,7 @@ def build_model(size: str, tokenizer, image_size: int = 64, patch_size: int = 8,
     if stem not in STEMS:
         raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
     if stem == "conv":
-        conv_stem(8, patch_size)  # checks patch_size before anything is built
+        check_patch_size(patch_size)
     preset = SIZES[size]
     config = CLIPConfig(
         text_config=dict(

@@ -7,6 +7,7 @@ this module only ever reads files from disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from pathlib import Path
@@ -126,10 +127,8 @@ class HFVisionLanguageModel:
         hf_logging.disable_progress_bar()  # a per-tensor bar on every load is noise in RL logs
         try:
             config = AutoConfig.from_pretrained(path, local_files_only=True)
-            if stem_of(config) == "conv":
-                with stem_models():
-                    model = AutoModel.from_pretrained(path, local_files_only=True)
-            else:
+            # Only models whose config names the conv stem go through the stem's constructor.
+            with stem_models() if stem_of(config) == "conv" else contextlib.nullcontext():
                 model = AutoModel.from_pretrained(path, local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         except (OSError, ValueError, KeyError) as exc:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 
 from torch import nn
 
-__all__ = ["STEMS", "STEM_KEY", "ConvStem", "conv_stem", "stem_models", "stem_of"]
+__all__ = ["STEMS", "STEM_KEY", "ConvStem", "check_patch_size", "conv_stem", "stem_models", "stem_of"]
 
 #: The config attribute (of the vision config) that names a model's stem.
 STEM_KEY = "vlm_rewards_stem"
@@ -40,6 +40,12 @@ class ConvStem(nn.Sequential):
         return self[0].weight
 
 
+def check_patch_size(patch_size: int) -> None:
+    """The conv stem halves the frame per layer, so the patch size must be a power of two >= 4."""
+    if patch_size < 4 or patch_size & (patch_size - 1):
+        raise ValueError(f"patch_size must be a power of two >= 4 for the conv stem, got {patch_size}")
+
+
 def conv_stem(width: int, patch_size: int, channels: int = 32) -> ConvStem:
     """Stride-2 3x3 convolutions (``channels``, doubling) and a final 2x2 stride-2 one to
     ``width``: a ``patch_size``-fold downsampling, like the patch projection it replaces.
@@ -49,8 +55,7 @@ def conv_stem(width: int, patch_size: int, channels: int = 32) -> ConvStem:
         >>> conv_stem(64, 8)(torch.zeros(1, 3, 64, 64)).shape
         torch.Size([1, 64, 8, 8])
     """
-    if patch_size < 4 or patch_size & (patch_size - 1):
-        raise ValueError(f"patch_size must be a power of two >= 4 for the conv stem, got {patch_size}")
+    check_patch_size(patch_size)
     layers: list[nn.Module] = []
     c_in, c_out = 3, channels
     for _ in range(patch_size.bit_length() - 2):  # log2(patch_size) - 1 stride-2 3x3 layers
