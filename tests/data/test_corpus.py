@@ -322,3 +322,31 @@ def test_phone_icon_close_ups_name_their_app(corpus):
     apps = env.cell_apps()
     assert crops.shape == (24, 64, 64, 3) and len(apps) == 24 and apps[0] is not None
     assert len({c.tobytes() for c, a in zip(crops, apps) if a is not None}) == sum(a is not None for a in apps)
+
+
+def test_workers_build_the_same_bytes(corpus, tmp_path):
+    # Domains side by side: the corpus of one process, byte for byte.
+    pooled = collect_corpus(tmp_path / "pooled", domains=("phone", "babyai"), frames_per_domain=96, seed=3, shard_size=40,
+                            workers=2)
+    assert (pooled / "manifest.json").read_bytes() == (corpus / "manifest.json").read_bytes()
+    # Shard streams: the bytes do not depend on the worker count, and the manifest says so.
+    one = collect_corpus(tmp_path / "one", domains=("phone", "babyai"), frames_per_domain=96, seed=3, shard_size=40,
+                         streams="shard")
+    three = collect_corpus(tmp_path / "three", domains=("phone", "babyai"), frames_per_domain=96, seed=3, shard_size=40,
+                           streams="shard", workers=3)
+    manifest = read_manifest(three)
+    assert manifest["streams"] == "shard" and "streams" not in read_manifest(corpus)
+    assert (one / "manifest.json").read_bytes() == (three / "manifest.json").read_bytes()
+    # Each shard restarts its stream, so the later shards differ from the one-stream corpus...
+    assert (three / "phone-00001.npz").read_bytes() != (corpus / "phone-00001.npz").read_bytes()
+    # ...and group ids stay corpus-wide: no two shards share one.
+    from vlm_rewards.data import read_corpus
+
+    groups = read_corpus(three).groups
+    assert np.all(np.diff(groups) >= 0) and groups[0] == 0
+    per_shard = np.split(groups, np.cumsum([s["frames"] for s in manifest["shards"]])[:-1])
+    assert all(a.max() < b.min() for a, b in zip(per_shard, per_shard[1:]))
+    with pytest.raises(ValueError, match="streams"):
+        collect_corpus(tmp_path / "x", domains=("phone",), streams="frame")
+    with pytest.raises(ValueError, match="workers"):
+        collect_corpus(tmp_path / "x", domains=("phone",), workers=0)

@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -80,6 +81,8 @@ CAPTIONS_PER_FRAME = 3
 # The cheap domains: a House corpus needs an OpenGL context and minutes of rendering.
 DEFAULT_DOMAINS: tuple[str, ...] = ("phone", "babyai")
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+#: Where a domain's random stream restarts: once per domain, or at every shard (see collect_corpus).
+STREAMS: tuple[str, ...] = ("domain", "shard")
 
 #: Colour-object combinations no caption ever names (see the module docstring). One per
 #: kind and colour, each colour and kind still named in other combinations; none is a
@@ -191,6 +194,8 @@ def collect_corpus(
     shard_size: int = 2048,
     progress: bool = False,
     holdout: Iterable[str] = COMPOSITIONAL_HOLDOUT,
+    streams: str = "domain",
+    workers: int = 1,
 ) -> Path:
     """Render and caption ``frames_per_domain`` frames from each of ``domains`` into ``out_dir``.
 
@@ -201,6 +206,14 @@ def collect_corpus(
     Deterministic: the same arguments give byte-identical shards. No caption names a
     colour-object combination of ``holdout`` (default :data:`COMPOSITIONAL_HOLDOUT`;
     recorded in the manifest). Returns ``out_dir``.
+
+    ``streams`` says where a domain's random stream restarts. "domain": one stream per
+    (seed, domain), so one domain is built by one process. "shard": one stream per (seed,
+    domain, shard index), so shards can be built side by side: ``workers`` processes then
+    build them in parallel, and the bytes do not depend on ``workers``. The two give different
+    corpora of the same recipe (each domain's first shard aside); the manifest records which
+    (absent: "domain"). ``workers`` > 1
+    with "domain" streams builds the domains side by side, with the same bytes as one process.
 
     Example:
         >>> collect_corpus("corpus", domains=("phone", "babyai"), frames_per_domain=256, seed=1)  # doctest: +SKIP
@@ -223,44 +236,41 @@ def collect_corpus(
     image_size = _check_int(image_size, "image_size", 32, 1024)
     shard_size = _check_int(shard_size, "shard_size", 1)
     holdout = _check_holdout(holdout)
+    if streams not in STREAMS:
+        raise ValueError(f"streams must be one of {STREAMS}, got {streams!r}")
+    workers = _check_int(workers, "workers", 1)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "manifest.json").unlink(missing_ok=True)  # the old corpus is invalid from here on
 
-    shards: list[dict[str, Any]] = []
-    group = -1
-    bar = _progress(progress)
-    with bar:
-        for domain in domains:
-            task = bar.add_task(f"corpus {domain}", total=counts[domain])
-            # Each domain has its own stream, so adding a domain does not change the others.
-            rng = np.random.default_rng([seed, zlib.crc32(domain.encode())])
-            source = _source(domain)(rng, image_size, holdout)
-            done = 0
-            while done < counts[domain]:
+    # A job is one stream: a whole domain, or one shard of it. Jobs yield shards in corpus
+    # order with group ids counted from 0; the ids are made corpus-wide here, as one process
+    # counting through every domain would.
+    jobs: list[tuple[Any, ...]] = []
+    for domain in domains:
+        if streams == "domain":
+            jobs.append((domain, [seed, zlib.crc32(domain.encode())], counts[domain], shard_size, image_size, holdout))
+        else:
+            for k, done in enumerate(range(0, counts[domain], shard_size)):
                 n = min(shard_size, counts[domain] - done)
-                frames, captions, labels, groups = [], [], [], []
-                for _ in range(n):
-                    item = _corpus_frame(next(source), domain)
-                    if item.frame.shape != (image_size, image_size, 3):
-                        raise RuntimeError(f"{domain} rendered a {item.frame.shape} frame, expected {(image_size, image_size, 3)}")
-                    if not (item.twin and (groups or done)):
-                        group += 1  # a twin joins the group of the frame before it
-                    frames.append(item.frame)
-                    captions.append([item.captions[k % len(item.captions)] for k in range(CAPTIONS_PER_FRAME)])
-                    labels.append(item.label)
-                    groups.append(group)
-                    bar.advance(task)
-                data = _npz_bytes({
-                    "frames": np.stack(frames).astype(np.uint8),
-                    "captions": np.array(captions, dtype=str),
-                    "labels": np.array(labels, dtype=str),
-                    "groups": np.array(groups, dtype=np.int64),
-                })
-                name = f"{domain}-{len(shards):05d}.npz"
-                atomic_write_bytes(out / name, data)
-                shards.append({"file": name, "domain": domain, "frames": n, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
-                done += n
+                jobs.append((domain, [seed, zlib.crc32(domain.encode()), k], n, n, image_size, holdout))
+    shards: list[dict[str, Any]] = []
+    next_group = 0
+    bar = _progress(progress)
+    with bar, _job_runner(workers, len(jobs)) as run:
+        tasks = {d: bar.add_task(f"corpus {d}", total=counts[d]) for d in domains}
+        base, current = 0, -1
+        for job, domain, shard in run(jobs):
+            if job != current:  # a new stream counts its groups from 0
+                base, current = next_group, job
+            shard["groups"] += base
+            next_group = int(shard["groups"].max()) + 1
+            data = _npz_bytes(shard)
+            name = f"{domain}-{len(shards):05d}.npz"
+            atomic_write_bytes(out / name, data)
+            n = len(shard["frames"])
+            shards.append({"file": name, "domain": domain, "frames": n, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+            bar.advance(tasks[domain], n)
     atomic_write_json(out / "manifest.json", {
         "format": FORMAT,
         "version": VERSION,
@@ -270,9 +280,56 @@ def collect_corpus(
         "num_frames": sum(counts.values()),
         "captions_per_frame": CAPTIONS_PER_FRAME,
         "holdout": sorted(holdout),
+        **({"streams": streams} if streams != "domain" else {}),  # domain-stream manifests stay as they were
         "shards": shards,
     })
     return out
+
+
+def _stream_shards(domain: str, seed: list[int], frames: int, shard_size: int, image_size: int,
+                   holdout: frozenset[str]) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """The shards of ``frames`` frames drawn from one stream of ``domain``; groups from 0."""
+    source = _source(domain)(np.random.default_rng(seed), image_size, holdout)
+    group, done = -1, 0
+    while done < frames:
+        n = min(shard_size, frames - done)
+        items, groups = [], []
+        for _ in range(n):
+            item = _corpus_frame(next(source), domain)
+            if item.frame.shape != (image_size, image_size, 3):
+                raise RuntimeError(f"{domain} rendered a {item.frame.shape} frame, expected {(image_size, image_size, 3)}")
+            if not (item.twin and group >= 0):
+                group += 1  # a twin joins the group of the frame before it
+            items.append(item)
+            groups.append(group)
+        yield domain, {
+            "frames": np.stack([i.frame for i in items]).astype(np.uint8),
+            "captions": np.array([[i.captions[k % len(i.captions)] for k in range(CAPTIONS_PER_FRAME)] for i in items], dtype=str),
+            "labels": np.array([i.label for i in items], dtype=str),
+            "groups": np.array(groups, dtype=np.int64),
+        }
+        done += n
+
+
+def _job_shards(job: tuple[Any, ...]) -> list[tuple[str, dict[str, np.ndarray]]]:
+    return list(_stream_shards(*job))
+
+
+_Shards = Iterator[tuple[int, str, dict[str, np.ndarray]]]
+
+
+@contextlib.contextmanager
+def _job_runner(workers: int, jobs: int) -> Iterator[Callable[[list[tuple[Any, ...]]], _Shards]]:
+    """``run(jobs)``: (job index, domain, shard) of every job's shards, in job order; in this
+    process, or in a pool of ``workers`` processes ("spawn": a forked OpenGL context or torch
+    thread pool is not safe to use)."""
+    if workers == 1 or jobs == 1:
+        yield lambda js: ((j, *shard) for j, job in enumerate(js) for shard in _stream_shards(*job))
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(min(workers, jobs)) as pool:
+        yield lambda js: ((j, *shard) for j, shards in enumerate(pool.imap(_job_shards, js)) for shard in shards)
 
 
 def _corpus_frame(item: Any, domain: str) -> CorpusFrame:
