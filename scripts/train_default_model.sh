@@ -13,7 +13,7 @@ WORK="${1:-/tmp/vlm_rewards_default}"
 BIN="${BIN:-.venv/bin}"
 if [ ! -f "$WORK/corpus/manifest.json" ]; then
     "$BIN/vlm-rewards" corpus "$WORK/corpus" --domains phone,babyai,house --frames-per-domain phone=24576,babyai=24576,house=49152 \
-        --seed 0 --image-size 64
+        --seed 0 --image-size 64 --workers 2  # the domains side by side: the same bytes as one process
 fi
 "$BIN/vlm-rewards" pretrain "$WORK/corpus" "$WORK/model" --size s --steps 4000 --batch-size 128 --seed 0 \
     --lr 1e-3 --checkpoint-every 200 --threads 2 --stem "${STEM:-conv}"

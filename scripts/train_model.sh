@@ -13,7 +13,7 @@ WORK="${2:-/tmp/vlm_rewards_family}"
 BIN="${BIN:-.venv/bin}"
 if [ ! -f "$WORK/corpus/manifest.json" ]; then
     "$BIN/vlm-rewards" corpus "$WORK/corpus" --domains phone,babyai,house --frames-per-domain phone=24576,babyai=24576,house=49152 \
-        --seed 0 --image-size 64
+        --seed 0 --image-size 64 --workers 2  # the domains side by side: the same bytes as one process
 fi
 "$BIN/vlm-rewards" family "$WORK/corpus" "$WORK/family" --sizes "$SIZE" --base s --base-steps 2000 --batch-size 128 \
     --base-lr 1e-3 --exponent 0.5 --seed 0 --checkpoint-every 100 --threads 2 ${DEVICE:+--device "$DEVICE"}
