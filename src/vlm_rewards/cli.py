@@ -133,6 +133,11 @@ class PretrainLoss(str, Enum):
     siglip = "siglip"
 
 
+class CorpusStreams(str, Enum):
+    domain = "domain"
+    shard = "shard"
+
+
 class PretrainStem(str, Enum):
     patch = "patch"
     conv = "conv"
@@ -196,8 +201,8 @@ def corpus(
     no_holdout: bool = typer.Option(
         False, "--no-holdout", help="Name the compositional hold-out combinations too (the corpus of builtin:default)."
     ),
-    streams: str = typer.Option(
-        "domain", help="'domain': one random stream per domain (builtin:default's corpus); 'shard': one per shard, "
+    streams: CorpusStreams = typer.Option(
+        CorpusStreams.domain, help="'domain': one random stream per domain (builtin:default's corpus); 'shard': one per shard, "
         "so --workers can build the shards of one domain side by side (a different corpus of the same recipe)."
     ),
     workers: int = typer.Option(1, min=1, help="Processes building streams side by side; the bytes do not depend on it."),
@@ -211,7 +216,7 @@ def corpus(
         counts = _parse_counts(frames_per_domain, names)
         out = collect_corpus(out_dir, domains=names, frames_per_domain=counts, seed=seed,
                              image_size=image_size, progress=True, holdout=() if no_holdout else COMPOSITIONAL_HOLDOUT,
-                             streams=streams, workers=workers)
+                             streams=streams.value, workers=workers)
     except (ValueError, TypeError, OSError) as exc:
         raise _fail(str(exc)) from None
     manifest = read_manifest(out)

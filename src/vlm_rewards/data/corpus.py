@@ -212,8 +212,8 @@ def collect_corpus(
     domain, shard index), so shards can be built side by side: ``workers`` processes then
     build them in parallel, and the bytes do not depend on ``workers``. The two give different
     corpora of the same recipe (each domain's first shard aside); the manifest records which
-    (absent: "domain"). ``workers`` > 1
-    with "domain" streams builds the domains side by side, with the same bytes as one process.
+    (absent: "domain"). With "domain" streams, ``workers`` > 1 builds the domains side by side,
+    with the same bytes as one process.
 
     Example:
         >>> collect_corpus("corpus", domains=("phone", "babyai"), frames_per_domain=256, seed=1)  # doctest: +SKIP
